@@ -1,0 +1,1 @@
+# BLAKE3 kernels (placeholder: filled in by the BLAKE3 kernel work)
