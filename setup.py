@@ -24,6 +24,13 @@ extensions = [
         define_macros=macros,
         extra_compile_args=extra_compile,
     ),
+    Extension(
+        "antifake.trace._graph",
+        ["src/antifake/trace/_graph.pyx"],
+        include_dirs=include,
+        define_macros=macros,
+        extra_compile_args=extra_compile,
+    ),
 ]
 
 setup(
