@@ -1,6 +1,60 @@
-"""antifake: anti-counterfeit electronic stamps."""
+"""antifake: anti-counterfeit electronic stamps.
 
-from antifake.errors import AntifakeError
+Issue signed stamp codes (QR URL, stamp number, scratch-off PIN) by the million, verify them
+offline or in bulk, and trace every stamp's life to catch copies and diverted goods.
+"""
 
-__all__ = ["AntifakeError"]
+from antifake.codes import GS1Attributes
+from antifake.errors import (
+    AntifakeError,
+    EPCISError,
+    FormatError,
+    GS1Error,
+    InvalidKey,
+    IssueError,
+    KeyFileError,
+    KeyringError,
+    LifecycleError,
+    ManifestError,
+    RegistryError,
+    UnknownStampError,
+    WrongPassphrase,
+)
+from antifake.issue import Batch, IssueStream, Product, Stamp, issue, issue_iter
+from antifake.keys import IssuerKey, IssuerPublicKey, Keyring
+from antifake.manifest import Manifest
+from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
+
+__all__ = [
+    "AntifakeError",
+    "Batch",
+    "EPCISError",
+    "FormatError",
+    "GS1Attributes",
+    "GS1Error",
+    "InvalidKey",
+    "IssueError",
+    "IssueStream",
+    "IssuerKey",
+    "IssuerPublicKey",
+    "KeyFileError",
+    "Keyring",
+    "KeyringError",
+    "LifecycleError",
+    "Manifest",
+    "ManifestError",
+    "Product",
+    "RegistryError",
+    "Stamp",
+    "Status",
+    "UnknownStampError",
+    "Verdict",
+    "VerifyResult",
+    "WrongPassphrase",
+    "issue",
+    "issue_iter",
+    "verify",
+    "verify_many",
+    "verify_pin",
+]
 __version__ = "0.1.0"

@@ -1,15 +1,688 @@
-# cython: language_level=3
-"""Native kernels of antifake: base32 codec, BLAKE3 single-chunk hashing, batch Ed25519.
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Native kernels of antifake: base32 codec, BLAKE3 single-chunk hashing, batch Ed25519,
+stamp encoders and the bulk parser.
 
-Every bulk function takes and returns numpy arrays, checks lengths at the border and runs its
-loop without the GIL. The pure-Python API in the sibling modules is the public face.
+Every bulk function takes and returns numpy arrays, checks shapes and lengths at the border
+and runs its loop without the GIL; ``threads`` splits rows over a thread pool (results are
+identical to one thread). The pure-Python modules beside this one are the public API and the
+reference implementation the tests compare against.
 """
 
-from libc.stdint cimport uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport (uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int8_t, int16_t,
+                          int32_t, uintptr_t)
 from libc.string cimport memcpy, memset
+from libc.stdlib cimport malloc, free
+from cpython.unicode cimport PyUnicode_Check
+from cpython.bytes cimport PyBytes_Check, PyBytes_AS_STRING, PyBytes_GET_SIZE
+import os
 import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
 
 include "_blake3.pxi"
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
+
+
+# ---------------------------------------------------------------------------------------
+# threads
+# ---------------------------------------------------------------------------------------
+_pool = None
+
+
+def _n_threads(threads):
+    if threads is None:
+        return os.cpu_count() or 1
+    t = int(threads)
+    if t < 1:
+        raise ValueError("threads must be >= 1 or None")
+    return t
+
+
+def _run_split(func, Py_ssize_t n, threads, Py_ssize_t min_chunk=4096):
+    """Call ``func(start, stop)`` over [0, n) split in contiguous ranges, on a thread pool."""
+    global _pool
+    cdef int t = _n_threads(threads)
+    if t == 1 or n < 2 * min_chunk:
+        func(0, n)
+        return
+    parts = min(t, (n + min_chunk - 1) // min_chunk)
+    if _pool is None or _pool._max_workers < parts:
+        from concurrent.futures import ThreadPoolExecutor
+        _pool = ThreadPoolExecutor(max_workers=max(parts, os.cpu_count() or 1),
+                                   thread_name_prefix="antifake")
+    step = (n + parts - 1) // parts
+    futures = [_pool.submit(func, s, min(s + step, n)) for s in range(0, n, step)]
+    for f in futures:
+        f.result()
+
+
+# ---------------------------------------------------------------------------------------
+# libsodium through PyNaCl's cffi module
+# ---------------------------------------------------------------------------------------
+ctypedef int (*sign_fn)(uint8_t *sm, unsigned long long *smlen, const uint8_t *m,
+                        unsigned long long mlen, const uint8_t *sk) noexcept nogil
+ctypedef int (*open_fn)(uint8_t *m, unsigned long long *mlen, const uint8_t *sm,
+                        unsigned long long smlen, const uint8_t *pk) noexcept nogil
+
+cdef sign_fn _crypto_sign = NULL
+cdef open_fn _crypto_sign_open = NULL
+
+DEF MAX_MSG = 128  # longest signed stamp message (32 + 41 bytes) with room to spare
+
+
+def sodium_bind(uintptr_t sign_addr, uintptr_t open_addr):
+    """Install the addresses of libsodium's ``crypto_sign`` and ``crypto_sign_open``."""
+    global _crypto_sign, _crypto_sign_open
+    _crypto_sign = <sign_fn>sign_addr
+    _crypto_sign_open = <open_fn>open_addr
+
+
+def sodium_unbind():
+    """Forget the libsodium pointers (the bulk paths then refuse to run)."""
+    global _crypto_sign, _crypto_sign_open
+    _crypto_sign = NULL
+    _crypto_sign_open = NULL
+
+
+def sodium_bound():
+    return _crypto_sign != NULL and _crypto_sign_open != NULL
+
+
+cdef int _sign_rows(const uint8_t *sk, const uint8_t *prefix, Py_ssize_t plen,
+                    const uint8_t *bodies, Py_ssize_t blen, const uint8_t *suffix,
+                    Py_ssize_t slen, uint8_t *sigs, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef uint8_t m[MAX_MSG]
+    cdef uint8_t sm[64 + MAX_MSG]
+    cdef unsigned long long smlen
+    cdef Py_ssize_t i, mlen = plen + blen + slen
+    memcpy(m, prefix, plen)
+    memcpy(m + plen + blen, suffix, slen)
+    for i in range(start, stop):
+        memcpy(m + plen, bodies + i * blen, blen)
+        if _crypto_sign(sm, &smlen, m, mlen, sk) != 0:
+            return -1
+        memcpy(sigs + i * 64, sm, 64)
+    return 0
+
+
+def ed25519_sign_many(bytes sk, bytes prefix, const uint8_t[:, ::1] bodies, bytes suffix=b"",
+                      threads=None):
+    """Signatures (n, 64) of ``prefix | bodies[i] | suffix`` with a 64-byte libsodium key."""
+    if not sodium_bound():
+        raise RuntimeError("libsodium pointers are not bound")
+    if len(sk) != 64:
+        raise ValueError("secret key must be 64 bytes")
+    cdef Py_ssize_t n = bodies.shape[0], blen = bodies.shape[1]
+    cdef Py_ssize_t plen = len(prefix), slen = len(suffix)
+    if plen + blen + slen > MAX_MSG:
+        raise ValueError(f"message of {plen + blen + slen} bytes exceeds {MAX_MSG}")
+    out = np.empty((n, 64), dtype=np.uint8)
+    cdef uint8_t[:, ::1] sigs = out
+    if n == 0:
+        return out
+    cdef const uint8_t *skp = sk
+    cdef const uint8_t *pp = prefix
+    cdef const uint8_t *sp = suffix
+    cdef const uint8_t *bp = &bodies[0, 0]
+    cdef uint8_t *op = &sigs[0, 0]
+    failed = []
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef int rc
+        with nogil:
+            rc = _sign_rows(skp, pp, plen, bp, blen, sp, slen, op, a, b)
+        if rc != 0:
+            failed.append(a)
+
+    _run_split(work, n, threads, 1024)
+    if failed:
+        raise RuntimeError("libsodium crypto_sign failed")
+    return out
+
+
+cdef int _verify_one(const uint8_t *pk, const uint8_t *msg, Py_ssize_t mlen,
+                     const uint8_t *sig) noexcept nogil:
+    cdef uint8_t sm[64 + MAX_MSG]
+    if mlen > MAX_MSG:
+        return 0
+    memcpy(sm, sig, 64)
+    memcpy(sm + 64, msg, mlen)
+    return _crypto_sign_open(NULL, NULL, sm, 64 + mlen, pk) == 0
+
+
+def ed25519_verify_many(const uint8_t[:, ::1] pks, const int32_t[::1] slot,
+                        const uint8_t[:, ::1] msgs, const int32_t[::1] msg_len,
+                        const uint8_t[:, ::1] sigs, threads=None):
+    """Bool array: row i verifies ``sigs[i]`` over ``msgs[i, :msg_len[i]]`` with
+    ``pks[slot[i]]``; rows with ``slot < 0`` are False."""
+    if not sodium_bound():
+        raise RuntimeError("libsodium pointers are not bound")
+    cdef Py_ssize_t n = slot.shape[0], k = pks.shape[0], w = msgs.shape[1]
+    if pks.shape[1] != 32 or sigs.shape[1] != 64:
+        raise ValueError("public keys are 32 bytes and signatures 64")
+    if msgs.shape[0] != n or msg_len.shape[0] != n or sigs.shape[0] != n:
+        raise ValueError("row counts differ")
+    cdef Py_ssize_t i
+    for i in range(n):
+        if slot[i] >= k or msg_len[i] < 0 or msg_len[i] > w or msg_len[i] > MAX_MSG:
+            raise ValueError(f"row {i}: slot or message length out of range")
+    out = np.zeros(n, dtype=np.bool_)
+    cdef uint8_t[::1] ok = out.view(np.uint8)
+    if n == 0:
+        return out
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t j
+        with nogil:
+            for j in range(a, b):
+                if slot[j] >= 0:
+                    ok[j] = <uint8_t>_verify_one(&pks[slot[j], 0], &msgs[j, 0], msg_len[j],
+                                                 &sigs[j, 0])
+
+    _run_split(work, n, threads, 256)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Crockford base32
+# ---------------------------------------------------------------------------------------
+cdef const char *ALPHA = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+cdef int8_t DEC[256]
+
+
+cdef void _init_dec():
+    cdef int i
+    for i in range(256):
+        DEC[i] = -1
+    for i in range(32):
+        DEC[<uint8_t>ALPHA[i]] = i
+        if ALPHA[i] >= 65 and ALPHA[i] <= 90:
+            DEC[<uint8_t>ALPHA[i] + 32] = i
+    DEC[ord('I')] = 1
+    DEC[ord('i')] = 1
+    DEC[ord('L')] = 1
+    DEC[ord('l')] = 1
+    DEC[ord('O')] = 0
+    DEC[ord('o')] = 0
+
+
+_init_dec()
+
+
+
+cdef inline void _b32enc(const uint8_t *src, Py_ssize_t nbytes, char *dst) noexcept nogil:
+    """Left-aligned base32 of nbytes (dst gets ceil(8n/5) symbols)."""
+    cdef uint64_t acc = 0
+    cdef int bits = 0
+    cdef Py_ssize_t i, o = 0
+    for i in range(nbytes):
+        acc = (acc << 8) | src[i]
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            dst[o] = ALPHA[(acc >> bits) & 31]
+            o += 1
+    if bits > 0:
+        dst[o] = ALPHA[(acc << (5 - bits)) & 31]
+
+
+cdef inline int _b32dec(const uint8_t *src, Py_ssize_t nsym, uint8_t *dst,
+                        Py_ssize_t nbytes) noexcept nogil:
+    """Left-aligned decode of nsym normalised symbols into nbytes; -1 on non-zero padding."""
+    cdef uint64_t acc = 0
+    cdef int bits = 0
+    cdef Py_ssize_t i, o = 0
+    for i in range(nsym):
+        acc = (acc << 5) | <uint64_t>DEC[src[i]]
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            if o < nbytes:
+                dst[o] = <uint8_t>((acc >> bits) & 0xFF)
+            o += 1
+    if bits > 0 and (acc & ((1u << bits) - 1)) != 0:
+        return -1
+    return 0
+
+
+cdef inline int _luhn_ok(const uint8_t *sym, Py_ssize_t n) noexcept nogil:
+    cdef int factor = 1, total = 0, addend
+    cdef Py_ssize_t i
+    for i in range(n - 1, -1, -1):
+        addend = factor * DEC[sym[i]]
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return total % 32 == 0
+
+
+cdef inline char _luhn_check(const char *sym, Py_ssize_t n) noexcept nogil:
+    cdef int factor = 2, total = 0, addend
+    cdef Py_ssize_t i
+    for i in range(n - 1, -1, -1):
+        addend = factor * DEC[<uint8_t>sym[i]]
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return ALPHA[(32 - total % 32) % 32]
+
+
+def b32_encode_rows(const uint8_t[:, ::1] rows, threads=None):
+    """Left-aligned Crockford base32 of every row: an "S" array of ceil(8w/5) symbols."""
+    cdef Py_ssize_t n = rows.shape[0], w = rows.shape[1]
+    cdef Py_ssize_t nsym = (8 * w + 4) // 5
+    out = np.zeros(n, dtype=f"S{max(nsym, 1)}")
+    if n == 0 or w == 0:
+        return out
+    cdef char *op = <char *>cnp.PyArray_DATA(out)
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t i
+        with nogil:
+            for i in range(a, b):
+                _b32enc(&rows[i, 0], w, op + i * nsym)
+
+    _run_split(work, n, threads)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# stamp layout kernels (see codes.py for the reference implementation)
+# ---------------------------------------------------------------------------------------
+cdef inline void _put_body(uint8_t *b, uint32_t key_id, uint32_t batch, uint32_t index,
+                           uint64_t serial) noexcept nogil:
+    cdef int k
+    b[0] = (key_id >> 8) & 0xFF
+    b[1] = key_id & 0xFF
+    b[2] = (batch >> 16) & 0xFF
+    b[3] = (batch >> 8) & 0xFF
+    b[4] = batch & 0xFF
+    b[5] = (index >> 16) & 0xFF
+    b[6] = (index >> 8) & 0xFF
+    b[7] = index & 0xFF
+    for k in range(8):
+        b[8 + k] = (serial >> (56 - 8 * k)) & 0xFF
+
+
+def make_bodies(uint32_t key_id, uint32_t batch_id, uint32_t first_index,
+                const uint64_t[::1] serials):
+    """(n, 16) stamp bodies for consecutive indices starting at ``first_index``."""
+    cdef Py_ssize_t n = serials.shape[0], i
+    if key_id > 0xFFFF or batch_id > 0xFFFFFF or first_index + n - 1 > 0xFFFFFF:
+        raise ValueError("key_id, batch_id or index out of range")
+    out = np.empty((n, 16), dtype=np.uint8)
+    cdef uint8_t[:, ::1] b = out
+    with nogil:
+        for i in range(n):
+            _put_body(&b[i, 0], key_id, batch_id, first_index + <uint32_t>i, serials[i])
+    return out
+
+
+def encode_codes(const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs, int version,
+                 threads=None):
+    """The 129-symbol codes ("S129") of (body, signature) rows."""
+    cdef Py_ssize_t n = bodies.shape[0]
+    if bodies.shape[1] != 16 or sigs.shape[1] != 64 or sigs.shape[0] != n:
+        raise ValueError("bodies are (n, 16) and signatures (n, 64)")
+    if not 0 <= version < 32:
+        raise ValueError("version is one symbol")
+    out = np.zeros(n, dtype="S129")
+    if n == 0:
+        return out
+    cdef char *op = <char *>cnp.PyArray_DATA(out)
+    cdef char vch = ALPHA[version]
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t i
+        cdef uint8_t raw[80]
+        with nogil:
+            for i in range(a, b):
+                memcpy(raw, &bodies[i, 0], 16)
+                memcpy(raw + 16, &sigs[i, 0], 64)
+                op[i * 129] = vch
+                _b32enc(raw, 80, op + i * 129 + 1)
+
+    _run_split(work, n, threads)
+    return out
+
+
+def keyed_tags(bytes key, const uint8_t[:, ::1] msgs, Py_ssize_t out_len, threads=None):
+    """Keyed BLAKE3 of every row (all rows the same length), truncated to out_len bytes."""
+    if len(key) != 32:
+        raise ValueError("key must be 32 bytes")
+    cdef Py_ssize_t n = msgs.shape[0], w = msgs.shape[1]
+    if w > 1024 or not 1 <= out_len <= 32:
+        raise ValueError("rows of at most 1024 bytes, out_len 1..32")
+    out = np.zeros((n, out_len), dtype=np.uint8)
+    if n == 0:
+        return out
+    cdef uint32_t kw[8]
+    b3_key_words(<const uint8_t *>(<char *>key), kw)
+    cdef uint8_t[:, ::1] o = out
+    cdef const uint8_t *ip = &msgs[0, 0]
+    cdef uint8_t *opp = &o[0, 0]
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        with nogil:
+            af_b3_hash_many(kw, AF_B3_KEYED_HASH, ip + a * w, w, w, b - a, opp + a * out_len,
+                            out_len, out_len)
+
+    _run_split(work, n, threads, 16384)
+    return out
+
+
+cdef inline void _put_number_msg(uint8_t *m, uint8_t domain, uint8_t version, uint32_t key_id,
+                                 uint32_t batch, uint32_t index) noexcept nogil:
+    m[0] = domain
+    m[1] = version
+    m[2] = (key_id >> 8) & 0xFF
+    m[3] = key_id & 0xFF
+    m[4] = (batch >> 16) & 0xFF
+    m[5] = (batch >> 8) & 0xFF
+    m[6] = batch & 0xFF
+    m[7] = (index >> 16) & 0xFF
+    m[8] = (index >> 8) & 0xFF
+    m[9] = index & 0xFF
+
+
+def number_messages(uint8_t domain, uint8_t version, uint32_t key_id, uint32_t batch_id,
+                    uint32_t first_index, Py_ssize_t n):
+    """(n, 10) tag or PIN messages for consecutive indices."""
+    if key_id > 0xFFFF or batch_id > 0xFFFFFF or n < 0 or first_index + n - 1 > 0xFFFFFF:
+        raise ValueError("key_id, batch_id or index out of range")
+    out = np.empty((n, 10), dtype=np.uint8)
+    cdef uint8_t[:, ::1] m = out
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(n):
+            _put_number_msg(&m[i, 0], domain, version, key_id, batch_id, first_index + <uint32_t>i)
+    return out
+
+
+def encode_numbers(uint8_t version, uint32_t key_id, uint32_t batch_id, uint32_t first_index,
+                   const uint8_t[:, ::1] tags, bint grouped=True, threads=None):
+    """Stamp numbers ("S23" grouped 5-5-5-5 with dashes, or "S20") for consecutive indices."""
+    cdef Py_ssize_t n = tags.shape[0]
+    if tags.shape[1] != 5:
+        raise ValueError("tags are 5 bytes")
+    if version > 3 or key_id > 0xFFFF or batch_id > 0xFFFFFF or first_index + n - 1 > 0xFFFFFF:
+        raise ValueError("version, key_id, batch_id or index out of range")
+    cdef Py_ssize_t width = 23 if grouped else 20
+    out = np.zeros(n, dtype=f"S{width}")
+    if n == 0:
+        return out
+    cdef char *op = <char *>cnp.PyArray_DATA(out)
+    cdef uint32_t sk = key_id & 31
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t i, j, o
+        cdef uint8_t raw[12]
+        cdef char sym[20]
+        cdef uint32_t idx
+        with nogil:
+            for i in range(a, b):
+                idx = first_index + <uint32_t>i
+                # 95 data bits left-aligned in 12 bytes: v(2) sk(5) batch(24) index(24) tag(40)
+                _pack_number_bits(raw, version, sk, batch_id, idx, &tags[i, 0])
+                _b32enc(raw, 12, sym)  # 96 bits -> 20 symbols; first 19 are data
+                sym[19] = _luhn_check(sym, 19)
+                if grouped:
+                    o = 0
+                    for j in range(20):
+                        if j and j % 5 == 0:
+                            op[i * width + o] = 45  # '-'
+                            o += 1
+                        op[i * width + o] = sym[j]
+                        o += 1
+                else:
+                    memcpy(op + i * width, sym, 20)
+
+    _run_split(work, n, threads)
+    return out
+
+
+cdef inline void _pack_number_bits(uint8_t *raw, uint32_t version, uint32_t sk, uint32_t batch,
+                                   uint32_t index, const uint8_t *tag) noexcept nogil:
+    # value = v<<93 | sk<<88 | batch<<64 | index<<40 | tag, as 95 bits, then shifted left by
+    # 1 so that the first 19 symbols of a 96-bit left-aligned encoding are the data symbols.
+    cdef uint64_t hi = (<uint64_t>version << 29) | (<uint64_t>sk << 24) | batch  # top 31 bits
+    cdef uint64_t lo = (<uint64_t>index << 40)
+    cdef int k
+    for k in range(5):
+        lo |= <uint64_t>tag[k] << (32 - 8 * k)
+    # 95-bit value = hi << 64 | lo ; shift left by 1 into 96 bits
+    hi = (hi << 1) | (lo >> 63)
+    lo = lo << 1
+    raw[0] = (hi >> 24) & 0xFF
+    raw[1] = (hi >> 16) & 0xFF
+    raw[2] = (hi >> 8) & 0xFF
+    raw[3] = hi & 0xFF
+    for k in range(8):
+        raw[4 + k] = (lo >> (56 - 8 * k)) & 0xFF
+
+
+def encode_pins(const uint8_t[:, ::1] pin_bytes, bint grouped=True, threads=None):
+    """PINs ("S11" grouped 3-3-3 with dashes, or "S9") from 5 derived bytes each."""
+    cdef Py_ssize_t n = pin_bytes.shape[0]
+    if pin_bytes.shape[1] != 5:
+        raise ValueError("PIN material is 5 bytes")
+    cdef Py_ssize_t width = 11 if grouped else 9
+    out = np.zeros(n, dtype=f"S{width}")
+    if n == 0:
+        return out
+    cdef char *op = <char *>cnp.PyArray_DATA(out)
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t i, j, o
+        cdef char sym[9]
+        with nogil:
+            for i in range(a, b):
+                _b32enc(&pin_bytes[i, 0], 5, sym)
+                sym[8] = _luhn_check(sym, 8)
+                o = 0
+                for j in range(9):
+                    if grouped and j and j % 3 == 0:
+                        op[i * width + o] = 45
+                        o += 1
+                    op[i * width + o] = sym[j]
+                    o += 1
+
+    _run_split(work, n, threads)
+    return out
+
+
+def fingerprints(bytes fp_key, const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs,
+                 threads=None):
+    """(n, 16) manifest fingerprints: keyed BLAKE3 of ``body | signature``."""
+    cdef Py_ssize_t n = bodies.shape[0]
+    if bodies.shape[1] != 16 or sigs.shape[1] != 64 or sigs.shape[0] != n:
+        raise ValueError("bodies are (n, 16) and signatures (n, 64)")
+    joined = np.empty((n, 80), dtype=np.uint8)
+    joined[:, :16] = bodies
+    joined[:, 16:] = sigs
+    return keyed_tags(fp_key, joined, 16, threads)
+
+
+def to_str_array(cnp.ndarray arr, prefix=""):
+    """Object array of ``prefix + row`` strings from an "S" array (ASCII)."""
+    cdef Py_ssize_t n = arr.shape[0], i
+    out = np.empty(n, dtype=object)
+    cdef object[:] o = out
+    pre = prefix
+    for i in range(n):
+        o[i] = pre + arr[i].decode("ascii")
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# bulk parsing of scanned text
+# ---------------------------------------------------------------------------------------
+DEF ROW = 256  # longest text accepted on the fast path; longer rows go to the slow path
+
+# row kinds written by parse_rows
+cdef enum:
+    RK_SLOW = 0       # needs the Python parser (GS1 Digital Link, odd shapes, too long, non-ASCII)
+    RK_CODE = 1
+    RK_NUMBER = 2
+    RK_MALFORMED = 3
+    RK_BADCHECK = 4
+
+K_SLOW = RK_SLOW
+K_CODE = RK_CODE
+K_NUMBER = RK_NUMBER
+K_MALFORMED = RK_MALFORMED
+K_BADCHECK = RK_BADCHECK
+
+
+def gather_text(texts):
+    """Copy each str/bytes of a sequence into an (n, 256) byte buffer; lengths (-1 = too long
+    or not text). Holds the GIL but creates no Python object per row."""
+    cdef Py_ssize_t n = len(texts), i, ln
+    buf = np.zeros((n, ROW), dtype=np.uint8)
+    lens = np.full(n, -1, dtype=np.int32)
+    cdef uint8_t[:, ::1] b = buf
+    cdef int32_t[::1] L = lens
+    cdef const char *p
+    cdef object t
+    cdef cnp.ndarray arr
+    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
+        arr = np.ascontiguousarray(texts)
+        w = arr.dtype.itemsize
+        view = arr.view(np.uint8).reshape(n, w) if n else np.zeros((0, w), np.uint8)
+        k = min(w, ROW - 1)
+        buf[:, :k] = view[:, :k]
+        nz = (view != 0)
+        lens[:] = np.where(nz.any(axis=1), w - np.argmax(nz[:, ::-1], axis=1), 0) if n else 0
+        if w > ROW - 1:
+            lens[lens > ROW - 1] = -1
+        return buf, lens
+    for i in range(n):
+        t = texts[i]
+        if PyUnicode_Check(t):
+            p = PyUnicode_AsUTF8AndSize(t, &ln)
+        elif PyBytes_Check(t):
+            p = PyBytes_AS_STRING(t)
+            ln = PyBytes_GET_SIZE(t)
+        else:
+            continue
+        if ln < ROW:
+            memcpy(&b[i, 0], p, ln)
+            L[i] = <int32_t>ln
+    return buf, lens
+
+
+cdef inline int _is_sep(uint8_t c) noexcept nogil:
+    return c == 32 or c == 45 or c == 9 or c == 13 or c == 10 or c == 46 or c == 95
+
+
+cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw) noexcept nogil:
+    """Classify and decode one row. raw receives: for codes the 80 bytes body|signature;
+    for numbers 12 bytes of number bits (data left-aligned). Returns the version."""
+    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, q
+    cdef uint8_t sym[130]
+    cdef uint8_t c
+    cdef int v
+    kind[0] = RK_SLOW
+    if ln < 0:
+        return 0
+    # strip surrounding whitespace
+    while a < b and (t[a] == 32 or (t[a] >= 9 and t[a] <= 13)):
+        a += 1
+    while b > a and (t[b - 1] == 32 or (t[b - 1] >= 9 and t[b - 1] <= 13)):
+        b -= 1
+    if a == b:
+        kind[0] = RK_MALFORMED
+        return 0
+    for i in range(a, b):
+        c = t[i]
+        if c == 0:
+            kind[0] = RK_MALFORMED
+            return 0
+        if c >= 128 or c == 63 or c == 35 or c == 37:  # non-ASCII, '?', '#', '%': slow path
+            return 0
+        if c == 47:
+            last_slash = i
+    if last_slash >= 0:
+        # URL: the code is the last path segment; anything like /01/ goes to the slow path
+        q = a
+        while q + 3 < b:
+            if t[q] == 47 and t[q + 1] == 48 and t[q + 2] == 49 and t[q + 3] == 47:
+                return 0
+            q += 1
+        if last_slash == b - 1:
+            return 0
+        a = last_slash + 1
+    for i in range(a, b):
+        c = t[i]
+        if _is_sep(c):
+            continue
+        if DEC[c] < 0:
+            kind[0] = RK_MALFORMED
+            return 0
+        if nsym >= 129:
+            kind[0] = RK_MALFORMED
+            return 0
+        sym[nsym] = <uint8_t>ALPHA[DEC[c]]
+        nsym += 1
+    if nsym == 129:
+        v = DEC[sym[0]]
+        if _b32dec(sym + 1, 128, raw, 80) != 0:
+            kind[0] = RK_MALFORMED
+            return v
+        kind[0] = RK_CODE
+        return v
+    if nsym == 20:
+        if not _luhn_ok(sym, 20):
+            kind[0] = RK_BADCHECK
+            return 0
+        memset(raw, 0, 12)
+        _b32dec_loose(sym, 19, raw)
+        v = raw[0] >> 6
+        kind[0] = RK_NUMBER
+        return v
+    kind[0] = RK_MALFORMED
+    return 0
+
+
+cdef inline void _b32dec_loose(const uint8_t *src, Py_ssize_t nsym, uint8_t *dst) noexcept nogil:
+    cdef uint64_t acc = 0
+    cdef int bits = 0
+    cdef Py_ssize_t i, o = 0
+    for i in range(nsym):
+        acc = (acc << 5) | <uint64_t>DEC[src[i]]
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            dst[o] = <uint8_t>((acc >> bits) & 0xFF)
+            o += 1
+    if bits > 0:
+        dst[o] = <uint8_t>((acc << (8 - bits)) & 0xFF)
+
+
+def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None):
+    """Classify and decode gathered rows: (kind uint8, version uint8, raw (n, 80) uint8)."""
+    cdef Py_ssize_t n = buf.shape[0]
+    if buf.shape[1] != ROW or lens.shape[0] != n:
+        raise ValueError("buffer must be (n, 256) with n lengths")
+    kind = np.zeros(n, dtype=np.uint8)
+    version = np.zeros(n, dtype=np.uint8)
+    raw = np.zeros((n, 80), dtype=np.uint8)
+    if n == 0:
+        return kind, version, raw
+    cdef uint8_t[::1] K = kind
+    cdef uint8_t[::1] V = version
+    cdef uint8_t[:, ::1] R = raw
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t i
+        cdef int32_t ln
+        with nogil:
+            for i in range(a, b):
+                ln = lens[i]
+                if ln >= ROW:
+                    ln = -1
+                V[i] = <uint8_t>_parse_row(&buf[i, 0], ln, &K[i], &R[i, 0])
+
+    _run_split(work, n, threads)
+    return kind, version, raw

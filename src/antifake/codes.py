@@ -1,0 +1,434 @@
+"""Stamp layout and its text forms: QR URL, bare code, GS1 Digital Link URL, stamp number, PIN.
+
+Byte-by-byte description with test vectors: ``docs/format.md``. In short:
+
+* **body** (16 bytes, big-endian): ``key_id u16 | batch_id u24 | index u24 | serial u64``.
+* **signed message**: ``b"antifake.stamp" | version u8 | flags u8 | body`` (32 bytes), followed
+  for GS1 stamps (flags = 1) by ``gtin (14 ASCII) | expiry YYMMDD (6 ASCII or 6 zero bytes) |
+  len(lot) u8 | lot``. Ed25519 signs it.
+* **code** (129 characters): the version as one Crockford base32 symbol, then
+  ``base32(body | signature)`` (80 bytes = 128 symbols, no padding). ``base/CODE`` is the QR URL:
+  a 30-character base leaves exactly 129 symbols in 160 characters.
+* **GS1 URL**: ``base/01/{gtin}[/10/{lot}]/21/{serial: 13 symbols}?[17={YYMMDD}&]s={tail}`` where
+  ``tail`` is the version symbol then ``base32(key_id | batch | index | signature)`` (72 bytes,
+  116 symbols, 4 zero pad bits).
+* **stamp number** (20 symbols, shown as 4 groups of 5): 95 bits ``version u2 | short key id u5
+  | batch u24 | index u24 | tag u40`` then a Luhn mod 32 check symbol. The tag is keyed BLAKE3
+  over ``b"N" | version | key_id u16 | batch u24 | index u24``.
+* **PIN** (9 symbols, shown as 3 groups of 3): 40 bits of keyed BLAKE3 over
+  ``b"P" | version | key_id u16 | batch u24 | index u24`` with a separate key, then a check symbol.
+
+This module is the reference implementation in pure Python; ``antifake._core`` runs the same
+layout over arrays and is cross-checked against it in the tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from antifake.errors import FormatError
+
+__all__ = [
+    "ALPHABET",
+    "FORMAT_VERSION",
+    "NUMBER_VERSION",
+    "SIGN_CONTEXT",
+    "CODE_LEN",
+    "NUMBER_LEN",
+    "PIN_LEN",
+    "MAX_KEY_ID",
+    "MAX_BATCH_ID",
+    "MAX_INDEX",
+    "GS1Attributes",
+    "Parsed",
+    "b32encode",
+    "b32decode",
+    "check_symbol",
+    "has_valid_check",
+    "pack_body",
+    "unpack_body",
+    "signed_message",
+    "encode_code",
+    "encode_gs1_url",
+    "tag_message",
+    "pin_message",
+    "encode_number",
+    "format_number",
+    "encode_pin",
+    "format_pin",
+    "normalize_symbols",
+    "parse",
+    "short_key_id",
+]
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+FORMAT_VERSION = 1
+NUMBER_VERSION = 1
+SIGN_CONTEXT = b"antifake.stamp"
+
+CODE_LEN = 129  # version symbol + 128 symbols of body|signature
+GS1_TAIL_LEN = 117  # version symbol + 116 symbols of key_id|batch|index|signature
+SERIAL_LEN = 13  # 64-bit serial in 13 symbols (top pad bit zero)
+NUMBER_LEN = 20  # 19 data symbols + check
+PIN_LEN = 9  # 8 data symbols + check
+TAG_BYTES = 5
+PIN_BYTES = 5
+MAX_KEY_ID = 0xFFFF
+MAX_BATCH_ID = 0xFFFFFF
+MAX_INDEX = 0xFFFFFF
+MAX_INPUT = 4096  # longer inputs are rejected before any parsing work
+
+_DECODE = {c: i for i, c in enumerate(ALPHABET)}
+_DECODE.update({c.lower(): i for c, i in list(_DECODE.items())})
+_DECODE.update({"I": 1, "i": 1, "L": 1, "l": 1, "O": 0, "o": 0})
+_SEPARATORS = str.maketrans("", "", " -\t\r\n._")
+
+
+def b32encode(data: bytes, nsym: int | None = None) -> str:
+    """Crockford base32 of ``data`` read as one big-endian integer, in ``nsym`` symbols.
+
+    With ``nsym`` None the minimum number of symbols for ``8*len(data)`` bits is used and the
+    value is left-aligned (pad bits at the end are zero), like RFC 4648 without ``=``.
+    """
+    nbits = 8 * len(data)
+    value = int.from_bytes(data, "big")
+    if nsym is None:
+        nsym = -(-nbits // 5)
+        value <<= 5 * nsym - nbits
+    elif value >> (5 * nsym):
+        raise FormatError(f"{nbits}-bit value does not fit in {nsym} symbols")
+    return "".join(ALPHABET[(value >> (5 * (nsym - 1 - i))) & 31] for i in range(nsym))
+
+
+def b32decode(text: str, nbytes: int, *, left_aligned: bool = True) -> bytes:
+    """Inverse of :func:`b32encode`; non-zero pad bits are a :class:`FormatError`."""
+    value = 0
+    for ch in text:
+        v = _DECODE.get(ch)
+        if v is None:
+            raise FormatError(f"{ch!r} is not a base32 symbol")
+        value = (value << 5) | v
+    pad = 5 * len(text) - 8 * nbytes
+    if pad < 0:
+        raise FormatError("too few symbols")
+    if left_aligned:
+        if value & ((1 << pad) - 1):
+            raise FormatError("non-zero padding bits")
+        value >>= pad
+    elif value >> (8 * nbytes):
+        raise FormatError("value out of range")
+    return value.to_bytes(nbytes, "big")
+
+
+def _luhn_sum(values: list[int], start_factor: int) -> int:
+    factor = start_factor
+    total = 0
+    for v in reversed(values):
+        addend = factor * v
+        total += addend // 32 + addend % 32
+        factor = 3 - factor
+    return total
+
+
+def check_symbol(symbols: str) -> str:
+    """Luhn mod 32 check symbol over Crockford symbols (detects every single substitution)."""
+    values = [_DECODE[c] for c in symbols]
+    return ALPHABET[(32 - _luhn_sum(values, 2) % 32) % 32]
+
+
+def has_valid_check(symbols: str) -> bool:
+    """True when the last symbol is the Luhn mod 32 check of the others."""
+    values = [_DECODE[c] for c in symbols]
+    return _luhn_sum(values, 1) % 32 == 0
+
+
+def _check_ranges(key_id: int, batch_id: int, index: int) -> None:
+    if not 0 <= key_id <= MAX_KEY_ID:
+        raise FormatError(f"key_id {key_id} out of range 0..{MAX_KEY_ID}")
+    if not 0 <= batch_id <= MAX_BATCH_ID:
+        raise FormatError(f"batch_id {batch_id} out of range 0..{MAX_BATCH_ID}")
+    if not 0 <= index <= MAX_INDEX:
+        raise FormatError(f"index {index} out of range 0..{MAX_INDEX}")
+
+
+def pack_body(key_id: int, batch_id: int, index: int, serial: int) -> bytes:
+    """The 16-byte stamp body."""
+    _check_ranges(key_id, batch_id, index)
+    if not 0 <= serial < 1 << 64:
+        raise FormatError("serial must be a 64-bit unsigned integer")
+    return (
+        key_id.to_bytes(2, "big")
+        + batch_id.to_bytes(3, "big")
+        + index.to_bytes(3, "big")
+        + serial.to_bytes(8, "big")
+    )
+
+
+def unpack_body(body: bytes) -> tuple[int, int, int, int]:
+    """(key_id, batch_id, index, serial) of a 16-byte body."""
+    if len(body) != 16:
+        raise FormatError("a stamp body is 16 bytes")
+    return (
+        int.from_bytes(body[0:2], "big"),
+        int.from_bytes(body[2:5], "big"),
+        int.from_bytes(body[5:8], "big"),
+        int.from_bytes(body[8:16], "big"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GS1Attributes:
+    """GS1 product attributes carried (and signed) in a Digital Link stamp URL."""
+
+    gtin: str  # 14 digits, check digit valid
+    lot: str | None = None
+    expiry: str | None = None  # AI 17 form YYMMDD
+
+    def signed_suffix(self) -> bytes:
+        lot = (self.lot or "").encode("ascii")
+        expiry = self.expiry.encode("ascii") if self.expiry else bytes(6)
+        return self.gtin.encode("ascii") + expiry + bytes([len(lot)]) + lot
+
+
+def signed_message(body: bytes, gs1: GS1Attributes | None = None) -> bytes:
+    """What Ed25519 signs for a stamp: domain, version, flags, body (and GS1 attributes)."""
+    flags = 1 if gs1 is not None else 0
+    head = SIGN_CONTEXT + bytes([FORMAT_VERSION, flags]) + body
+    return head + gs1.signed_suffix() if gs1 is not None else head
+
+
+def encode_code(body: bytes, signature: bytes) -> str:
+    """The 129-symbol code of a plain stamp."""
+    if len(body) != 16 or len(signature) != 64:
+        raise FormatError("body is 16 bytes and signature 64 bytes")
+    return ALPHABET[FORMAT_VERSION] + b32encode(body + signature)
+
+
+def encode_gs1_url(base: str, body: bytes, signature: bytes, gs1: GS1Attributes) -> str:
+    """The Digital Link form of a GS1 stamp URL."""
+    from antifake.gs1 import build_digital_link
+
+    serial = int.from_bytes(body[8:16], "big")
+    tail = ALPHABET[FORMAT_VERSION] + b32encode(body[0:8] + signature)
+    serial_text = b32encode(serial.to_bytes(8, "big"), SERIAL_LEN)
+    return build_digital_link(
+        base, gs1.gtin, lot=gs1.lot, serial=serial_text, expiry=gs1.expiry, extra={"s": tail}
+    )
+
+
+def short_key_id(key_id: int) -> int:
+    """The 5-bit key id carried in stamp numbers."""
+    return key_id & 31
+
+
+def tag_message(key_id: int, batch_id: int, index: int) -> bytes:
+    """The 10 bytes that the stamp-number tag authenticates."""
+    return b"N" + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
+
+
+def pin_message(key_id: int, batch_id: int, index: int) -> bytes:
+    """The 10 bytes from which a stamp's PIN is derived."""
+    return b"P" + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
+
+
+def encode_number(key_id: int, batch_id: int, index: int, tag: bytes) -> str:
+    """The 20-symbol stamp number (no separators)."""
+    _check_ranges(key_id, batch_id, index)
+    if len(tag) != TAG_BYTES:
+        raise FormatError("a number tag is 5 bytes")
+    value = (
+        (NUMBER_VERSION << 93)
+        | (short_key_id(key_id) << 88)
+        | (batch_id << 64)
+        | (index << 40)
+        | int.from_bytes(tag, "big")
+    )
+    data = "".join(ALPHABET[(value >> (5 * (18 - i))) & 31] for i in range(19))
+    return data + check_symbol(data)
+
+
+def format_number(number: str) -> str:
+    """Groups of five symbols joined by dashes (23 characters)."""
+    return "-".join(number[i : i + 5] for i in range(0, len(number), 5))
+
+
+def encode_pin(pin_bytes: bytes) -> str:
+    """The 9-symbol PIN (no separators) from 5 derived bytes."""
+    if len(pin_bytes) != PIN_BYTES:
+        raise FormatError("a PIN carries 5 bytes")
+    data = b32encode(pin_bytes)
+    return data + check_symbol(data)
+
+
+def format_pin(pin: str) -> str:
+    """Groups of three symbols joined by dashes (11 characters)."""
+    return "-".join(pin[i : i + 3] for i in range(0, len(pin), 3))
+
+
+def normalize_symbols(text: str) -> str:
+    """Drop separators people and scanners add; fold case and Crockford's I/L/O aliases.
+
+    Raises :class:`FormatError` for a character that is not a Crockford symbol.
+    """
+    out = []
+    for ch in text.translate(_SEPARATORS):
+        v = _DECODE.get(ch)
+        if v is None:
+            raise FormatError(f"{ch!r} is not a stamp symbol")
+        out.append(ALPHABET[v])
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a text form carries, before any key is consulted.
+
+    ``kind`` is ``"code"`` (QR URL or bare code), ``"gs1"`` (Digital Link URL) or
+    ``"number"`` (stamp number). For numbers ``serial`` and ``signature`` are None, ``key_id``
+    holds the 5-bit short key id and ``tag`` the 5-byte tag.
+    """
+
+    kind: str
+    version: int
+    key_id: int
+    batch_id: int
+    index: int
+    serial: int | None = None
+    signature: bytes | None = None
+    tag: bytes | None = None
+    gs1: GS1Attributes | None = None
+
+    @property
+    def body(self) -> bytes:
+        return pack_body(self.key_id, self.batch_id, self.index, self.serial or 0)
+
+
+class ParseFailure(FormatError):
+    """A text is not a stamp; ``status`` names the verdict (MALFORMED or BAD_CHECK_CHARACTER)."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+_URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^/?#]*(/[^?#]*)?(\?[^#]*)?(#.*)?$", re.I)
+
+
+def _to_text(data: str | bytes | bytearray | memoryview) -> str:
+    if isinstance(data, str):
+        text = data
+    elif isinstance(data, bytes | bytearray | memoryview):
+        if len(data) > MAX_INPUT:
+            raise ParseFailure("MALFORMED", f"input of {len(data)} bytes is too long")
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParseFailure("MALFORMED", "input is not UTF-8 text") from None
+    else:
+        raise ParseFailure("MALFORMED", f"expected str or bytes, got {type(data).__name__}")
+    if len(text) > MAX_INPUT:
+        raise ParseFailure("MALFORMED", f"input of {len(text)} characters is too long")
+    if "\x00" in text:
+        raise ParseFailure("MALFORMED", "input contains a NUL character")
+    return text.strip()
+
+
+def _decode_code(symbols: str) -> Parsed:
+    version = _DECODE[symbols[0]]
+    if version != FORMAT_VERSION:
+        raise ParseFailure("MALFORMED", f"unknown stamp format version {version}")
+    raw = b32decode(symbols[1:], 80)
+    key_id, batch_id, index, serial = unpack_body(raw[:16])
+    return Parsed("code", version, key_id, batch_id, index, serial, raw[16:])
+
+
+def _decode_number(symbols: str) -> Parsed:
+    if not has_valid_check(symbols):
+        raise ParseFailure(
+            "BAD_CHECK_CHARACTER", "the check character does not match: a typo in the number?"
+        )
+    value = 0
+    for ch in symbols[:19]:
+        value = (value << 5) | _DECODE[ch]
+    version = value >> 93
+    if version != NUMBER_VERSION:
+        raise ParseFailure("MALFORMED", f"unknown stamp number version {version}")
+    return Parsed(
+        "number",
+        version,
+        (value >> 88) & 31,
+        (value >> 64) & MAX_BATCH_ID,
+        (value >> 40) & MAX_INDEX,
+        tag=(value & ((1 << 40) - 1)).to_bytes(5, "big"),
+    )
+
+
+def _parse_gs1(text: str) -> Parsed:
+    from antifake.gs1 import parse_digital_link
+
+    link = parse_digital_link(text)
+    tail = link.query.get("s")
+    if tail is None or link.serial is None:
+        raise ParseFailure("MALFORMED", "a GS1 stamp URL needs a serial (AI 21) and an s= code")
+    try:
+        tail = normalize_symbols(tail)
+        serial_sym = normalize_symbols(link.serial)
+    except FormatError as exc:
+        raise ParseFailure("MALFORMED", str(exc)) from None
+    if len(tail) != GS1_TAIL_LEN or len(serial_sym) != SERIAL_LEN:
+        raise ParseFailure("MALFORMED", "the GS1 stamp URL's serial or s= code has a wrong length")
+    version = _DECODE[tail[0]]
+    if version != FORMAT_VERSION:
+        raise ParseFailure("MALFORMED", f"unknown stamp format version {version}")
+    try:
+        raw = b32decode(tail[1:], 72)
+        serial = int.from_bytes(b32decode(serial_sym, 8, left_aligned=False), "big")
+    except FormatError as exc:
+        raise ParseFailure("MALFORMED", str(exc)) from None
+    key_id, batch_id, index, _ = unpack_body(raw[:8] + bytes(8))
+    gs1 = GS1Attributes(link.gtin, link.lot, link.expiry)
+    return Parsed("gs1", version, key_id, batch_id, index, serial, raw[8:], gs1=gs1)
+
+
+def parse(data: str | bytes | bytearray | memoryview) -> Parsed:
+    """Parse any text form of a stamp: QR URL (with or without scheme), bare code, GS1 Digital
+    Link URL, or stamp number. Raises :class:`ParseFailure` with a status and a reason."""
+    text = _to_text(data)
+    if not text:
+        raise ParseFailure("MALFORMED", "empty input")
+    if "/" in text:
+        m = _URL_RE.match(text)
+        if m is None:
+            raise ParseFailure("MALFORMED", "not a URL")
+        path = unquote(m.group(1) or "")
+        segments = [s for s in path.split("/") if s]
+        if "01" in segments[:-1] or "gtin" in [s.lower() for s in segments[:-1]]:
+            try:
+                return _parse_gs1(text)
+            except ParseFailure:
+                raise
+            except FormatError as exc:
+                raise ParseFailure("MALFORMED", f"bad GS1 Digital Link: {exc}") from None
+        if not segments:
+            raise ParseFailure("MALFORMED", "the URL carries no stamp code")
+        text = segments[-1]
+    try:
+        symbols = normalize_symbols(text)
+    except FormatError as exc:
+        raise ParseFailure("MALFORMED", str(exc)) from None
+    if len(symbols) == CODE_LEN:
+        try:
+            return _decode_code(symbols)
+        except ParseFailure:
+            raise
+        except FormatError as exc:
+            raise ParseFailure("MALFORMED", str(exc)) from None
+    if len(symbols) == NUMBER_LEN:
+        return _decode_number(symbols)
+    raise ParseFailure(
+        "MALFORMED",
+        f"{len(symbols)} symbols: a stamp code has {CODE_LEN} and a stamp number {NUMBER_LEN}",
+    )

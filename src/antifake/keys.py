@@ -1,0 +1,475 @@
+"""Issuer keys, their public halves, key files and the verifier's keyring.
+
+An :class:`IssuerKey` is an Ed25519 signing key plus a 32-byte MAC secret from which the
+stamp-number tag key and the PIN key are derived (BLAKE3 derive-key mode, distinct contexts).
+Key files are JSON, written 0600 and atomically; with a passphrase the secrets are sealed with
+Argon2id (``nacl.pwhash``) and XSalsa20-Poly1305 (``nacl.secret.SecretBox``). Either way the
+file's metadata is authenticated, so a corrupted or edited file is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import blake3
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+import nacl.signing
+
+from antifake.codes import MAX_BATCH_ID, MAX_KEY_ID, short_key_id
+from antifake.errors import InvalidKey, KeyFileError, KeyringError, WrongPassphrase
+from antifake.timeutil import parse_time, to_iso
+
+if TYPE_CHECKING:
+    from antifake.manifest import Manifest
+
+__all__ = ["IssuerKey", "IssuerPublicKey", "Keyring", "KeyState"]
+
+TAG_CONTEXT = "antifake 2026-11 stamp-number tag key v1"
+PIN_CONTEXT = "antifake 2026-11 stamp PIN key v1"
+FILE_CONTEXT = "antifake 2026-11 key-file metadata MAC v1"
+FILE_FORMAT = "antifake-issuer-key"
+PUBLIC_FORMAT = "antifake-issuer-public-key"
+DEFAULT_VALIDITY = timedelta(days=3 * 365)
+_ISSUER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+_KDF = {
+    "interactive": (nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+                    nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE),
+    "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
+    "sensitive": (nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE,
+                  nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE),
+}
+
+
+def _check_issuer(issuer: str) -> str:
+    if not isinstance(issuer, str) or not _ISSUER_RE.match(issuer):
+        raise InvalidKey(
+            "issuer must be 1-64 characters of letters, digits, '.', '_' or '-' "
+            f"starting with a letter or digit, got {issuer!r:.80}"
+        )
+    return issuer
+
+
+def _check_key_id(key_id: int) -> int:
+    if not isinstance(key_id, int) or not 0 <= key_id <= MAX_KEY_ID:
+        raise InvalidKey(f"key_id must be an integer in 0..{MAX_KEY_ID}")
+    return key_id
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerPublicKey:
+    """What a verifier needs to trust an issuer's key: no secret in it."""
+
+    issuer: str
+    key_id: int
+    public_key: bytes
+    valid_from: datetime
+    valid_until: datetime | None
+
+    def __post_init__(self) -> None:
+        _check_issuer(self.issuer)
+        _check_key_id(self.key_id)
+        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
+            raise InvalidKey("an Ed25519 public key is 32 bytes")
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hex fingerprint of the public key (for humans and logs)."""
+        return blake3.blake3(self.public_key).hexdigest(8)
+
+    def valid_at(self, t: datetime) -> bool:
+        """True when ``t`` lies in the key's issuing window."""
+        return self.valid_from <= t and (self.valid_until is None or t <= self.valid_until)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PUBLIC_FORMAT,
+            "version": 1,
+            "issuer": self.issuer,
+            "key_id": self.key_id,
+            "public_key": self.public_key.hex(),
+            "valid_from": to_iso(self.valid_from),
+            "valid_until": to_iso(self.valid_until) if self.valid_until else None,
+        }
+
+    def to_json(self) -> str:
+        """JSON form, safe to publish."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> IssuerPublicKey:
+        if not isinstance(d, dict) or d.get("format") != PUBLIC_FORMAT:
+            raise InvalidKey("not an antifake public key (format field missing or wrong)")
+        if d.get("version") != 1:
+            raise InvalidKey(f"unsupported public key version {d.get('version')!r}")
+        try:
+            pk = bytes.fromhex(d["public_key"])
+            until = d.get("valid_until")
+            return cls(
+                issuer=d["issuer"],
+                key_id=d["key_id"],
+                public_key=pk,
+                valid_from=parse_time(d["valid_from"]),
+                valid_until=parse_time(until) if until else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidKey):
+                raise
+            raise InvalidKey(f"malformed public key: {type(exc).__name__} {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> IssuerPublicKey:
+        """Parse :meth:`to_json` output."""
+        try:
+            d = json.loads(text)
+        except (ValueError, TypeError) as exc:
+            raise InvalidKey(f"public key is not JSON: {exc}") from None
+        return cls.from_dict(d)
+
+    def verify_detached(self, message: bytes, signature: bytes) -> bool:
+        """Ed25519 check of ``signature`` over ``message``."""
+        try:
+            nacl.signing.VerifyKey(self.public_key).verify(message, signature)
+        except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+            return False
+        return True
+
+
+class IssuerKey:
+    """An issuer's secret key: signs stamps, tags stamp numbers, derives PINs.
+
+    Its repr and its exceptions never contain secret material. ``next_batch`` is the batch id
+    :func:`antifake.issue` allocates next; save the key after issuing to persist it.
+    """
+
+    __slots__ = ("_signing", "_mac", "_public", "next_batch", "_tag_key", "_pin_key")
+
+    def __init__(
+        self,
+        issuer: str,
+        key_id: int,
+        seed: bytes,
+        mac_secret: bytes,
+        valid_from: datetime,
+        valid_until: datetime | None,
+        next_batch: int = 0,
+    ) -> None:
+        if len(seed) != 32 or len(mac_secret) != 32:
+            raise InvalidKey("seed and MAC secret are 32 bytes each")
+        self._signing = nacl.signing.SigningKey(seed)
+        self._mac = bytes(mac_secret)
+        self._public = IssuerPublicKey(
+            issuer, key_id, bytes(self._signing.verify_key), valid_from, valid_until
+        )
+        if not 0 <= next_batch <= MAX_BATCH_ID + 1:
+            raise InvalidKey("next_batch out of range")
+        self.next_batch = next_batch
+        self._tag_key = blake3.blake3(self._mac, derive_key_context=TAG_CONTEXT).digest()
+        self._pin_key = blake3.blake3(self._mac, derive_key_context=PIN_CONTEXT).digest()
+
+    @classmethod
+    def generate(
+        cls,
+        issuer: str,
+        *,
+        key_id: int | None = None,
+        valid_from: datetime | str | None = None,
+        valid_until: datetime | str | None = None,
+    ) -> IssuerKey:
+        """A fresh key from the OS CSPRNG; ``key_id`` random unless given; valid 3 years."""
+        _check_issuer(issuer)
+        kid = secrets.randbelow(MAX_KEY_ID + 1) if key_id is None else _check_key_id(key_id)
+        start = parse_time(valid_from) if valid_from is not None else datetime.now(UTC)
+        end = parse_time(valid_until) if valid_until is not None else start + DEFAULT_VALIDITY
+        if end <= start:
+            raise InvalidKey("valid_until must be after valid_from")
+        return cls(issuer, kid, secrets.token_bytes(32), secrets.token_bytes(32), start, end)
+
+    # -- public facts -------------------------------------------------------------------
+    @property
+    def public(self) -> IssuerPublicKey:
+        return self._public
+
+    @property
+    def issuer(self) -> str:
+        return self._public.issuer
+
+    @property
+    def key_id(self) -> int:
+        return self._public.key_id
+
+    @property
+    def short_id(self) -> int:
+        """The 5-bit key id carried in stamp numbers."""
+        return short_key_id(self._public.key_id)
+
+    def __repr__(self) -> str:
+        p = self._public
+        return (
+            f"IssuerKey(issuer={p.issuer!r}, key_id={p.key_id}, "
+            f"fingerprint={p.fingerprint!r}, secret=<hidden>)"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError("IssuerKey cannot be pickled; use save()/load() with a passphrase")
+
+    # -- secret operations (kept narrow on purpose) -------------------------------------
+    def sign(self, message: bytes) -> bytes:
+        """Detached Ed25519 signature."""
+        return self._signing.sign(message).signature
+
+    def tag_key(self) -> bytes:
+        """The 32-byte BLAKE3 key of stamp-number tags (secret)."""
+        return self._tag_key
+
+    def pin_key(self) -> bytes:
+        """The 32-byte BLAKE3 key of PINs (secret)."""
+        return self._pin_key
+
+    def secret_key_bytes(self) -> bytes:
+        """libsodium's 64-byte Ed25519 secret key (seed | public key) for the batch kernels."""
+        return bytes(self._signing) + self._public.public_key
+
+    def allocate_batch(self) -> int:
+        """The next batch id of this key (ids are allocated in order)."""
+        if self.next_batch > MAX_BATCH_ID:
+            raise InvalidKey("this key has issued its last batch id; generate a new key")
+        bid = self.next_batch
+        self.next_batch += 1
+        return bid
+
+    # -- files --------------------------------------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        d = self._public.to_dict()
+        d["format"] = FILE_FORMAT
+        d["next_batch"] = self.next_batch
+        return d
+
+    def save(
+        self, path: str | os.PathLike[str], passphrase: bytes | None = None, *,
+        kdf: str = "moderate",
+    ) -> None:
+        """Write the key file with mode 0600, atomically; sealed when a passphrase is given."""
+        meta = self._metadata()
+        meta_bytes = json.dumps(meta, sort_keys=True).encode()
+        secret = bytes(self._signing) + self._mac
+        if passphrase is None:
+            meta["secret"] = base64.b64encode(secret).decode()
+        else:
+            if not isinstance(passphrase, bytes | bytearray) or not passphrase:
+                raise InvalidKey("passphrase must be non-empty bytes")
+            if kdf not in _KDF:
+                raise InvalidKey(f"kdf must be one of {sorted(_KDF)}")
+            ops, mem = _KDF[kdf]
+            salt = secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES)
+            box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
+                                               memlimit=mem)
+            plain = secret + blake3.blake3(meta_bytes).digest()
+            sealed = nacl.secret.SecretBox(box_key).encrypt(plain)
+            meta["sealed"] = {
+                "kdf": "argon2id",
+                "opslimit": ops,
+                "memlimit": mem,
+                "salt": base64.b64encode(salt).decode(),
+                "box": base64.b64encode(bytes(sealed)).decode(),
+            }
+        meta["mac"] = blake3.blake3(
+            meta_bytes, key=blake3.blake3(self._mac, derive_key_context=FILE_CONTEXT).digest()
+        ).hexdigest()
+        _write_private(Path(path), json.dumps(meta, indent=1, sort_keys=True).encode())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], passphrase: bytes | None = None) -> IssuerKey:
+        """Read a key file; :class:`WrongPassphrase` or :class:`KeyFileError` when it won't open."""
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from None
+        if len(raw) > 1 << 20:
+            raise KeyFileError(f"{p} is too large to be a key file")
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            raise KeyFileError(f"{p} is not a key file (not JSON)") from None
+        if not isinstance(d, dict) or d.get("format") != FILE_FORMAT:
+            raise KeyFileError(f"{p} is not an antifake issuer key file")
+        if d.get("version") != 1:
+            raise KeyFileError(f"{p}: unsupported key file version {d.get('version')!r}")
+        try:
+            meta = {k: d[k] for k in ("format", "version", "issuer", "key_id", "public_key",
+                                      "valid_from", "valid_until", "next_batch")}
+            meta_bytes = json.dumps(meta, sort_keys=True).encode()
+            if "sealed" in d:
+                if passphrase is None:
+                    raise WrongPassphrase(f"{p} is sealed: a passphrase is needed")
+                s = d["sealed"]
+                ops, mem = int(s["opslimit"]), int(s["memlimit"])
+                if s.get("kdf") != "argon2id" or not (0 < ops <= 1 << 8 and 0 < mem <= 1 << 32):
+                    raise KeyFileError(f"{p}: unsupported or unsafe KDF parameters")
+                salt = base64.b64decode(s["salt"], validate=True)
+                box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
+                                                   memlimit=mem)
+                try:
+                    plain = nacl.secret.SecretBox(box_key).decrypt(
+                        base64.b64decode(s["box"], validate=True))
+                except nacl.exceptions.CryptoError:
+                    raise WrongPassphrase(
+                        f"{p} did not open: wrong passphrase or corrupted file") from None
+                if len(plain) != 96 or not secrets.compare_digest(
+                        plain[64:], blake3.blake3(meta_bytes).digest()):
+                    raise KeyFileError(f"{p}: metadata does not match the sealed secret")
+                secret = plain[:64]
+            else:
+                secret = base64.b64decode(d["secret"], validate=True)
+                if len(secret) != 64:
+                    raise KeyFileError(f"{p}: secret has the wrong length")
+            mac_key = blake3.blake3(secret[32:], derive_key_context=FILE_CONTEXT).digest()
+            want = blake3.blake3(meta_bytes, key=mac_key).hexdigest()
+            if not secrets.compare_digest(want, str(d.get("mac", ""))):
+                raise KeyFileError(f"{p}: the file was modified or corrupted (MAC mismatch)")
+            until = meta["valid_until"]
+            key = cls(meta["issuer"], meta["key_id"], secret[:32], secret[32:],
+                      parse_time(meta["valid_from"]), parse_time(until) if until else None,
+                      int(meta["next_batch"]))
+        except KeyFileError:
+            raise
+        except (KeyError, TypeError, ValueError, InvalidKey, nacl.exceptions.CryptoError) as e:
+            raise KeyFileError(f"{p}: malformed key file ({type(e).__name__})") from None
+        if key.public.public_key.hex() != d["public_key"]:
+            raise KeyFileError(f"{p}: the secret does not match the public key")
+        return key
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Atomic write of a 0600 file (temp file in the same directory, fsync, rename)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".antifake-", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass(slots=True)
+class KeyState:
+    """A trusted key in a keyring, with its revocation time and manifests."""
+
+    public: IssuerPublicKey
+    secret: IssuerKey | None = None
+    revoked_at: datetime | None = None
+    manifests: dict[int, Manifest] = field(default_factory=dict)
+
+
+class Keyring:
+    """The keys a verifier trusts: several issuers, several keys per issuer.
+
+    Public keys verify QR codes; adding an :class:`IssuerKey` (the issuer's own service) also
+    enables stamp-number tags and PIN checks. Two secret keys whose 5-bit short ids clash are
+    refused, because a stamp number carries only the short id.
+    """
+
+    def __init__(self, keys: Iterable[IssuerPublicKey | IssuerKey] = ()) -> None:
+        self._states: list[KeyState] = []
+        self._by_id: dict[int, list[KeyState]] = {}
+        self._by_short: dict[int, KeyState] = {}
+        self.version = 0  # bumped on every change; bulk verifiers cache their tables on it
+        for k in keys:
+            self.add(k)
+
+    def __repr__(self) -> str:
+        return f"Keyring({len(self._states)} keys, {len(self._by_short)} with secrets)"
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def states(self) -> list[KeyState]:
+        return list(self._states)
+
+    def add(self, key: IssuerPublicKey | IssuerKey) -> None:
+        """Trust a public key, or a secret key (which also enables numbers and PINs)."""
+        secret = key if isinstance(key, IssuerKey) else None
+        pub = key.public if isinstance(key, IssuerKey) else key
+        if not isinstance(pub, IssuerPublicKey):
+            raise KeyringError(f"expected IssuerKey or IssuerPublicKey, got {type(key).__name__}")
+        state = None
+        for st in self._by_id.get(pub.key_id, []):
+            if st.public.public_key == pub.public_key:
+                state = st
+            elif st.public.issuer == pub.issuer:
+                raise KeyringError(
+                    f"issuer {pub.issuer} already has a different key with key_id {pub.key_id}")
+        if secret is not None:
+            other = self._by_short.get(secret.short_id)
+            if other is not None and other.public.public_key != pub.public_key:
+                raise KeyringError(
+                    f"key_id {pub.key_id} clashes with key_id {other.public.key_id} in stamp "
+                    f"numbers (short id {secret.short_id}); generate the new key with another "
+                    "key_id")
+        if state is None:
+            state = KeyState(pub)
+            self._states.append(state)
+            self._by_id.setdefault(pub.key_id, []).append(state)
+        if secret is not None:
+            state.secret = secret
+            self._by_short[secret.short_id] = state
+        self.version += 1
+
+    def candidates(self, key_id: int) -> list[KeyState]:
+        """Trusted keys with this key id (usually one; issuers may collide)."""
+        return self._by_id.get(key_id, [])
+
+    def by_short_id(self, short_id: int) -> KeyState | None:
+        """The secret key whose short id this is, if the keyring holds one."""
+        return self._by_short.get(short_id)
+
+    def has_public_short_id(self, short_id: int) -> bool:
+        return any(short_key_id(st.public.key_id) == short_id for st in self._states)
+
+    def revoke(self, key_id: int, at: datetime | str | None = None, *,
+               issuer: str | None = None) -> None:
+        """Revoke a key from time ``at`` (default now): stamps of batches whose manifests were
+        signed before ``at`` stay valid, all others are reported ``KEY_REVOKED``."""
+        t = parse_time(at) if at is not None else datetime.now(UTC)
+        found = [st for st in self._by_id.get(key_id, [])
+                 if issuer is None or st.public.issuer == issuer]
+        if not found:
+            raise KeyringError(f"no key with key_id {key_id} in this keyring")
+        if len(found) > 1:
+            raise KeyringError(f"several issuers use key_id {key_id}: name the issuer")
+        found[0].revoked_at = t
+        self.version += 1
+
+    def add_manifest(self, manifest: Manifest) -> None:
+        """Hold a batch manifest after checking its signature against a trusted key."""
+        for st in self._by_id.get(manifest.key_id, []):
+            if manifest.verify_signature(st.public):
+                st.manifests[manifest.batch_id] = manifest
+                self.version += 1
+                return
+        from antifake.errors import ManifestError
+
+        raise ManifestError(
+            f"manifest of batch {manifest.batch_id} is not signed by a trusted key "
+            f"with key_id {manifest.key_id}")
