@@ -23,7 +23,9 @@ cnp.import_array()
 include "_blake3.pxi"
 
 cdef extern from "Python.h":
-    const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
+    int PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 
 # ---------------------------------------------------------------------------------------
@@ -560,7 +562,10 @@ def gather_text(texts):
     for i in range(n):
         t = texts[i]
         if PyUnicode_Check(t):
-            p = PyUnicode_AsUTF8AndSize(t, &ln)
+            if not PyUnicode_IS_ASCII(t):
+                continue  # non-ASCII text: the exact Python path decides
+            p = <const char *>PyUnicode_DATA(t)
+            ln = PyUnicode_GET_LENGTH(t)
         elif PyBytes_Check(t):
             p = PyBytes_AS_STRING(t)
             ln = PyBytes_GET_SIZE(t)

@@ -370,6 +370,9 @@ def _parse_gs1(text: str) -> Parsed:
     from antifake.gs1 import parse_digital_link
 
     link = parse_digital_link(text)
+    query = text.partition("?")[2].partition("#")[0]
+    if sum(1 for part in re.split("[&;]", query) if unquote(part.split("=", 1)[0]) in "sS") > 1:
+        raise ParseFailure("MALFORMED", "the GS1 stamp URL carries more than one s= code")
     tail = link.query.get("s")
     if tail is None or link.serial is None:
         raise ParseFailure("MALFORMED", "a GS1 stamp URL needs a serial (AI 21) and an s= code")

@@ -1,0 +1,42 @@
+"""Shared fixtures: deterministic keys (for vectors) and fresh random keys (for behaviour)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+import antifake as af
+
+FIXED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+FIXED_UNTIL = datetime(2029, 1, 1, tzinfo=UTC)
+BASE = "https://xacthuc.example.vn/abc"  # 30 characters: the SPEC's sizing case
+
+
+def fixed_key(issuer: str = "VN-QLTT-01", key_id: int = 0x4F2A, seed_byte: int = 1
+              ) -> af.IssuerKey:
+    """A key with known secrets, for frozen test vectors only."""
+    return af.IssuerKey(issuer, key_id, bytes([seed_byte]) * 32, bytes([seed_byte + 1]) * 32,
+                        FIXED_FROM, FIXED_UNTIL)
+
+
+@pytest.fixture
+def key() -> af.IssuerKey:
+    return af.IssuerKey.generate("VN-QLTT-01")
+
+
+@pytest.fixture
+def batch(key: af.IssuerKey) -> af.Batch:
+    return af.issue(key, 64)
+
+
+@pytest.fixture
+def ring(key: af.IssuerKey) -> af.Keyring:
+    """A verifier's keyring: public key only."""
+    return af.Keyring([key.public])
+
+
+@pytest.fixture
+def issuer_ring(key: af.IssuerKey) -> af.Keyring:
+    """The issuer service's keyring: secret key (numbers and PINs)."""
+    return af.Keyring([key])

@@ -1,0 +1,150 @@
+"""Keys, key files (permissions, sealing, tampering) and keyrings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import antifake as af
+from antifake import codes as C
+
+
+def _secret_hexes(key: af.IssuerKey) -> list[str]:
+    sk = key.secret_key_bytes()
+    return [sk[:32].hex(), key.tag_key().hex(), key.pin_key().hex()]
+
+
+def test_generate_is_random_and_valid_now(key: af.IssuerKey) -> None:
+    other = af.IssuerKey.generate("VN-QLTT-01")
+    assert key.public.public_key != other.public.public_key
+    assert key.public.valid_at(datetime.now(UTC))
+    assert key.tag_key() != key.pin_key()
+
+
+def test_repr_and_errors_hide_secrets(key: af.IssuerKey, caplog: pytest.LogCaptureFixture
+                                      ) -> None:
+    text = repr(key) + str(key.public) + repr(af.Keyring([key]))
+    for h in _secret_hexes(key):
+        assert h not in text and h[:16] not in text
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(key)
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("antifake").info("%r", key)
+    assert all(h not in caplog.text for h in _secret_hexes(key))
+
+
+def test_bad_issuer_and_key_id() -> None:
+    for bad in ["", "has space", "ü", "x" * 65, "-lead"]:
+        with pytest.raises(af.InvalidKey):
+            af.IssuerKey.generate(bad)
+    with pytest.raises(af.InvalidKey):
+        af.IssuerKey.generate("A", key_id=1 << 16)
+    with pytest.raises(af.InvalidKey):
+        af.IssuerKey.generate("A", valid_from="2027-01-01T00:00:00Z",
+                              valid_until="2026-01-01T00:00:00Z")
+
+
+def test_public_json_round_trip(key: af.IssuerKey) -> None:
+    pub = af.IssuerPublicKey.from_json(key.public.to_json())
+    assert pub == key.public
+    for h in _secret_hexes(key):
+        assert h not in key.public.to_json()
+    for bad in ["", "{}", "[1]", '{"format": "antifake-issuer-public-key", "version": 1}',
+                key.public.to_json().replace('"version": 1', '"version": 9'), "\x00"]:
+        with pytest.raises(af.InvalidKey):
+            af.IssuerPublicKey.from_json(bad)
+
+
+def test_plain_key_file_is_0600_and_round_trips(key: af.IssuerKey, tmp_path) -> None:
+    path = tmp_path / "issuer.key"
+    key.next_batch = 7
+    key.save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    loaded = af.IssuerKey.load(path)
+    assert loaded.public == key.public and loaded.next_batch == 7
+    assert loaded.secret_key_bytes() == key.secret_key_bytes()
+    assert loaded.tag_key() == key.tag_key()
+
+
+def test_sealed_key_file(key: af.IssuerKey, tmp_path) -> None:
+    path = tmp_path / "issuer.key"
+    key.save(path, passphrase=b"correct horse", kdf="interactive")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    raw = path.read_text()
+    for h in _secret_hexes(key):
+        assert h not in raw
+    assert "secret" not in json.loads(raw)
+    loaded = af.IssuerKey.load(path, passphrase=b"correct horse")
+    assert loaded.secret_key_bytes() == key.secret_key_bytes()
+    with pytest.raises(af.WrongPassphrase):
+        af.IssuerKey.load(path, passphrase=b"wrong horse")
+    with pytest.raises(af.WrongPassphrase):
+        af.IssuerKey.load(path)
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_tampered_or_corrupted_key_file_is_refused(key: af.IssuerKey, tmp_path,
+                                                   sealed: bool) -> None:
+    path = tmp_path / "k.key"
+    pw = b"pw" if sealed else None
+    key.save(path, passphrase=pw, kdf="interactive")
+    good = json.loads(path.read_text())
+    edits = {
+        "valid_until": "2099-01-01T00:00:00Z",
+        "next_batch": 0 if good["next_batch"] else 5,
+        "issuer": "EVIL",
+        "key_id": (good["key_id"] + 1) % 65536,
+    }
+    for field, value in edits.items():
+        d = dict(good)
+        d[field] = value
+        path.write_text(json.dumps(d))
+        with pytest.raises(af.KeyFileError):
+            af.IssuerKey.load(path, passphrase=pw)
+    for garbage in [b"", b"\x00" * 10, b"{not json", path.read_bytes()[:40], b"[]"]:
+        path.write_bytes(garbage)
+        with pytest.raises(af.KeyFileError):
+            af.IssuerKey.load(path, passphrase=pw)
+    with pytest.raises(af.KeyFileError):
+        af.IssuerKey.load(tmp_path / "missing.key")
+
+
+def test_keyring_refuses_clashing_short_ids() -> None:
+    a = af.IssuerKey.generate("VN-A", key_id=0x0021)
+    b = af.IssuerKey.generate("VN-B", key_id=0x0041)  # same low 5 bits as 0x21
+    assert C.short_key_id(a.key_id) == C.short_key_id(b.key_id)
+    ring = af.Keyring([a])
+    with pytest.raises(af.KeyringError):
+        ring.add(b)
+    ring.add(b.public)  # a public key alone is fine: it never verifies numbers
+    assert len(ring) == 2
+
+
+def test_keyring_refuses_two_keys_of_one_issuer_with_one_id() -> None:
+    a = af.IssuerKey.generate("VN-A", key_id=5)
+    b = af.IssuerKey.generate("VN-A", key_id=5)
+    ring = af.Keyring([a.public])
+    with pytest.raises(af.KeyringError):
+        ring.add(b.public)
+    ring.add(a)  # the same key again, now with its secret
+    assert ring.by_short_id(5).secret is a
+
+
+def test_revoke_unknown_key() -> None:
+    with pytest.raises(af.KeyringError):
+        af.Keyring().revoke(3)
+
+
+def test_key_cannot_issue_outside_window() -> None:
+    start = datetime.now(UTC) + timedelta(days=1)
+    future = af.IssuerKey.generate("VN-A", valid_from=start, valid_until=start + timedelta(1))
+    with pytest.raises(af.IssueError):
+        af.issue(future, 1)
+    af.issue(future, 1, at=start + timedelta(hours=1))
