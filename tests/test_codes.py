@@ -123,7 +123,7 @@ def test_native_parser_matches_reference() -> None:
                                                     secrets.randbelow(1 << 24),
                                                     secrets.token_bytes(5))))
     buf, lens = _core.gather_text(rows)
-    kind, version, raw = _core.parse_rows(buf, lens, threads=2)
+    kind, version, raw, _, _ = _core.parse_rows(buf, lens, threads=2)
     for i, text in enumerate(rows):
         p = C.parse(text)
         if p.kind == "code":
@@ -137,7 +137,7 @@ def test_native_parser_matches_reference() -> None:
 def test_native_parser_rejects_garbage_rows() -> None:
     texts = ["", "   ", "x" * 300, "abc\x00def", "ÄÖÜ", "/", "12345", "U" * 129, 42, None]
     buf, lens = _core.gather_text(texts)
-    kind, _, _ = _core.parse_rows(buf, lens)
+    kind = _core.parse_rows(buf, lens)[0]
     assert kind[0] == _core.K_MALFORMED and kind[1] == _core.K_MALFORMED
     assert kind[3] == _core.K_MALFORMED and kind[7] == _core.K_MALFORMED
     assert kind[6] == _core.K_MALFORMED
@@ -162,3 +162,45 @@ def test_kernel_border_checks() -> None:
                                   np.zeros((1, 64), np.uint8))
     with pytest.raises(ValueError):
         _core.parse_rows(np.zeros((1, 10), np.uint8), np.zeros(1, np.int32))
+
+
+def test_native_gs1_parser_matches_reference() -> None:
+    rows, want = [], []
+    for lot, exp in [("L23", "271231"), (None, "260100"), ("A-1_b.c", None), (None, None),
+                     ("Z" * 20, "991231")]:
+        gs1 = C.GS1Attributes("09521234543213", lot, exp)
+        body = C.pack_body(secrets.randbelow(1 << 16), secrets.randbelow(1 << 24),
+                           secrets.randbelow(1 << 24), secrets.randbelow(1 << 64))
+        sig = secrets.token_bytes(64)
+        url = C.encode_gs1_url("https://x.example/s", body, sig, gs1)
+        rows += [url, url.replace("https://", "").upper().replace("L23", "L23")]
+        want += [(body + sig, gs1.signed_suffix())] * 2
+        if exp:  # parameters in the other order
+            head, _, query = url.partition("?")
+            a, b = query.split("&")
+            rows.append(f"{head}?{b}&{a}")
+            want.append((body + sig, gs1.signed_suffix()))
+    buf, lens = _core.gather_text(rows)
+    kind, version, raw, suffix, suffix_len = _core.parse_rows(buf, lens)
+    for i, (text, (rawwant, sxwant)) in enumerate(zip(rows, want)):
+        p = C.parse(text)
+        assert p.kind == "gs1"
+        assert kind[i] == _core.K_GS1, text
+        assert version[i] == C.FORMAT_VERSION
+        assert raw[i].tobytes() == rawwant
+        if text.isupper():  # upper-casing changes a lower-case lot: still parsed, not equal
+            continue
+        assert suffix[i, : suffix_len[i]].tobytes() == sxwant
+
+
+def test_native_gs1_parser_defers_odd_layouts() -> None:
+    gs1 = C.GS1Attributes("09521234543213", "L1", "271231")
+    body = C.pack_body(1, 2, 3, 4)
+    url = C.encode_gs1_url("https://x.example", body, b"\x01" * 64, gs1)
+    odd = [url + "&x=1", url.replace("/10/L1", "/10/L%31"), url + "#frag",
+           url.replace("09521234543213", "09521234543214"), url.replace("&", ";"),
+           url.replace("?17=271231&", "?17=271231&17=271231&"), url.replace("/21/", "/21//"),
+           url.replace("s=1", "s=U")]
+    buf, lens = _core.gather_text(odd)
+    kind = _core.parse_rows(buf, lens)[0]
+    assert (kind == _core.K_SLOW).all()

@@ -529,12 +529,15 @@ cdef enum:
     RK_NUMBER = 2
     RK_MALFORMED = 3
     RK_BADCHECK = 4
+    RK_GS1 = 5        # our own canonical Digital Link layout (anything else is RK_SLOW)
 
 K_SLOW = RK_SLOW
 K_CODE = RK_CODE
 K_NUMBER = RK_NUMBER
 K_MALFORMED = RK_MALFORMED
 K_BADCHECK = RK_BADCHECK
+K_GS1 = RK_GS1
+SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
 
 
 def gather_text(texts):
@@ -581,7 +584,126 @@ cdef inline int _is_sep(uint8_t c) noexcept nogil:
     return c == 32 or c == 45 or c == 9 or c == 13 or c == 10 or c == 46 or c == 95
 
 
-cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw) noexcept nogil:
+cdef inline int _is_unreserved(uint8_t c) noexcept nogil:
+    return ((c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122)
+            or c == 45 or c == 46 or c == 95)
+
+
+cdef inline int _find(const uint8_t *t, int32_t a, int32_t b, const char *pat,
+                      int32_t plen) noexcept nogil:
+    cdef int32_t i, j
+    for i in range(a, b - plen + 1):
+        j = 0
+        while j < plen and t[i + j] == <uint8_t>pat[j]:
+            j += 1
+        if j == plen:
+            return i
+    return -1
+
+
+cdef int _symbols(const uint8_t *t, int32_t a, int32_t b, uint8_t *out, int32_t want
+                  ) noexcept nogil:
+    """Normalise exactly ``want`` Crockford symbols from t[a:b] (no separators); -1 if not."""
+    cdef int32_t i
+    if b - a != want:
+        return -1
+    for i in range(want):
+        if DEC[t[a + i]] < 0:
+            return -1
+        out[i] = <uint8_t>ALPHA[DEC[t[a + i]]]
+    return 0
+
+
+cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t *raw,
+                    uint8_t *suffix, uint8_t *suffix_len) noexcept nogil:
+    """Our canonical GS1 stamp URL: .../01/{14 digits}[/10/{lot}]/21/{13 symbols}?params with
+    params 17={6 digits} and s={117 symbols} in any order. Returns the version, or -1 when the
+    text is not exactly that (the Python parser then decides)."""
+    cdef int32_t i = p01 + 4, j, q, lot_a = -1, lot_b = -1, ser_a, ser_b, exp_a = -1, tail_a = -1
+    cdef int32_t sum3 = 0, sum1 = 0, ck
+    cdef uint8_t sym[117]
+    cdef uint8_t tmp[72]
+    cdef uint64_t serial = 0
+    cdef int k
+    if i + 14 > b:
+        return -1
+    for j in range(14):
+        if t[i + j] < 48 or t[i + j] > 57:
+            return -1
+    for j in range(13):
+        if j % 2 == 0:
+            sum3 += t[i + j] - 48
+        else:
+            sum1 += t[i + j] - 48
+    ck = (10 - (3 * sum3 + sum1) % 10) % 10
+    if ck != t[i + 13] - 48:
+        return -1
+    memcpy(suffix, t + i, 14)
+    i += 14
+    if i + 4 <= b and t[i] == 47 and t[i + 1] == 49 and t[i + 2] == 48 and t[i + 3] == 47:
+        lot_a = i + 4
+        lot_b = lot_a
+        while lot_b < b and t[lot_b] != 47 and t[lot_b] != 63:
+            if not _is_unreserved(t[lot_b]):
+                return -1
+            lot_b += 1
+        if lot_b == lot_a or lot_b - lot_a > 20:
+            return -1
+        i = lot_b
+    if not (i + 4 <= b and t[i] == 47 and t[i + 1] == 50 and t[i + 2] == 49 and t[i + 3] == 47):
+        return -1
+    ser_a = i + 4
+    ser_b = ser_a
+    while ser_b < b and t[ser_b] != 63:
+        ser_b += 1
+    if ser_b >= b or _symbols(t, ser_a, ser_b, sym, 13) != 0:
+        return -1
+    for j in range(13):
+        serial = (serial << 5) | <uint64_t>DEC[sym[j]]
+    if DEC[sym[0]] >= 16:  # 65 bits: the top one must be zero
+        return -1
+    # query parameters
+    q = ser_b + 1
+    while q < b:
+        j = q
+        while j < b and t[j] != 38:
+            j += 1
+        if j - q == 9 and t[q] == 49 and t[q + 1] == 55 and t[q + 2] == 61 and exp_a < 0:
+            exp_a = q + 3
+            for k in range(6):
+                if t[exp_a + k] < 48 or t[exp_a + k] > 57:
+                    return -1
+        elif j - q == 119 and (t[q] == 115 or t[q] == 83) and t[q + 1] == 61 and tail_a < 0:
+            tail_a = q + 2
+        else:
+            return -1
+        q = j + 1
+    if tail_a < 0 or t[b - 1] == 38:
+        return -1
+    if _symbols(t, tail_a, tail_a + 117, sym, 117) != 0:
+        return -1
+    if _b32dec(sym + 1, 116, tmp, 72) != 0:
+        return -1
+    memcpy(raw, tmp, 8)
+    for k in range(8):
+        raw[8 + k] = (serial >> (56 - 8 * k)) & 0xFF
+    memcpy(raw + 16, tmp + 8, 64)
+    if exp_a >= 0:
+        memcpy(suffix + 14, t + exp_a, 6)
+    else:
+        memset(suffix + 14, 0, 6)
+    if lot_a >= 0:
+        suffix[20] = <uint8_t>(lot_b - lot_a)
+        memcpy(suffix + 21, t + lot_a, lot_b - lot_a)
+        suffix_len[0] = <uint8_t>(21 + lot_b - lot_a)
+    else:
+        suffix[20] = 0
+        suffix_len[0] = 21
+    return DEC[sym[0]]
+
+
+cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
+                    uint8_t *suffix, uint8_t *suffix_len) noexcept nogil:
     """Classify and decode one row. raw receives: for codes the 80 bytes body|signature;
     for numbers 12 bytes of number bits (data left-aligned). Returns the version."""
     cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, q
@@ -604,17 +726,23 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw) n
         if c == 0:
             kind[0] = RK_MALFORMED
             return 0
-        if c >= 128 or c == 63 or c == 35 or c == 37:  # non-ASCII, '?', '#', '%': slow path
+        if c >= 128 or c == 35 or c == 37 or c == 59:  # non-ASCII, '#', '%', ';': slow path
+            return 0
+    q = _find(t, a, b, b"/01/", 4)
+    if q >= 0:
+        v = _parse_gs1(t, a, b, q, raw, suffix, suffix_len)
+        if v >= 0:
+            kind[0] = RK_GS1
+            return v
+        return 0
+    for i in range(a, b):
+        c = t[i]
+        if c == 63:  # '?' outside our GS1 layout
             return 0
         if c == 47:
             last_slash = i
     if last_slash >= 0:
-        # URL: the code is the last path segment; anything like /01/ goes to the slow path
-        q = a
-        while q + 3 < b:
-            if t[q] == 47 and t[q + 1] == 48 and t[q + 2] == 49 and t[q + 3] == 47:
-                return 0
-            q += 1
+        # URL: the code is the last path segment
         if last_slash == b - 1:
             return 0
         a = last_slash + 1
@@ -666,18 +794,24 @@ cdef inline void _b32dec_loose(const uint8_t *src, Py_ssize_t nsym, uint8_t *dst
 
 
 def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None):
-    """Classify and decode gathered rows: (kind uint8, version uint8, raw (n, 80) uint8)."""
+    """Classify and decode gathered rows: kind (uint8), version (uint8), raw (n, 80) uint8
+    (body | signature for codes and GS1 URLs; number bits for numbers), suffix (n, 41) and
+    suffix_len (uint8) holding the signed GS1 attributes of GS1 rows."""
     cdef Py_ssize_t n = buf.shape[0]
     if buf.shape[1] != ROW or lens.shape[0] != n:
         raise ValueError("buffer must be (n, 256) with n lengths")
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
     raw = np.zeros((n, 80), dtype=np.uint8)
+    suffix = np.zeros((n, SUFFIX_MAX), dtype=np.uint8)
+    suffix_len = np.zeros(n, dtype=np.uint8)
     if n == 0:
-        return kind, version, raw
+        return kind, version, raw, suffix, suffix_len
     cdef uint8_t[::1] K = kind
     cdef uint8_t[::1] V = version
     cdef uint8_t[:, ::1] R = raw
+    cdef uint8_t[:, ::1] X = suffix
+    cdef uint8_t[::1] XL = suffix_len
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t i
@@ -687,7 +821,7 @@ def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None)
                 ln = lens[i]
                 if ln >= ROW:
                     ln = -1
-                V[i] = <uint8_t>_parse_row(&buf[i, 0], ln, &K[i], &R[i, 0])
+                V[i] = <uint8_t>_parse_row(&buf[i, 0], ln, &K[i], &R[i, 0], &X[i, 0], &XL[i])
 
     _run_split(work, n, threads)
-    return kind, version, raw
+    return kind, version, raw, suffix, suffix_len

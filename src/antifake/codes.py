@@ -369,11 +369,13 @@ def _decode_number(symbols: str) -> Parsed:
 def _parse_gs1(text: str) -> Parsed:
     from antifake.gs1 import parse_digital_link
 
-    link = parse_digital_link(text)
+    # the base URL is the resolver's and is not signed: judge only the Digital Link path
+    start = text.find("/01/")
+    link = parse_digital_link("https://resolver.invalid" + text[start:] if start >= 0 else text)
     query = text.partition("?")[2].partition("#")[0]
     if sum(1 for part in re.split("[&;]", query) if unquote(part.split("=", 1)[0]) in "sS") > 1:
         raise ParseFailure("MALFORMED", "the GS1 stamp URL carries more than one s= code")
-    tail = link.query.get("s")
+    tail = link.query.get("s", link.query.get("S"))
     if tail is None or link.serial is None:
         raise ParseFailure("MALFORMED", "a GS1 stamp URL needs a serial (AI 21) and an s= code")
     try:

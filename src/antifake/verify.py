@@ -255,14 +255,17 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     if n == 0:
         return VerifyResult(status, key_id, batch_id, index)
     buf, lens = _core.gather_text(texts)
-    kind, version, raw = _core.parse_rows(buf, lens, threads)
+    kind, version, raw, suffix, suffix_len = _core.parse_rows(buf, lens, threads)
     del buf
     status[kind == _core.K_BADCHECK] = Status.BAD_CHECK_CHARACTER
 
-    codes_ = np.nonzero(kind == _core.K_CODE)[0]
+    codes_ = np.nonzero((kind == _core.K_CODE) | (kind == _core.K_GS1))[0]
     if codes_.size:
-        _bulk_codes(codes_, version[codes_], raw[codes_], ring, status, key_id, batch_id, index,
-                    threads)
+        _bulk_codes(codes_, version[codes_], raw[codes_], suffix[codes_], suffix_len[codes_],
+                    ring, status, key_id, batch_id, index, threads)
+        # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
+        redo = codes_[(kind[codes_] == _core.K_GS1) & (status[codes_] != Status.AUTHENTIC)]
+        kind[redo] = _core.K_SLOW
     nums = np.nonzero(kind == _core.K_NUMBER)[0]
     if nums.size:
         _bulk_numbers(nums, raw[nums, :12], ring, status, key_id, batch_id, index, threads)
@@ -280,7 +283,8 @@ def _store(v: Verdict, i: int, status: npt.NDArray[np.uint8], key_id: npt.NDArra
 
 
 def _bulk_codes(rows: npt.NDArray[np.intp], version: npt.NDArray[np.uint8],
-                raw: npt.NDArray[np.uint8], ring: Keyring, status: npt.NDArray[np.uint8],
+                raw: npt.NDArray[np.uint8], suffix: npt.NDArray[np.uint8],
+                suffix_len: npt.NDArray[np.uint8], ring: Keyring, status: npt.NDArray[np.uint8],
                 key_out: npt.NDArray[np.int32], batch_out: npt.NDArray[np.int64],
                 index_out: npt.NDArray[np.int64], threads: int | None) -> None:
     good_version = version == C.FORMAT_VERSION
@@ -298,17 +302,27 @@ def _bulk_codes(rows: npt.NDArray[np.intp], version: npt.NDArray[np.uint8],
             continue
         if len(cands) > 1:  # issuers sharing a key id: rare, take the exact path per row
             for j in sel.tolist():
-                p = C._decode_code(C.ALPHABET[int(version[j])] + C.b32encode(raw[j].tobytes()))
+                gs1 = None
+                if suffix_len[j]:
+                    sx = suffix[j].tobytes()
+                    gs1 = C.GS1Attributes(sx[:14].decode(), sx[21:21 + sx[20]].decode() or None,
+                                          None if sx[14:20] == bytes(6) else sx[14:20].decode())
+                body = raw[j, :16].tobytes()
+                _, bb, ii, ss = C.unpack_body(body)
+                p = C.Parsed("gs1" if gs1 else "code", int(version[j]), k, bb, ii, ss,
+                             raw[j, 16:].tobytes(), gs1=gs1)
                 _store(_verify_code(p, ring), int(rows[j]), status, key_out, batch_out,
                        index_out)
             continue
         st = cands[0]
         key_out[rows[sel]] = k
-        _bulk_codes_of_key(st, rows[sel], bid[sel], idx[sel], raw[sel], status, threads)
+        _bulk_codes_of_key(st, rows[sel], bid[sel], idx[sel], raw[sel], suffix[sel],
+                           suffix_len[sel], status, threads)
 
 
 def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArray[np.int64],
                        idx: npt.NDArray[np.int64], raw: npt.NDArray[np.uint8],
+                       suffix: npt.NDArray[np.uint8], suffix_len: npt.NDArray[np.uint8],
                        status: npt.NDArray[np.uint8], threads: int | None) -> None:
     bodies = np.ascontiguousarray(raw[:, :16])
     sigs = np.ascontiguousarray(raw[:, 16:80])
@@ -317,10 +331,17 @@ def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArra
     in_manifest_batch = np.zeros(rows.size, dtype=bool)
     for b in np.unique(bid).tolist():
         m = st.manifests.get(b)
-        if m is None or m.product is not None:
-            continue  # plain codes of a GS1 batch can only pass the signature path (and fail)
-        sel = np.nonzero(bid == b)[0]
-        in_manifest_batch[sel] = True
+        if m is None:
+            continue
+        in_manifest_batch[bid == b] = True
+        if m.product is None:  # plain codes only; GS1 rows can only pass the signature path
+            sel = np.nonzero((bid == b) & (suffix_len == 0))[0]
+        else:  # GS1 rows whose attributes are exactly the batch's
+            want_sx = np.zeros(suffix.shape[1], dtype=np.uint8)
+            sx = m.product.signed_suffix()
+            want_sx[:len(sx)] = np.frombuffer(sx, dtype=np.uint8)
+            same = (suffix_len == len(sx)) & (suffix == want_sx).all(axis=1)
+            sel = np.nonzero((bid == b) & same)[0]
         fps = _core.fingerprints(FINGERPRINT_KEY, bodies[sel], sigs[sel], threads)
         inside = idx[sel] < m.count
         want = m.fingerprints[np.where(inside, idx[sel], 0)]
@@ -330,7 +351,8 @@ def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArra
         need_sig[sel[hit]] = False
     check = np.nonzero(need_sig)[0]
     if check.size:
-        sig_ok = _verify_signatures(st, bodies[check], sigs[check], threads)
+        sig_ok = _verify_signatures(st, bodies[check], sigs[check], suffix[check],
+                                    suffix_len[check], threads)
         for j, ok in zip(check.tolist(), sig_ok.tolist(), strict=True):
             if not ok:
                 continue
@@ -342,18 +364,24 @@ def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArra
 
 
 def _verify_signatures(st: KeyState, bodies: npt.NDArray[np.uint8],
-                       sigs: npt.NDArray[np.uint8], threads: int | None) -> npt.NDArray[np.bool_]:
+                       sigs: npt.NDArray[np.uint8], suffix: npt.NDArray[np.uint8],
+                       suffix_len: npt.NDArray[np.uint8], threads: int | None
+                       ) -> npt.NDArray[np.bool_]:
     n = bodies.shape[0]
-    prefix = C.SIGN_CONTEXT + bytes([C.FORMAT_VERSION, 0])
+    msgs = np.zeros((n, 32 + suffix.shape[1]), dtype=np.uint8)
+    msgs[:, :14] = np.frombuffer(C.SIGN_CONTEXT, dtype=np.uint8)
+    msgs[:, 14] = C.FORMAT_VERSION
+    msgs[:, 15] = suffix_len > 0
+    msgs[:, 16:32] = bodies
+    msgs[:, 32:] = suffix
+    lens = 32 + suffix_len.astype(np.int32)
     if not native_ed25519:
-        return np.array([st.public.verify_detached(prefix + bodies[i].tobytes(),
-                                                   sigs[i].tobytes()) for i in range(n)])
-    msgs = np.zeros((n, 32), dtype=np.uint8)
-    msgs[:, :16] = np.frombuffer(prefix, dtype=np.uint8)
-    msgs[:, 16:] = bodies
+        return np.array([st.public.verify_detached(msgs[i, :lens[i]].tobytes(),
+                                                   sigs[i].tobytes()) for i in range(n)],
+                        dtype=bool)
     pks = np.frombuffer(st.public.public_key, dtype=np.uint8).reshape(1, 32)
-    return _core.ed25519_verify_many(pks, np.zeros(n, dtype=np.int32), msgs,
-                                     np.full(n, 32, dtype=np.int32), sigs, threads)
+    return _core.ed25519_verify_many(pks, np.zeros(n, dtype=np.int32), msgs, lens, sigs,
+                                     threads)
 
 
 def _bulk_numbers(rows: npt.NDArray[np.intp], raw: npt.NDArray[np.uint8], ring: Keyring,
