@@ -394,6 +394,8 @@ def _parse_gs1(text: str) -> Parsed:
     except FormatError as exc:
         raise ParseFailure("MALFORMED", str(exc)) from None
     key_id, batch_id, index, _ = unpack_body(raw[:8] + bytes(8))
+    if link.gtin is None:
+        raise ParseFailure("MALFORMED", "a GS1 stamp URL needs a GTIN (AI 01)")
     gs1 = GS1Attributes(link.gtin, link.lot, link.expiry)
     return Parsed("gs1", version, key_id, batch_id, index, serial, raw[8:], gs1=gs1)
 

@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
+
 import blake3
 import numpy as np
 import numpy.typing as npt
@@ -312,9 +312,9 @@ def _prepare(key: IssuerKey, n: int, product: Product | C.GS1Attributes | None,
         raise IssueError(f"a batch holds 1..{MAX_BATCH} stamps, asked for {n!r}")
     t = parse_time(at) if at is not None else datetime.now(UTC)
     if not key.public.valid_at(t):
+        until = key.public.valid_until
         raise IssueError(f"key {key.key_id} may issue only from {to_iso(key.public.valid_from)}"
-                         f" until {to_iso(key.public.valid_until) if key.public.valid_until else 'revoked'}"
-                         f"; it is {to_iso(t)}")
+                         f" until {to_iso(until) if until else 'revoked'}; it is {to_iso(t)}")
     attrs = product.to_gs1() if isinstance(product, Product) else product
     if batch_id is None:
         bid = key.allocate_batch()

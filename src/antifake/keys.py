@@ -10,6 +10,7 @@ file's metadata is authenticated, so a corrupted or edited file is refused.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -365,10 +366,8 @@ def _write_private(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
