@@ -1,0 +1,203 @@
+"""Hot-path benchmarks: batch Ed25519, stamp encoders, parsing, issuance, bulk verification.
+
+Each kernel runs beside the baseline a user would write (a Python loop over PyNaCl, over
+``base64.b32encode``, over ``blake3``), single- and multi-threaded, and prints the ratio.
+``ANTIFAKE_BENCH_ITEMS`` sets the batch size (default 1,000,000; CI smoke-runs a small value
+with ``--benchmark-disable``). The SPEC's C limits on this machine: libsodium 67,700 signs/s and
+24,300 verifies/s per core.
+
+    python -m pytest benchmarks/test_bench_stamps.py -q -s
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+
+import blake3
+import nacl.signing
+import numpy as np
+import pytest
+
+import antifake as af
+from antifake import _core
+from antifake import codes as C
+from antifake.issue import random_serials
+
+N = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))
+N_SIG = max(1000, N // 10)  # signatures are ~50,000x slower than hashes: keep runs short
+N_BASE = max(1000, N // 20)  # Python-loop baselines run on a sample and are scaled
+BASE = "https://xacthuc.example.vn/abc"
+C_SIGN_PER_CORE = 67_700
+C_VERIFY_PER_CORE = 24_300
+CORES = os.cpu_count() or 1
+
+
+def _rate(benchmark, n: int) -> float:
+    stats = benchmark.stats
+    if stats is None or not getattr(stats, "stats", None):  # --benchmark-disable
+        return float("nan")
+    return n / stats.stats.min
+
+
+def _timed(fn, *args, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _report(benchmark, name: str, n: int, baseline_rate: float | None = None,
+            limit: float | None = None) -> None:
+    rate = _rate(benchmark, n)
+    benchmark.extra_info["items_per_s"] = rate
+    parts = [f"{name}: {rate:,.0f}/s"]
+    if baseline_rate:
+        benchmark.extra_info["x_baseline"] = rate / baseline_rate
+        parts.append(f"{rate / baseline_rate:.1f}x the Python baseline ({baseline_rate:,.0f}/s)")
+    if limit:
+        benchmark.extra_info["x_c_limit"] = rate / limit
+        parts.append(f"{rate / limit:.2f}x the C limit ({limit:,.0f}/s)")
+    print("\n  " + "; ".join(parts))
+
+
+@pytest.fixture(scope="module")
+def key() -> af.IssuerKey:
+    return af.IssuerKey.generate("BENCH")
+
+
+@pytest.fixture(scope="module")
+def bodies(key: af.IssuerKey) -> np.ndarray:
+    return _core.make_bodies(key.key_id, 0, 0, random_serials(N_SIG))
+
+
+@pytest.fixture(scope="module")
+def pynacl_sign_rate(key: af.IssuerKey, bodies: np.ndarray) -> float:
+    sk = nacl.signing.SigningKey(key.secret_key_bytes()[:32])
+    prefix = C.SIGN_CONTEXT + b"\x01\x00"
+    rows = [prefix + b.tobytes() for b in bodies[:N_BASE // 4]]
+    return len(rows) / _timed(lambda: [sk.sign(m).signature for m in rows], repeat=1)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_sign_many(benchmark, key, bodies, pynacl_sign_rate, threads: int) -> None:
+    prefix = C.SIGN_CONTEXT + b"\x01\x00"
+    sigs = benchmark.pedantic(_core.ed25519_sign_many, args=(key.secret_key_bytes(), prefix,
+                              bodies, b"", threads), rounds=3, iterations=1)
+    assert sigs.shape == (N_SIG, 64)
+    assert key.public.verify_detached(prefix + bodies[-1].tobytes(), sigs[-1].tobytes())
+    _report(benchmark, f"Ed25519 sign, {threads} thread(s)", N_SIG, pynacl_sign_rate,
+            C_SIGN_PER_CORE * threads)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_verify_signatures_many(benchmark, key, bodies, threads: int) -> None:
+    prefix = C.SIGN_CONTEXT + b"\x01\x00"
+    sigs = _core.ed25519_sign_many(key.secret_key_bytes(), prefix, bodies, b"")
+    n = bodies.shape[0]
+    msgs = np.zeros((n, 32), dtype=np.uint8)
+    msgs[:, :16] = np.frombuffer(prefix, dtype=np.uint8)
+    msgs[:, 16:] = bodies
+    pks = np.frombuffer(key.public.public_key, dtype=np.uint8).reshape(1, 32)
+    slots, lens = np.zeros(n, dtype=np.int32), np.full(n, 32, dtype=np.int32)
+    vk = nacl.signing.VerifyKey(key.public.public_key)
+    sample = [(msgs[i].tobytes(), sigs[i].tobytes()) for i in range(min(n, N_BASE // 8))]
+    base = len(sample) / _timed(lambda: [vk.verify(m, s) for m, s in sample], repeat=1)
+    ok = benchmark.pedantic(_core.ed25519_verify_many, args=(pks, slots, msgs, lens, sigs,
+                            threads), rounds=3, iterations=1)
+    assert ok.all()
+    _report(benchmark, f"Ed25519 verify, {threads} thread(s)", n, base,
+            C_VERIFY_PER_CORE * threads)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_number_tags(benchmark, key, threads: int) -> None:
+    msgs = _core.number_messages(ord("N"), 1, key.key_id, 0, 0, N)
+    tk = key.tag_key()
+    sample = [m.tobytes() for m in msgs[:N_BASE]]
+    base = len(sample) / _timed(lambda: [blake3.blake3(m, key=tk).digest(5) for m in sample])
+    tags = benchmark.pedantic(_core.keyed_tags, args=(tk, msgs, 5, threads), rounds=5,
+                              iterations=1)
+    assert tags[7].tobytes() == blake3.blake3(msgs[7].tobytes(), key=tk).digest(5)
+    _report(benchmark, f"keyed BLAKE3 tags, {threads} thread(s), "
+            f"{_core.blake3_simd_level()}", N, base)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_encode_codes(benchmark, threads: int) -> None:
+    rng = np.random.default_rng(1)
+    bodies = rng.integers(0, 256, (N, 16), dtype=np.uint8)
+    sigs = rng.integers(0, 256, (N, 64), dtype=np.uint8)
+    raw = np.concatenate([bodies, sigs], axis=1)
+    sample = [r.tobytes() for r in raw[:N_BASE]]
+    base = len(sample) / _timed(lambda: [base64.b32encode(r) for r in sample])
+    out = benchmark.pedantic(_core.encode_codes, args=(bodies, sigs, 1, threads), rounds=5,
+                             iterations=1)
+    assert out[3].decode() == C.encode_code(bodies[3].tobytes(), sigs[3].tobytes())
+    _report(benchmark, f"encode 129-symbol codes, {threads} thread(s)", N, base)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_parse_codes(benchmark, threads: int) -> None:
+    rng = np.random.default_rng(2)
+    bodies = rng.integers(0, 256, (N, 16), dtype=np.uint8)
+    sigs = rng.integers(0, 256, (N, 64), dtype=np.uint8)
+    codes = _core.encode_codes(bodies, sigs, 1)
+    buf, lens = _core.gather_text(codes)
+    sample = [c for c in codes[:N_BASE]]
+    base = len(sample) / _timed(lambda: [base64.b32decode(c[1:].translate(_TO_RFC))
+                                         for c in sample])
+    kind = benchmark.pedantic(lambda: _core.parse_rows(buf, lens, threads)[0], rounds=5,
+                              iterations=1)
+    assert (kind == _core.K_CODE).all()
+    _report(benchmark, f"parse 129-symbol codes, {threads} thread(s)", N, base)
+
+
+_TO_RFC = bytes.maketrans(C.ALPHABET.encode(), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def test_issue_signed_stamps(benchmark, key) -> None:
+    """issue(): serials, bodies, signatures (all cores), fingerprints and the manifest."""
+    n = N
+    batch = benchmark.pedantic(af.issue, args=(key, n), rounds=1, iterations=1)
+    assert len(batch) == n
+    rate = _rate(benchmark, n)
+    print(f"\n  issue {n:,} signed stamps: {n / rate if rate == rate else float('nan'):.2f} s "
+          f"(target <= 10 s per 1 M on 2 cores)")
+
+
+def test_issue_peak_memory() -> None:
+    """Peak RSS of a fresh process issuing N stamps (target <= 500 MB per 1 M)."""
+    code = ("import resource, antifake as af; k = af.IssuerKey.generate('M');"
+            f"b = af.issue(k, {N});"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    base_code = ("import resource, antifake as af;"
+                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    peak = int(subprocess.check_output([sys.executable, "-c", code]).decode()) / 1024
+    idle = int(subprocess.check_output([sys.executable, "-c", base_code]).decode()) / 1024
+    print(f"\n  issue {N:,}: peak RSS {peak:.0f} MB (interpreter + numpy + antifake alone: "
+          f"{idle:.0f} MB)")
+    assert peak < 500 * max(1, N / 1_000_000) + idle
+
+
+@pytest.fixture(scope="module")
+def big_batch(key) -> af.Batch:
+    return af.issue(key, N)
+
+
+@pytest.mark.parametrize("form", ["url", "number"])
+def test_verify_many_with_manifest(benchmark, key, big_batch, form: str) -> None:
+    """verify_many over N codes with the batch's manifest held (target <= 1 s per 1 M)."""
+    ring = af.Keyring([key])
+    ring.add_manifest(big_batch.manifest)
+    texts = big_batch.urls(BASE) if form == "url" else big_batch.numbers()
+    sample = texts[: N_BASE // 10]
+    base = len(sample) / _timed(lambda: [af.verify(t, ring) for t in sample], repeat=1)
+    res = benchmark.pedantic(af.verify_many, args=(texts, ring), rounds=3, iterations=1)
+    assert res.ok.all()
+    _report(benchmark, f"verify_many {form}s with manifest", N, base)
