@@ -269,6 +269,10 @@ def test_threads_give_identical_results(level):
             )
         sample = rng.choice(n, 200, replace=False)
         np.testing.assert_array_equal(one[sample], ref_rows(arr[sample], length, key, 5))
+    # None means one thread per CPU.
+    np.testing.assert_array_equal(
+        _core.blake3_many(arr, length, key=key, out_len=5, threads=None), one
+    )
     # Small batches with many threads requested are still right.
     arr = rand_rows(rng, 5, 10)
     np.testing.assert_array_equal(_core.blake3_many(arr, 10, key=key, threads=4),
@@ -326,6 +330,8 @@ def test_bad_inputs_raise():
         many(ok, 10, key=32)
     with pytest.raises(ValueError):
         many(ok, 10, threads=0)
+    with pytest.raises(TypeError):
+        many(ok, 10, threads=1.5)
     with pytest.raises(ValueError):
         many(ok.astype(np.int32), 10)
     with pytest.raises(ValueError):

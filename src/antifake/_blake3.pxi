@@ -74,16 +74,15 @@ _b3_pool_lock = _b3_threading.Lock()
 
 
 def _b3_executor(Py_ssize_t workers):
-    """A shared pool with at least `workers` threads (created lazily, grown on demand)."""
+    """A shared pool with at least `workers` threads (created lazily, replaced by a larger one
+    on demand; a replaced pool is not shut down, since another caller may still be submitting
+    to it: its idle threads exit once it is garbage-collected)."""
     global _b3_pool, _b3_pool_size
     with _b3_pool_lock:
         if _b3_pool is None or _b3_pool_size < workers:
-            old = _b3_pool
             _b3_pool_size = max(workers, _b3_os.cpu_count() or 1)
             _b3_pool = _B3Executor(max_workers=_b3_pool_size,
                                    thread_name_prefix="antifake-blake3")
-            if old is not None:
-                old.shutdown(wait=False)
         return _b3_pool
 
 
@@ -94,32 +93,20 @@ cdef void _b3_rows(const uint32_t* kw, uint32_t flags, const uint8_t* ip, size_t
                     op + start * out_len, out_len, out_len)
 
 
-def _b3_chunk(cnp.ndarray arr, cnp.ndarray out, bytes key_words, uint32_t flags,
-              Py_ssize_t in_stride, Py_ssize_t length, Py_ssize_t start, Py_ssize_t stop):
-    """Hash rows [start, stop) of `arr` into `out` without the GIL (one thread's share)."""
-    cdef const uint8_t* ip = <const uint8_t*>cnp.PyArray_DATA(arr)
-    cdef uint8_t* op = <uint8_t*>cnp.PyArray_DATA(out)
-    cdef const uint32_t* kw = <const uint32_t*><const char*>key_words
-    cdef size_t ol = <size_t>out.shape[1]
-    with nogil:
-        _b3_rows(kw, flags, ip, <size_t>in_stride, <size_t>length, <size_t>start,
-                 <size_t>stop, op, ol)
-
-
-def blake3_many(msgs, Py_ssize_t length, key=None, Py_ssize_t out_len=32,
-                int threads=1):
+def blake3_many(msgs, Py_ssize_t length, key=None, Py_ssize_t out_len=32, threads=1):
     """BLAKE3 of n messages of `length` bytes (0..1024) each, in one call.
 
     msgs: a C-contiguous uint8 array of shape (n, stride) with stride >= length (message i is
     msgs[i, :length]), or a 1-D array / bytes-like object of n * length bytes.
     key: None (plain hash) or 32 bytes (keyed hash). out_len: digest bytes, 1..32.
-    threads: rows are split across that many threads (the calling one included); the result
-    does not depend on it. Returns a uint8 array of shape (n, out_len). The GIL is released.
+    threads: rows are split across that many threads (the calling one included; None: one per
+    CPU); the result does not depend on it.
+    Returns a uint8 array of shape (n, out_len). The hashing runs without the GIL.
     """
     cdef uint32_t kw[8]
     cdef uint32_t flags
     cdef cnp.ndarray arr, out
-    cdef Py_ssize_t n, stride, t, per, start, stop
+    cdef Py_ssize_t n, stride, t, nthreads, per, start, stop
     cdef const uint8_t* ip
     cdef uint8_t* op
 
@@ -127,8 +114,9 @@ def blake3_many(msgs, Py_ssize_t length, key=None, Py_ssize_t out_len=32,
         raise ValueError(f"length must be in 0..{_B3_MAX_LEN}, got {length}")
     if out_len < 1 or out_len > 32:
         raise ValueError(f"out_len must be in 1..32, got {out_len}")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+    nthreads = (_b3_os.cpu_count() or 1) if threads is None else threads
+    if nthreads < 1:
+        raise ValueError(f"threads must be >= 1 or None, got {threads}")
     flags = _b3_parse_key(key, kw)
 
     if isinstance(msgs, np.ndarray):
@@ -164,28 +152,29 @@ def blake3_many(msgs, Py_ssize_t length, key=None, Py_ssize_t out_len=32,
     ip = <const uint8_t*>cnp.PyArray_DATA(arr)
     op = <uint8_t*>cnp.PyArray_DATA(out)
 
-    t = min(<Py_ssize_t>threads, max(<Py_ssize_t>1, n // _B3_MIN_ROWS_PER_THREAD))
+    t = min(nthreads, max(<Py_ssize_t>1, n // _B3_MIN_ROWS_PER_THREAD))
     if t <= 1:
         with nogil:
             _b3_rows(kw, flags, ip, <size_t>stride, <size_t>length, 0, <size_t>n, op,
                      <size_t>out_len)
         return out
 
+    def rows(Py_ssize_t a, Py_ssize_t b):
+        with nogil:
+            _b3_rows(kw, flags, ip, <size_t>stride, <size_t>length, <size_t>a, <size_t>b, op,
+                     <size_t>out_len)
+
     # Chunks of whole 16-row groups; the calling thread takes the first one.
     per = ((n + t - 1) // t + 15) // 16 * 16
-    key_words = (<char*>kw)[:32]
     pool = _b3_executor(t - 1)
     futures = []
     start = per
     while start < n:
         stop = min(start + per, n)
-        futures.append(pool.submit(_b3_chunk, arr, out, key_words, flags, stride, length,
-                                   start, stop))
+        futures.append(pool.submit(rows, start, stop))
         start = stop
     try:
-        with nogil:
-            _b3_rows(kw, flags, ip, <size_t>stride, <size_t>length, 0, <size_t>min(per, n), op,
-                     <size_t>out_len)
+        rows(0, min(per, n))
     finally:
         for fut in futures:
             fut.result()
