@@ -148,11 +148,11 @@ def test_parse_codes(benchmark, threads: int) -> None:
     bodies = rng.integers(0, 256, (N, 16), dtype=np.uint8)
     sigs = rng.integers(0, 256, (N, 64), dtype=np.uint8)
     codes = _core.encode_codes(bodies, sigs, 1)
-    buf, lens = _core.gather_text(codes)
+    texts = _core.to_str_array(codes)
     sample = [c for c in codes[:N_BASE]]
     base = len(sample) / _timed(lambda: [base64.b32decode(c[1:].translate(_TO_RFC))
                                          for c in sample])
-    kind = benchmark.pedantic(lambda: _core.parse_rows(buf, lens, threads)[0], rounds=5,
+    kind = benchmark.pedantic(lambda: _core.parse_texts(texts, threads)[0], rounds=5,
                               iterations=1)
     assert (kind == _core.K_CODE).all()
     _report(benchmark, f"parse 129-symbol codes, {threads} thread(s)", N, base)

@@ -122,8 +122,7 @@ def test_native_parser_matches_reference() -> None:
                                                     secrets.randbelow(1 << 24),
                                                     secrets.randbelow(1 << 24),
                                                     secrets.token_bytes(5))))
-    buf, lens = _core.gather_text(rows)
-    kind, version, raw, _, _ = _core.parse_rows(buf, lens, threads=2)
+    kind, version, raw, _, _ = _core.parse_texts(rows, threads=2)
     for i, text in enumerate(rows):
         p = C.parse(text)
         if p.kind == "code":
@@ -136,8 +135,7 @@ def test_native_parser_matches_reference() -> None:
 
 def test_native_parser_rejects_garbage_rows() -> None:
     texts = ["", "   ", "x" * 300, "abc\x00def", "ÄÖÜ", "/", "12345", "U" * 129, 42, None]
-    buf, lens = _core.gather_text(texts)
-    kind = _core.parse_rows(buf, lens)[0]
+    kind = _core.parse_texts(texts)[0]
     assert kind[0] == _core.K_MALFORMED and kind[1] == _core.K_MALFORMED
     assert kind[3] == _core.K_MALFORMED and kind[7] == _core.K_MALFORMED
     assert kind[6] == _core.K_MALFORMED
@@ -160,8 +158,6 @@ def test_kernel_border_checks() -> None:
         _core.ed25519_verify_many(np.zeros((1, 32), np.uint8), np.array([5], np.int32),
                                   np.zeros((1, 32), np.uint8), np.array([32], np.int32),
                                   np.zeros((1, 64), np.uint8))
-    with pytest.raises(ValueError):
-        _core.parse_rows(np.zeros((1, 10), np.uint8), np.zeros(1, np.int32))
 
 
 def test_native_gs1_parser_matches_reference() -> None:
@@ -180,8 +176,7 @@ def test_native_gs1_parser_matches_reference() -> None:
             a, b = query.split("&")
             rows.append(f"{head}?{b}&{a}")
             want.append((body + sig, gs1.signed_suffix()))
-    buf, lens = _core.gather_text(rows)
-    kind, version, raw, suffix, suffix_len = _core.parse_rows(buf, lens)
+    kind, version, raw, suffix, suffix_len = _core.parse_texts(rows)
     for i, (text, (rawwant, sxwant)) in enumerate(zip(rows, want)):
         p = C.parse(text)
         assert p.kind == "gs1"
@@ -201,6 +196,20 @@ def test_native_gs1_parser_defers_odd_layouts() -> None:
            url.replace("09521234543213", "09521234543214"), url.replace("&", ";"),
            url.replace("?17=271231&", "?17=271231&17=271231&"), url.replace("/21/", "/21//"),
            url.replace("s=1", "s=U")]
-    buf, lens = _core.gather_text(odd)
-    kind = _core.parse_rows(buf, lens)[0]
+    kind = _core.parse_texts(odd)[0]
     assert (kind == _core.K_SLOW).all()
+
+
+def test_parse_texts_accepts_every_container() -> None:
+    body = C.pack_body(1, 2, 3, 4)
+    code = C.encode_code(body, bytes(64))
+    for container in ([code], (code,), np.array([code], dtype=object),
+                      np.array([code.encode()], dtype="S"), [code.encode()], [bytearray(b"x")]):
+        kind, _, raw, _, _ = _core.parse_texts(container)
+        if isinstance(container, list) and isinstance(container[0], bytearray):
+            assert kind[0] == _core.K_SLOW
+        else:
+            assert kind[0] == _core.K_CODE and raw[0, :16].tobytes() == body
+    wide = np.array([code.encode() + b"\x00" * 10, b"x" * 300], dtype="S310")
+    kind = _core.parse_texts(wide)[0]
+    assert kind.tolist() == [_core.K_CODE, _core.K_SLOW]

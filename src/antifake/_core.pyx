@@ -250,16 +250,6 @@ cdef inline int _b32dec(const uint8_t *src, Py_ssize_t nsym, uint8_t *dst,
     return 0
 
 
-cdef inline int _luhn_ok(const uint8_t *sym, Py_ssize_t n) noexcept nogil:
-    cdef int factor = 1, total = 0, addend
-    cdef Py_ssize_t i
-    for i in range(n - 1, -1, -1):
-        addend = factor * DEC[sym[i]]
-        total += addend // 32 + addend % 32
-        factor = 3 - factor
-    return total % 32 == 0
-
-
 cdef inline char _luhn_check(const char *sym, Py_ssize_t n) noexcept nogil:
     cdef int factor = 2, total = 0, addend
     cdef Py_ssize_t i
@@ -522,7 +512,7 @@ def to_str_array(cnp.ndarray arr, prefix=""):
 # ---------------------------------------------------------------------------------------
 DEF ROW = 256  # longest text accepted on the fast path; longer rows go to the slow path
 
-# row kinds written by parse_rows
+# row kinds written by parse_texts
 cdef enum:
     RK_SLOW = 0       # needs the Python parser (GS1 Digital Link, odd shapes, too long, non-ASCII)
     RK_CODE = 1
@@ -540,44 +530,50 @@ K_GS1 = RK_GS1
 SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
 
 
-def gather_text(texts):
-    """Copy each str/bytes of a sequence into an (n, 256) byte buffer; lengths (-1 = too long
-    or not text). Holds the GIL but creates no Python object per row."""
-    cdef Py_ssize_t n = len(texts), i, ln
-    buf = np.zeros((n, ROW), dtype=np.uint8)
-    lens = np.full(n, -1, dtype=np.int32)
-    cdef uint8_t[:, ::1] b = buf
-    cdef int32_t[::1] L = lens
-    cdef const char *p
+cdef object _gather(object texts, uintptr_t[::1] ptrs, int32_t[::1] lens):
+    """Point at the bytes of every str/bytes row without copying (holding the GIL); lengths
+    are -1 for rows the native parser leaves to Python (non-ASCII, too long, not text).
+    Returns the object that keeps the pointed-to buffers alive."""
+    cdef Py_ssize_t n = ptrs.shape[0], i, ln, w
     cdef object t
     cdef cnp.ndarray arr
+    cdef char *base
+    cdef object[:] objs
     if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
         arr = np.ascontiguousarray(texts)
         w = arr.dtype.itemsize
-        view = arr.view(np.uint8).reshape(n, w) if n else np.zeros((0, w), np.uint8)
-        k = min(w, ROW - 1)
-        buf[:, :k] = view[:, :k]
-        nz = (view != 0)
-        lens[:] = np.where(nz.any(axis=1), w - np.argmax(nz[:, ::-1], axis=1), 0) if n else 0
-        if w > ROW - 1:
-            lens[lens > ROW - 1] = -1
-        return buf, lens
+        base = <char *>cnp.PyArray_DATA(arr)
+        for i in range(n):
+            ln = 0
+            while ln < w and base[i * w + ln] != 0:
+                ln += 1
+            ptrs[i] = <uintptr_t>(base + i * w)
+            lens[i] = <int32_t>ln if ln < ROW else -1
+        return arr
+    if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
+        holder = texts
+        objs = holder
+    else:
+        holder = np.empty(n, dtype=object)
+        objs = holder
+        for i in range(n):
+            objs[i] = texts[i]
     for i in range(n):
-        t = texts[i]
+        t = objs[i]
+        lens[i] = -1
         if PyUnicode_Check(t):
             if not PyUnicode_IS_ASCII(t):
                 continue  # non-ASCII text: the exact Python path decides
-            p = <const char *>PyUnicode_DATA(t)
+            ptrs[i] = <uintptr_t>PyUnicode_DATA(t)
             ln = PyUnicode_GET_LENGTH(t)
         elif PyBytes_Check(t):
-            p = PyBytes_AS_STRING(t)
+            ptrs[i] = <uintptr_t>PyBytes_AS_STRING(t)
             ln = PyBytes_GET_SIZE(t)
         else:
             continue
         if ln < ROW:
-            memcpy(&b[i, 0], p, ln)
-            L[i] = <int32_t>ln
-    return buf, lens
+            lens[i] = <int32_t>ln
+    return holder
 
 
 cdef inline int _is_sep(uint8_t c) noexcept nogil:
@@ -587,18 +583,6 @@ cdef inline int _is_sep(uint8_t c) noexcept nogil:
 cdef inline int _is_unreserved(uint8_t c) noexcept nogil:
     return ((c >= 48 and c <= 57) or (c >= 65 and c <= 90) or (c >= 97 and c <= 122)
             or c == 45 or c == 46 or c == 95)
-
-
-cdef inline int _find(const uint8_t *t, int32_t a, int32_t b, const char *pat,
-                      int32_t plen) noexcept nogil:
-    cdef int32_t i, j
-    for i in range(a, b - plen + 1):
-        j = 0
-        while j < plen and t[i + j] == <uint8_t>pat[j]:
-            j += 1
-        if j == plen:
-            return i
-    return -1
 
 
 cdef int _symbols(const uint8_t *t, int32_t a, int32_t b, uint8_t *out, int32_t want
@@ -702,18 +686,55 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     return DEC[sym[0]]
 
 
+cdef uint8_t CLS[256]  # character classes for the single scanning pass of _parse_row
+cdef enum:
+    C_SLOW = 1    # non-ASCII, '#', '%', ';': the Python parser decides
+    C_NUL = 2
+    C_SLASH = 4
+    C_QUERY = 8
+    C_SEP = 16    # separators people and scanners add
+
+
+cdef void _init_cls():
+    cdef int i
+    for i in range(256):
+        CLS[i] = C_SLOW if i >= 128 else 0
+    CLS[35] = C_SLOW
+    CLS[37] = C_SLOW
+    CLS[59] = C_SLOW
+    CLS[0] = C_NUL
+    CLS[47] = C_SLASH
+    CLS[63] = C_QUERY
+    for i in (32, 45, 9, 13, 10, 46, 95):
+        CLS[i] = C_SEP
+
+
+_init_cls()
+
+
+cdef inline void _pack5(const uint8_t *vals, Py_ssize_t nsym, uint8_t *dst) noexcept nogil:
+    """Pack 5-bit values, 8 at a time, into bytes (nsym a multiple of 8)."""
+    cdef uint64_t acc
+    cdef Py_ssize_t g, k
+    for g in range(nsym // 8):
+        acc = 0
+        for k in range(8):
+            acc = (acc << 5) | vals[8 * g + k]
+        for k in range(5):
+            dst[5 * g + k] = (acc >> (32 - 8 * k)) & 0xFF
+
+
 cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                     uint8_t *suffix, uint8_t *suffix_len) noexcept nogil:
     """Classify and decode one row. raw receives: for codes the 80 bytes body|signature;
     for numbers 12 bytes of number bits (data left-aligned). Returns the version."""
-    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, q
-    cdef uint8_t sym[130]
-    cdef uint8_t c
-    cdef int v
+    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, p01 = -1
+    cdef uint8_t vals[136]
+    cdef uint8_t c, cl, any_cl = 0
+    cdef int v, factor, total, addend
     kind[0] = RK_SLOW
     if ln < 0:
         return 0
-    # strip surrounding whitespace
     while a < b and (t[a] == 32 or (t[a] >= 9 and t[a] <= 13)):
         a += 1
     while b > a and (t[b - 1] == 32 or (t[b - 1] >= 9 and t[b - 1] <= 13)):
@@ -722,84 +743,78 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
         kind[0] = RK_MALFORMED
         return 0
     for i in range(a, b):
-        c = t[i]
-        if c == 0:
-            kind[0] = RK_MALFORMED
-            return 0
-        if c >= 128 or c == 35 or c == 37 or c == 59:  # non-ASCII, '#', '%', ';': slow path
-            return 0
-    q = _find(t, a, b, b"/01/", 4)
-    if q >= 0:
-        v = _parse_gs1(t, a, b, q, raw, suffix, suffix_len)
+        cl = CLS[t[i]]
+        if cl:
+            any_cl |= cl
+            if cl & C_SLASH:
+                last_slash = i
+                if (p01 < 0 and i + 3 < b and t[i + 1] == 48 and t[i + 2] == 49
+                        and t[i + 3] == 47):
+                    p01 = i
+    if any_cl & C_NUL:
+        kind[0] = RK_MALFORMED
+        return 0
+    if any_cl & C_SLOW:
+        return 0
+    if p01 >= 0:
+        v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
         if v >= 0:
             kind[0] = RK_GS1
             return v
         return 0
-    for i in range(a, b):
-        c = t[i]
-        if c == 63:  # '?' outside our GS1 layout
-            return 0
-        if c == 47:
-            last_slash = i
+    if any_cl & C_QUERY:  # '?' outside our GS1 layout
+        return 0
     if last_slash >= 0:
-        # URL: the code is the last path segment
         if last_slash == b - 1:
             return 0
         a = last_slash + 1
     for i in range(a, b):
         c = t[i]
-        if _is_sep(c):
-            continue
-        if DEC[c] < 0:
+        v = DEC[c]
+        if v < 0:
+            if CLS[c] & C_SEP:
+                continue
             kind[0] = RK_MALFORMED
             return 0
         if nsym >= 129:
             kind[0] = RK_MALFORMED
             return 0
-        sym[nsym] = <uint8_t>ALPHA[DEC[c]]
+        vals[nsym] = <uint8_t>v
         nsym += 1
     if nsym == 129:
-        v = DEC[sym[0]]
-        if _b32dec(sym + 1, 128, raw, 80) != 0:
-            kind[0] = RK_MALFORMED
-            return v
+        _pack5(vals + 1, 128, raw)
         kind[0] = RK_CODE
-        return v
+        return vals[0]
     if nsym == 20:
-        if not _luhn_ok(sym, 20):
+        factor = 1
+        total = 0
+        for i in range(19, -1, -1):
+            addend = factor * vals[i]
+            total += (addend >> 5) + (addend & 31)
+            factor = 3 - factor
+        if total % 32 != 0:
             kind[0] = RK_BADCHECK
             return 0
-        memset(raw, 0, 12)
-        _b32dec_loose(sym, 19, raw)
-        v = raw[0] >> 6
+        vals[19] = 0  # 19 data symbols + a zero symbol: 100 bits, left-aligned
+        for i in range(20, 24):
+            vals[i] = 0
+        _pack5(vals, 24, raw)  # 15 bytes; the first 12 hold the 95 data bits
+        memset(raw + 12, 0, 3)
         kind[0] = RK_NUMBER
-        return v
+        return raw[0] >> 6
     kind[0] = RK_MALFORMED
     return 0
 
 
-cdef inline void _b32dec_loose(const uint8_t *src, Py_ssize_t nsym, uint8_t *dst) noexcept nogil:
-    cdef uint64_t acc = 0
-    cdef int bits = 0
-    cdef Py_ssize_t i, o = 0
-    for i in range(nsym):
-        acc = (acc << 5) | <uint64_t>DEC[src[i]]
-        bits += 5
-        if bits >= 8:
-            bits -= 8
-            dst[o] = <uint8_t>((acc >> bits) & 0xFF)
-            o += 1
-    if bits > 0:
-        dst[o] = <uint8_t>((acc << (8 - bits)) & 0xFF)
-
-
-def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None):
-    """Classify and decode gathered rows: kind (uint8), version (uint8), raw (n, 80) uint8
-    (body | signature for codes and GS1 URLs; number bits for numbers), suffix (n, 41) and
-    suffix_len (uint8) holding the signed GS1 attributes of GS1 rows."""
-    cdef Py_ssize_t n = buf.shape[0]
-    if buf.shape[1] != ROW or lens.shape[0] != n:
-        raise ValueError("buffer must be (n, 256) with n lengths")
+def parse_texts(texts, threads=None):
+    """Classify and decode a sequence (or 1-D object / "S" array) of str/bytes without a Python
+    object per row: kind (uint8 ``K_*``), version (uint8), raw (n, 80) uint8 (body | signature
+    for codes and GS1 URLs; number bits for numbers), suffix (n, 41) and suffix_len (uint8)
+    holding the signed GS1 attributes of GS1 rows. Rows of kind ``K_SLOW`` are for the exact
+    Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts)."""
+    cdef Py_ssize_t n = len(texts)
+    ptrs_arr = np.zeros(n, dtype=np.uintp)
+    lens_arr = np.full(n, -1, dtype=np.int32)
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
     raw = np.zeros((n, 80), dtype=np.uint8)
@@ -807,6 +822,9 @@ def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None)
     suffix_len = np.zeros(n, dtype=np.uint8)
     if n == 0:
         return kind, version, raw, suffix, suffix_len
+    cdef uintptr_t[::1] P = ptrs_arr
+    cdef int32_t[::1] L = lens_arr
+    holder = _gather(texts, P, L)  # keeps every row's buffer alive until we return
     cdef uint8_t[::1] K = kind
     cdef uint8_t[::1] V = version
     cdef uint8_t[:, ::1] R = raw
@@ -815,13 +833,11 @@ def parse_rows(const uint8_t[:, ::1] buf, const int32_t[::1] lens, threads=None)
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t i
-        cdef int32_t ln
         with nogil:
             for i in range(a, b):
-                ln = lens[i]
-                if ln >= ROW:
-                    ln = -1
-                V[i] = <uint8_t>_parse_row(&buf[i, 0], ln, &K[i], &R[i, 0], &X[i, 0], &XL[i])
+                V[i] = <uint8_t>_parse_row(<const uint8_t *>P[i], L[i], &K[i], &R[i, 0],
+                                           &X[i, 0], &XL[i])
 
     _run_split(work, n, threads)
+    del holder
     return kind, version, raw, suffix, suffix_len

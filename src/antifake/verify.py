@@ -254,13 +254,14 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     index = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return VerifyResult(status, key_id, batch_id, index)
-    buf, lens = _core.gather_text(texts)
-    kind, version, raw, suffix, suffix_len = _core.parse_rows(buf, lens, threads)
-    del buf
+    kind, version, raw, suffix, suffix_len = _core.parse_texts(texts, threads)
     status[kind == _core.K_BADCHECK] = Status.BAD_CHECK_CHARACTER
 
     codes_ = np.nonzero((kind == _core.K_CODE) | (kind == _core.K_GS1))[0]
-    if codes_.size:
+    if codes_.size == n:  # the common case: no copies of the decoded rows
+        _bulk_codes(codes_, version, raw, suffix, suffix_len, ring, status, key_id, batch_id,
+                    index, threads)
+    elif codes_.size:
         _bulk_codes(codes_, version[codes_], raw[codes_], suffix[codes_], suffix_len[codes_],
                     ring, status, key_id, batch_id, index, threads)
         # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
@@ -294,8 +295,10 @@ def _bulk_codes(rows: npt.NDArray[np.intp], version: npt.NDArray[np.uint8],
     batch_out[rows] = np.where(good_version, bid, -1)
     index_out[rows] = np.where(good_version, idx, -1)
     status[rows[~good_version]] = Status.MALFORMED
-    for k in np.unique(kid[good_version]).tolist():
-        sel = np.nonzero(good_version & (kid == k))[0]
+    keys = np.unique(kid[good_version]).tolist()
+    for k in keys:
+        everything = len(keys) == 1 and bool(good_version.all())
+        sel = np.arange(rows.size) if everything else np.nonzero(good_version & (kid == k))[0]
         cands = ring.candidates(k)
         if not cands:
             status[rows[sel]] = Status.UNKNOWN_KEY
@@ -316,50 +319,59 @@ def _bulk_codes(rows: npt.NDArray[np.intp], version: npt.NDArray[np.uint8],
             continue
         st = cands[0]
         key_out[rows[sel]] = k
-        _bulk_codes_of_key(st, rows[sel], bid[sel], idx[sel], raw[sel], suffix[sel],
-                           suffix_len[sel], status, threads)
+        if everything:
+            _bulk_codes_of_key(st, rows, bid, idx, raw, suffix, suffix_len, status, threads)
+        else:
+            _bulk_codes_of_key(st, rows[sel], bid[sel], idx[sel], raw[sel], suffix[sel],
+                               suffix_len[sel], status, threads)
 
 
 def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArray[np.int64],
                        idx: npt.NDArray[np.int64], raw: npt.NDArray[np.uint8],
                        suffix: npt.NDArray[np.uint8], suffix_len: npt.NDArray[np.uint8],
                        status: npt.NDArray[np.uint8], threads: int | None) -> None:
-    bodies = np.ascontiguousarray(raw[:, :16])
-    sigs = np.ascontiguousarray(raw[:, 16:80])
-    verdict = np.full(rows.size, Status.BAD_SIGNATURE, dtype=np.uint8)
-    need_sig = np.ones(rows.size, dtype=bool)
-    in_manifest_batch = np.zeros(rows.size, dtype=bool)
-    for b in np.unique(bid).tolist():
+    """Rows of one trusted key: manifest membership where a manifest is held, else (and for
+    rows that miss it) the signature."""
+    n = rows.size
+    verdict = np.full(n, Status.BAD_SIGNATURE, dtype=np.uint8)
+    need_sig = np.ones(n, dtype=bool)
+    in_manifest_batch = np.zeros(n, dtype=bool)
+    batches = np.unique(bid).tolist()
+    for b in batches:
         m = st.manifests.get(b)
         if m is None:
             continue
-        in_manifest_batch[bid == b] = True
+        of_b = np.ones(n, dtype=bool) if len(batches) == 1 else bid == b
+        in_manifest_batch |= of_b
         if m.product is None:  # plain codes only; GS1 rows can only pass the signature path
-            sel = np.nonzero((bid == b) & (suffix_len == 0))[0]
+            mask = of_b & (suffix_len == 0)
         else:  # GS1 rows whose attributes are exactly the batch's
             want_sx = np.zeros(suffix.shape[1], dtype=np.uint8)
             sx = m.product.signed_suffix()
             want_sx[:len(sx)] = np.frombuffer(sx, dtype=np.uint8)
-            same = (suffix_len == len(sx)) & (suffix == want_sx).all(axis=1)
-            sel = np.nonzero((bid == b) & same)[0]
-        fps = _core.fingerprints(FINGERPRINT_KEY, bodies[sel], sigs[sel], threads)
-        inside = idx[sel] < m.count
-        want = m.fingerprints[np.where(inside, idx[sel], 0)]
-        diff = np.bitwise_or.reduce(fps ^ want, axis=1)
-        hit = inside & (diff == 0)
-        verdict[sel[hit]] = _state_status(st, m)
-        need_sig[sel[hit]] = False
+            mask = of_b & (suffix_len == len(sx)) & (suffix == want_sx).all(axis=1)
+        if mask.all():
+            sel: slice | npt.NDArray[np.intp] = slice(None)
+            fps = _core.keyed_tags(FINGERPRINT_KEY, raw, 16, threads)
+        else:
+            sel = np.nonzero(mask)[0]
+            fps = _core.keyed_tags(FINGERPRINT_KEY, raw[sel], 16, threads)
+        i_sel = idx[sel]
+        inside = i_sel < m.count
+        want = m.fingerprints[np.where(inside, i_sel, 0)]
+        hit = inside & (np.bitwise_or.reduce(fps ^ want, axis=1) == 0)
+        rows_hit = np.arange(n)[sel][hit]
+        verdict[rows_hit] = _state_status(st, m)
+        need_sig[rows_hit] = False
     check = np.nonzero(need_sig)[0]
     if check.size:
-        sig_ok = _verify_signatures(st, bodies[check], sigs[check], suffix[check],
-                                    suffix_len[check], threads)
-        for j, ok in zip(check.tolist(), sig_ok.tolist(), strict=True):
-            if not ok:
-                continue
-            if in_manifest_batch[j]:
-                verdict[j] = Status.NOT_ISSUED
-            else:
-                verdict[j] = _state_status(st, st.manifests.get(int(bid[j])))
+        sig_ok = _verify_signatures(st, raw[check, :16], np.ascontiguousarray(raw[check, 16:]),
+                                    suffix[check], suffix_len[check], threads)
+        signed = check[sig_ok]
+        verdict[signed[in_manifest_batch[signed]]] = Status.NOT_ISSUED
+        free = signed[~in_manifest_batch[signed]]  # no manifest held for their batch
+        for b in np.unique(bid[free]).tolist():
+            verdict[free[bid[free] == b]] = _state_status(st, st.manifests.get(b))
     status[rows] = verdict
 
 
