@@ -23,12 +23,15 @@ from antifake.errors import (
 from antifake.issue import Batch, IssueStream, Product, Stamp, issue, issue_iter
 from antifake.keys import IssuerKey, IssuerPublicKey, Keyring
 from antifake.manifest import Manifest
+from antifake.trace.event_hash import event_hash
+from antifake.trace.events import Event
 from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
 
 __all__ = [
     "AntifakeError",
     "Batch",
     "EPCISError",
+    "Event",
     "FormatError",
     "GS1Attributes",
     "GS1Error",
@@ -51,6 +54,7 @@ __all__ = [
     "Verdict",
     "VerifyResult",
     "WrongPassphrase",
+    "event_hash",
     "issue",
     "issue_iter",
     "verify",
