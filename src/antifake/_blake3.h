@@ -2,16 +2,33 @@
  * _blake3.h -- antifake's BLAKE3 single-chunk kernel (header-only, no dependencies).
  *
  * Hashes messages of at most one BLAKE3 chunk (<= 1024 bytes, 1..16 compressions) to a root
- * output of at most 32 bytes, in plain, keyed or derive-key mode:
+ * output of at most 32 bytes, in plain, keyed or derive-key mode. Written from the BLAKE3
+ * specification. Every function is static: include this header in exactly the translation
+ * units that use it.
  *
- *   af_b3_hash       one message, portable scalar code;
- *   af_b3_hash_many  n messages of the same length, transposed SIMD lanes: 8 lanes with AVX2,
- *                    16 lanes with AVX-512F, chosen at run time (__builtin_cpu_supports), the
- *                    vector code compiled with target attributes so the extension needs no
- *                    -mavx2 and still runs on older CPUs; scalar elsewhere.
+ *   void af_b3_hash(const uint32_t key[8], uint32_t flags, const uint8_t *in, size_t len,
+ *                   uint8_t *out, size_t out_len);
+ *       One message, portable scalar code. key: the chaining value, 8 words (AF_B3_IV for
+ *       plain hashing, the 32-byte key loaded as little-endian words for keyed hashing);
+ *       flags: 0, AF_B3_KEYED_HASH, AF_B3_DERIVE_KEY_CONTEXT or AF_B3_DERIVE_KEY_MATERIAL.
+ *       len <= 1024 (longer inputs give a non-BLAKE3 value, never an out-of-bounds access);
+ *       out_len <= 32 (larger is clamped). `in` need not be aligned.
  *
- * Written from the BLAKE3 specification. Every function is static: include this header in
- * exactly the translation units that use it.
+ *   void af_b3_hash_many(const uint32_t key[8], uint32_t flags, const uint8_t *in,
+ *                        size_t in_stride, size_t len, size_t n,
+ *                        uint8_t *out, size_t out_stride, size_t out_len);
+ *       n messages of the same length len, message i at in + i*in_stride; digest i (out_len
+ *       bytes) at out + i*out_stride, out_stride >= out_len, output not overlapping the input.
+ *       Reads only bytes [in, in + (n-1)*in_stride + len), writes only the n digests (bytes
+ *       between rows are left alone). 8 lanes with AVX2, 16 with AVX-512F, chosen at run time
+ *       with __builtin_cpu_supports; the vector code is compiled with target attributes, so
+ *       the extension needs no -mavx2 and still runs on CPUs without it. Thread-safe.
+ *
+ *   int af_b3_level(void);           0 scalar, 1 AVX2, 2 AVX-512: what af_b3_hash_many uses.
+ *   int af_b3_set_level(int level);  use at most `level` (process-wide; tests, benchmarks);
+ *                                    returns the level in force, never above the CPU's.
+ *
+ * Define AF_B3_NO_SIMD to build the portable code only.
  */
 #ifndef ANTIFAKE_BLAKE3_H
 #define ANTIFAKE_BLAKE3_H

@@ -55,6 +55,9 @@ cdef uint32_t _b3_parse_key(object key, uint32_t* words) except? 0xFFFFFFFF:
     if key is None:
         b3_iv_words(words)
         return 0
+    if type(key) is bytes and len(<bytes>key) == 32:
+        b3_key_words(<const uint8_t*><const char*>key, words)
+        return AF_B3_KEYED_HASH
     try:
         if isinstance(key, str):
             raise TypeError
