@@ -1,21 +1,1299 @@
-"""The ``antifake`` command."""
+"""The ``antifake`` command: keys, issuance, print files, QR images, verification, trace.
+
+Run ``antifake --help`` or ``antifake COMMAND --help``. Every command takes ``--json`` (one JSON
+document on stdout, also for errors) and ``--debug`` (tracebacks instead of one-line errors).
+
+Exit codes (also in ``antifake --help``):
+
+====  ===================================================================================
+0     ok: every code authentic, no alert at or above ``--min-score``, listing accepted
+1     some codes are not authentic, alerts were found, or the listing was refused
+2     usage or input error: bad arguments, unreadable input data (an image with no QR code,
+      a CSV without the column), a refused request, a command not available yet
+3     key or file error: key file missing, corrupted or sealed with another passphrase;
+      public key, manifest, batch or database file unreadable or invalid; output not writable
+4     internal error: a bug; rerun with ``--debug`` and report the traceback
+====  ===================================================================================
+
+Passphrases of sealed key files are read from ``--passphrase-file FILE``, else from the
+environment variable ``ANTIFAKE_PASSPHRASE``, else asked for on the terminal; never from the
+command line. No command prints a secret: PINs go only to the print file (mode 0600).
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import csv
+import getpass
+import json
+import os
 import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import antifake as af
+
+__all__ = ["main", "CLIError", "EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_FILE", "EXIT_BUG"]
+
+EXIT_OK = 0
+EXIT_FOUND = 1  # not authentic / alerts / listing refused
+EXIT_USAGE = 2
+EXIT_FILE = 3
+EXIT_BUG = 4
+
+PASSPHRASE_ENV = "ANTIFAKE_PASSPHRASE"  # noqa: S105 (a variable name)
+DB_ENV = "ANTIFAKE_DB"
+CODE_COLUMNS = ("code", "url", "qr_url", "qr", "number", "stamp_number", "stamp")
+SHOW_ROWS = 20  # text output lists at most this many rows unless --all
+REASONS_LIMIT = 1000  # per-row reasons of file rows are computed for at most this many rows
+
+EPILOG = """\
+exit codes:
+  0  ok: every code authentic, no alert found, listing accepted
+  1  some codes not authentic, alerts found, or listing refused
+  2  usage or input error (bad arguments or input data; command not available yet)
+  3  key or file error (key file, passphrase, public key, manifest, batch, database, output)
+  4  internal error (a bug: rerun with --debug and report it)
+
+passphrases: --passphrase-file FILE, else $ANTIFAKE_PASSPHRASE, else a terminal prompt.
+first steps:
+  antifake keygen --issuer VN-QLTT-01 -o issuer.key
+  antifake issue --key issuer.key -n 1000 --base https://verify.example.vn/s --out-dir out
+  antifake verify --pubkey issuer.pub.json --manifest out/batch-*.manifest --file codes.txt
+"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print("usage: antifake demo [--out DIR] [-n N]")
-        return 0
-    if args[0] == "demo":
-        from antifake import demo
+class CLIError(Exception):
+    """A failure the user can fix: one line of what to do, and an exit code."""
 
-        return demo.main(args[1:])
-    print(f"antifake: unknown command {args[0]!r}; try 'antifake --help'", file=sys.stderr)
-    return 2
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so --json gets a JSON error too; no
+    abbreviated options (``--passphrase`` must not pass for ``--passphrase-file``)."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        kw.setdefault("allow_abbrev", False)
+        super().__init__(*a, **kw)
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')", EXIT_USAGE)
+
+
+# ---------------------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------------------
+def _out(args: argparse.Namespace, text: str = "") -> None:
+    """A human line on stdout (suppressed under --json)."""
+    if not getattr(args, "json", False):
+        print(text)
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    """A human line on stderr (suppressed under --json)."""
+    if not getattr(args, "json", False):
+        print(text, file=sys.stderr)
+
+
+def _emit_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=1, default=_json_default, ensure_ascii=False))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return o.isoformat()
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    if hasattr(o, "name") and hasattr(o, "value"):  # enums
+        return o.name
+    return str(o)
+
+
+def _iso(t: Any) -> Any:
+    return t.isoformat() if isinstance(t, datetime) else t
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace, total: int, desc: str, unit: str = "stamp",
+              position: int = 0) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on stderr for work over a second; silent when stderr is not a terminal,
+    under --json, with --quiet, or without tqdm."""
+    enabled = (sys.stderr.isatty() and not getattr(args, "json", False)
+               and not getattr(args, "quiet", False) and total > 0)
+    bar = None
+    if enabled:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
+                       position=position, file=sys.stderr, mininterval=0.5, delay=1.0)
+        except ImportError:
+            bar = None
+    try:
+        yield (bar.update if bar is not None else (lambda k: None))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _open_private(path: Path, text: bool = True) -> IO[Any]:
+    """Create ``path`` with mode 0600 (print files hold PINs), truncating it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    if text:
+        return os.fdopen(fd, "w", newline="", encoding="utf-8")
+    return os.fdopen(fd, "wb")
+
+
+def _need_file(path: str | os.PathLike[str], what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise CLIError(f"{what} {p} not found: check the path", EXIT_FILE)
+    return p
+
+
+# ---------------------------------------------------------------------------------------
+# passphrases and keys
+# ---------------------------------------------------------------------------------------
+def _passphrase(args: argparse.Namespace, purpose: str, confirm: bool = False) -> bytes:
+    pf = getattr(args, "passphrase_file", None)
+    if pf:
+        p = _need_file(pf, "passphrase file")
+        data = p.read_bytes()
+        data = data.splitlines()[0] if data.strip() else b""
+        if not data:
+            raise CLIError(f"passphrase file {p} is empty: put the passphrase on its first line")
+        return data
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env.encode()
+    if not sys.stdin.isatty():
+        raise CLIError(f"{purpose} needs a passphrase: use --passphrase-file FILE or set "
+                       f"{PASSPHRASE_ENV} (no terminal to ask on)")
+    first = getpass.getpass(f"passphrase for {purpose}: ").encode()
+    if not first:
+        raise CLIError("the passphrase may not be empty")
+    if confirm and getpass.getpass("repeat the passphrase: ").encode() != first:
+        raise CLIError("the passphrases differ: run the command again")
+    return first
+
+
+def _key_file_info(path: Path) -> dict[str, Any]:
+    try:
+        d = json.loads(path.read_bytes())
+    except ValueError:
+        raise CLIError(f"{path} is not an antifake key file (not JSON)", EXIT_FILE) from None
+    if not isinstance(d, dict):
+        raise CLIError(f"{path} is not an antifake key file", EXIT_FILE)
+    return d
+
+
+def _kdf_name(info: dict[str, Any]) -> str:
+    """The named KDF strength a sealed key file was written with (to re-seal it alike)."""
+    import nacl.pwhash
+
+    s = info.get("sealed") or {}
+    a = nacl.pwhash.argon2id
+    for name, ops, mem in (("interactive", a.OPSLIMIT_INTERACTIVE, a.MEMLIMIT_INTERACTIVE),
+                           ("moderate", a.OPSLIMIT_MODERATE, a.MEMLIMIT_MODERATE),
+                           ("sensitive", a.OPSLIMIT_SENSITIVE, a.MEMLIMIT_SENSITIVE)):
+        if s.get("opslimit") == ops and s.get("memlimit") == mem:
+            return name
+    return "moderate"
+
+
+class _LoadedKey:
+    def __init__(self, key: af.IssuerKey, path: Path, passphrase: bytes | None, kdf: str):
+        self.key, self.path, self.passphrase, self.kdf = key, path, passphrase, kdf
+
+    def save(self) -> None:
+        if self.passphrase is None:
+            self.key.save(self.path)
+        else:
+            self.key.save(self.path, passphrase=self.passphrase, kdf=self.kdf)
+
+
+def _load_key(args: argparse.Namespace, path: str | os.PathLike[str]) -> _LoadedKey:
+    p = _need_file(path, "key file")
+    info = _key_file_info(p)
+    if info.get("format") == "antifake-issuer-public-key":
+        raise CLIError(f"{p} is a public key: this needs the issuer's secret key file",
+                       EXIT_FILE)
+    sealed = "sealed" in info
+    pw = _passphrase(args, f"key file {p}") if sealed else None
+    try:
+        key = af.IssuerKey.load(p, passphrase=pw)
+    except af.WrongPassphrase as e:
+        raise CLIError(f"{e}: check --passphrase-file or ${PASSPHRASE_ENV}", EXIT_FILE) from None
+    except af.KeyFileError as e:
+        raise CLIError(f"{e}", EXIT_FILE) from None
+    return _LoadedKey(key, p, pw, _kdf_name(info))
+
+
+def _load_public(path: str | os.PathLike[str]) -> af.IssuerPublicKey:
+    p = _need_file(path, "public key file")
+    try:
+        return af.IssuerPublicKey.from_json(p.read_bytes())
+    except af.InvalidKey as e:
+        raise CLIError(f"{p}: {e} (expected the .pub.json written by 'antifake keygen')",
+                       EXIT_FILE) from None
+
+
+def _load_manifest(path: str | os.PathLike[str]) -> af.Manifest:
+    p = _need_file(path, "manifest file")
+    try:
+        return af.Manifest.load(p)
+    except af.AntifakeError as e:
+        raise CLIError(f"{p}: {e}", EXIT_FILE) from None
+
+
+def _keyring(args: argparse.Namespace, required: bool = True) -> af.Keyring:
+    ring = af.Keyring()
+    for f in getattr(args, "pubkey", None) or []:
+        ring.add(_load_public(f))
+    for f in getattr(args, "key", None) or []:
+        ring.add(_load_key(args, f).key)
+    if required and len(ring) == 0:
+        raise CLIError("no trusted key: give --pubkey ISSUER.pub.json (or --key ISSUER.key "
+                       "to check stamp numbers and PINs)")
+    for f in getattr(args, "manifest", None) or []:
+        m = _load_manifest(f)
+        try:
+            ring.add_manifest(m)
+        except af.ManifestError as e:
+            raise CLIError(f"{f}: {e}; give the issuer's --pubkey first", EXIT_FILE) from None
+    return ring
+
+
+# ---------------------------------------------------------------------------------------
+# keygen, pubkey
+# ---------------------------------------------------------------------------------------
+def cmd_keygen(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    pub_out = Path(args.pub_out) if args.pub_out else out.with_name(out.stem + ".pub.json")
+    if out.exists() and not args.force:
+        raise CLIError(f"{out} exists: losing a key file is not undoable; pick another -o or "
+                       "add --force", EXIT_FILE)
+    if not out.parent.is_dir():
+        raise CLIError(f"directory {out.parent} does not exist", EXIT_FILE)
+    key = af.IssuerKey.generate(args.issuer, key_id=args.key_id, valid_from=args.valid_from,
+                                valid_until=args.valid_until)
+    pw = None if args.no_passphrase else _passphrase(args, f"new key file {out}", confirm=True)
+    key.save(out, passphrase=pw, kdf=args.kdf)
+    pub_out.write_text(key.public.to_json() + "\n")
+    pub = key.public
+    res = {"key_file": str(out), "public_file": str(pub_out), "issuer": pub.issuer,
+           "key_id": pub.key_id, "fingerprint": pub.fingerprint, "sealed": pw is not None,
+           "valid_from": _iso(pub.valid_from), "valid_until": _iso(pub.valid_until)}
+    if args.json:
+        _emit_json(res)
+        return EXIT_OK
+    _out(args, f"key {pub.key_id} of issuer {pub.issuer} (fingerprint {pub.fingerprint})")
+    _out(args, f"  secret key : {out} (mode 0600, "
+               f"{'sealed with the passphrase' if pw else 'NOT sealed'})")
+    _out(args, f"  public key : {pub_out} (give this to verifiers)")
+    _out(args, f"  valid      : {_iso(pub.valid_from)} .. {_iso(pub.valid_until)}")
+    if pw is None:
+        _note(args, "warning: the key file is not sealed; keep it offline or re-create it "
+                    "with a passphrase")
+    return EXIT_OK
+
+
+def cmd_pubkey(args: argparse.Namespace) -> int:
+    p = _need_file(args.keyfile, "key file")
+    info = _key_file_info(p)
+    if info.get("format") == "antifake-issuer-public-key":
+        pub = _load_public(p)
+    else:
+        pub = _load_key(args, p).key.public
+    text = pub.to_json()
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        _note(args, f"wrote {args.out}")
+    if args.json:
+        _emit_json(pub.to_dict())
+    elif not args.out:
+        print(text)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# issue
+# ---------------------------------------------------------------------------------------
+def cmd_issue(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    formats = {f.strip().lower() for f in args.format.split(",") if f.strip()}
+    bad = formats - {"parquet", "csv"}
+    if bad or not formats:
+        raise CLIError(f"--format takes parquet and/or csv, not {','.join(sorted(bad)) or '-'}")
+    if (args.lot or args.expiry) and not args.gtin:
+        raise CLIError("--lot and --expiry are GS1 attributes: give --gtin too")
+    if args.count < 1:
+        raise CLIError("-n/--count must be at least 1")
+    from antifake.issue import check_base_url
+
+    base = check_base_url(args.base)  # FormatError -> exit 2
+    product = af.Product(gtin=args.gtin, lot=args.lot, expiry=args.expiry) if args.gtin else None
+    if product is not None:
+        product.to_gs1()  # validate before allocating a batch id
+    if args.qr_dir:
+        from antifake import qr as _qr
+
+        _qr._check_error(args.qr_error)
+        _qr._segno()
+    if "parquet" in formats:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise CLIError("Parquet print files need pyarrow: pip install 'antifake[cli]', "
+                           "or pass --format csv") from None
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    lk = _load_key(args, args.key)
+    key = lk.key
+    stream = af.issue_iter(key, args.count, chunk_size=args.chunk_size, product=product,
+                           batch_id=args.batch_id, threads=args.threads)
+    bid = stream.batch_id
+    stem = args.name or f"batch-{key.key_id}-{bid}"
+    paths = {"manifest": out_dir / f"{stem}.manifest", "batch": out_dir / f"{stem}.npz"}
+    if "parquet" in formats:
+        paths["parquet"] = out_dir / f"{stem}.parquet"
+    if "csv" in formats:
+        paths["csv"] = out_dir / f"{stem}.csv"
+    clash = [str(p) for p in paths.values() if p.exists()]
+    if clash and not args.force:
+        raise CLIError(f"{clash[0]} exists: pick another --out-dir/--name or add --force",
+                       EXIT_FILE)
+    qr_dir = Path(args.qr_dir) if args.qr_dir else None
+    if qr_dir is not None:
+        qr_dir.mkdir(parents=True, exist_ok=True)
+    if args.batch_id is None:
+        lk.save()  # the key file remembers the batch id is taken before anything is printed
+
+    t0 = time.perf_counter()
+    serials, sigs = [], []
+    pq_writer = None
+    csv_file = None
+    tmp = {k: p.with_name(p.name + ".part") for k, p in paths.items()
+           if k in ("parquet", "csv")}
+    n_qr = 0
+    try:
+        if "parquet" in formats:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            schema = pa.schema([("index", pa.int64()), ("url", pa.string()),
+                                ("number", pa.string()), ("pin", pa.string())])
+            pq_file = _open_private(tmp["parquet"], text=False)
+            pq_writer = pq.ParquetWriter(pq_file, schema, compression="zstd")
+        if "csv" in formats:
+            csv_file = _open_private(tmp["csv"])
+            cw = csv.writer(csv_file)
+            cw.writerow(["index", "url", "number", "pin"])
+        with _progress(args, args.count, "issuing") as tick, \
+                _progress(args, args.count if qr_dir else 0, "QR images", "img", 1) as qtick:
+            for chunk in stream:
+                first = chunk.index_offset
+                idx = np.arange(first, first + len(chunk), dtype=np.int64)
+                urls, numbers, pins = chunk.urls(base, args.threads), chunk.numbers(), \
+                    chunk.pins()
+                if pq_writer is not None:
+                    pq_writer.write_table(pa.table(
+                        {"index": idx, "url": urls, "number": numbers, "pin": pins},
+                        schema=schema))
+                if csv_file is not None:
+                    cw.writerows(zip(idx.tolist(), urls.tolist(), numbers.tolist(),
+                                     pins.tolist(), strict=True))
+                del numbers, pins
+                serials.append(chunk.serials)
+                sigs.append(chunk.signatures)
+                tick(len(chunk))
+                if qr_dir is not None:
+                    from antifake import qr as _qr
+
+                    names = [qr_dir / f"{stem}-{i:08d}.{args.qr_format}" for i in idx.tolist()]
+                    n_qr += _qr.write_qr_files(urls.tolist(), names, args.qr_format,
+                                               error=args.qr_error, scale=args.qr_scale,
+                                               jobs=args.jobs, progress=qtick)
+        if pq_writer is not None:
+            pq_writer.close()
+            pq_writer = None
+            pq_file.close()
+        if csv_file is not None:
+            csv_file.close()
+            csv_file = None
+        for k, p in tmp.items():
+            os.replace(p, paths[k])
+    finally:
+        if pq_writer is not None:
+            pq_writer.close()
+        if csv_file is not None:
+            csv_file.close()
+        for p in tmp.values():
+            with contextlib.suppress(OSError):
+                p.unlink()
+    manifest = stream.manifest
+    assert manifest is not None
+    manifest.save(paths["manifest"])
+    batch = af.Batch(issuer=key.issuer, key_id=key.key_id, batch_id=bid,
+                     serials=np.concatenate(serials), signatures=np.concatenate(sigs),
+                     product=stream.product, issued_at=stream.issued_at, manifest=manifest)
+    batch.save(paths["batch"])
+    dt = time.perf_counter() - t0
+    res = {"issuer": key.issuer, "key_id": key.key_id, "batch_id": bid, "count": args.count,
+           "base": base, "product": None if product is None else {
+               "gtin": stream.product.gtin, "lot": stream.product.lot,
+               "expiry": stream.product.expiry},
+           "files": {k: str(p) for k, p in paths.items()},
+           "qr_dir": str(qr_dir) if qr_dir else None, "qr_images": n_qr,
+           "seconds": round(dt, 3)}
+    if args.json:
+        _emit_json(res)
+        return EXIT_OK
+    _out(args, f"issued batch {bid} of key {key.key_id} ({key.issuer}): {args.count:,} stamps "
+               f"in {dt:.2f} s")
+    for k in ("parquet", "csv"):
+        if k in paths:
+            _out(args, f"  print file ({k}) : {paths[k]} (index, url, number, pin; 0600: "
+                       "holds the secret PINs)")
+    _out(args, f"  manifest         : {paths['manifest']} (give to verifiers)")
+    _out(args, f"  batch            : {paths['batch']} (for 'antifake register')")
+    if qr_dir:
+        _out(args, f"  QR images        : {n_qr:,} {args.qr_format.upper()} files in {qr_dir}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# verify
+# ---------------------------------------------------------------------------------------
+def _read_codes_file(path: str, column: str | None) -> tuple[list[str], list[str]]:
+    """(texts, sources) from a text file (one code a line) or a CSV column."""
+    if path == "-":
+        text, name = sys.stdin.read(), "stdin"
+    else:
+        p = _need_file(path, "codes file")
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise CLIError(f"{p} is not UTF-8 text: give one code a line or a CSV") from None
+        name = p.name
+    is_csv = column is not None or name.lower().endswith(".csv")
+    texts: list[str] = []
+    sources: list[str] = []
+    if not is_csv:
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                texts.append(line.strip())
+                sources.append(f"{name}:{i}")
+        return texts, sources
+    rows = csv.reader(text.splitlines())
+    header = next(rows, None)
+    if header is None:
+        raise CLIError(f"{name} is empty")
+    names = [h.strip().lower() for h in header]
+    if column is not None:
+        if column.strip().lower() in names:
+            col = names.index(column.strip().lower())
+        elif column.isdigit() and 1 <= int(column) <= len(names):
+            col = int(column) - 1
+        else:
+            raise CLIError(f"{name} has no column {column!r} (columns: {', '.join(header)})")
+    else:
+        hits = [names.index(c) for c in CODE_COLUMNS if c in names]
+        if not hits:
+            raise CLIError(f"{name}: say which column holds the codes with --column NAME "
+                           f"(columns: {', '.join(header)})")
+        col = hits[0]
+    for i, row in enumerate(rows, 2):
+        if col < len(row) and row[col].strip():
+            texts.append(row[col].strip())
+            sources.append(f"{name}:{i}")
+    return texts, sources
+
+
+def _stamp_json(stamp: af.Stamp | None) -> dict[str, Any] | None:
+    if stamp is None:
+        return None
+    d: dict[str, Any] = {"issuer": stamp.issuer, "key_id": stamp.key_id,
+                         "batch_id": stamp.batch_id, "index": stamp.index}
+    if stamp.serial is not None or stamp.product is None:
+        d["epc"] = stamp.epc
+    if stamp.product is not None:
+        d["gtin"], d["lot"], d["expiry"] = (stamp.product.gtin, stamp.product.lot,
+                                            stamp.product.expiry)
+    return d
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    if not (args.codes or args.file or args.image):
+        raise CLIError("nothing to verify: give codes, --file FILE or --image FILE")
+    if args.pin and len(args.codes) + len(args.image or []) != 1:
+        raise CLIError("--pin checks one stamp: give exactly one code or image")
+    ring = _keyring(args)
+    reg = _open_registry(args, "verify --db", ring=ring) if args.db else None
+    try:
+        return _verify(args, ring, reg)
+    finally:
+        if reg is not None:
+            _close(reg)
+
+
+def _verify(args: argparse.Namespace, ring: af.Keyring, reg: Any) -> int:
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+
+    def check(text: str) -> af.Verdict:
+        if args.pin:
+            return af.verify_pin(text, args.pin, ring)
+        return reg.verify(text) if reg is not None else af.verify(text, ring)
+
+    def one(text: str, source: str) -> None:
+        v = check(text)
+        rows.append({"source": source, "input": text, "status": v.status.name, "ok": v.ok,
+                     "reason": v.reason, "stamp": _stamp_json(v.stamp)})
+
+    for c in args.codes:
+        one(c, "argument")
+    for img in args.image or []:
+        from antifake import qr as _qr
+
+        try:
+            texts = _qr.read_qr(_need_file(img, "image"))
+        except _qr.QRReadError as e:
+            errors.append({"source": img, "error": str(e)})
+            continue
+        for t in texts:
+            one(t, img)
+    if args.file and reg is not None:  # registry statuses: one lookup per code
+        texts, sources = _read_codes_file(args.file, args.column)
+        for t, s in zip(texts, sources, strict=True):
+            one(t, s)
+    elif args.file:
+        texts, sources = _read_codes_file(args.file, args.column)
+        res = af.verify_many(texts, ring, threads=args.threads)
+        status = res.status
+        bad = [i for i in range(len(texts)) if status[i] != af.Status.AUTHENTIC]
+        reasons = ({i: af.verify(texts[i], ring).reason for i in bad}
+                   if len(bad) <= REASONS_LIMIT else {})
+        names = [s.name for s in af.Status]
+        for i, (t, s) in enumerate(zip(texts, sources, strict=True)):
+            st = int(status[i])
+            rows.append({"source": s, "input": t, "status": names[st], "ok": st == 0,
+                         "reason": reasons.get(i)})
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    all_ok = all(r["ok"] for r in rows)
+    code = EXIT_FOUND if not all_ok else (EXIT_USAGE if errors or not rows else EXIT_OK)
+
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["source", "input", "status", "ok", "reason"])
+            for r in rows:
+                w.writerow([r["source"], r["input"], r["status"], int(r["ok"]),
+                            r["reason"] or ""])
+    if args.json:
+        _emit_json({"ok": all_ok and not errors and bool(rows), "total": len(rows),
+                    "counts": counts, "results": rows, "errors": errors, "exit_code": code})
+        return code
+    shown = rows if (args.all or len(rows) <= SHOW_ROWS) else [r for r in rows if not r["ok"]]
+    for r in shown[:SHOW_ROWS] if not args.all else shown:
+        where = "" if r["source"] == "argument" else f"{r['source']}: "
+        reason = f"  ({r['reason']})" if r["reason"] else ""
+        text = r["input"] if len(r["input"]) <= 72 else r["input"][:69] + "..."
+        print(f"{r['status']:<20} {where}{text}{reason}")
+    if not args.all and len(shown) > SHOW_ROWS:
+        print(f"... and {len(shown) - SHOW_ROWS:,} more not authentic: --all lists every row, "
+              "--out FILE writes them as CSV")
+    for e in errors:
+        print(f"{'UNREADABLE':<20} {e['error']}", file=sys.stderr)
+    if len(rows) > 1 or args.file:
+        summary = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(),
+                                                            key=lambda kv: -kv[1]))
+        print(f"{len(rows):,} codes: {summary or 'none'}")
+    if args.out:
+        _note(args, f"wrote {args.out}")
+    return code
+
+
+# ---------------------------------------------------------------------------------------
+# registry, trace, detection (their modules may land later)
+# ---------------------------------------------------------------------------------------
+def _optional(module: str, name: str) -> Any:
+    """``module.name`` when the module exists (it may land in a later release), else None."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        return None
+    return getattr(mod, name, None)
+
+
+def _registry_class() -> Any:
+    return getattr(af, "Registry", None) or _optional("antifake.trace.registry", "Registry")
+
+
+def _detect_function() -> Any:
+    return getattr(af, "detect", None) or _optional("antifake.trace.detect", "detect")
+
+
+def _not_yet(command: str, what: str) -> CLIError:
+    return CLIError(f"'antifake {command}' is not available yet: this antifake has no {what}; "
+                    "upgrade antifake when it ships", EXIT_USAGE)
+
+
+def _db_path(args: argparse.Namespace, must_exist: bool) -> str:
+    db = args.db or os.environ.get(DB_ENV)
+    if not db:
+        raise CLIError(f"which registry? give --db FILE (or set {DB_ENV})")
+    if must_exist and "://" not in db and not Path(db).exists():
+        raise CLIError(f"registry database {db} not found: check --db, or create it with "
+                       "'antifake register' / 'antifake import-epcis'", EXIT_FILE)
+    return db
+
+
+def _open_registry(args: argparse.Namespace, command: str, must_exist: bool = True,
+                   ring: af.Keyring | None = None) -> Any:
+    cls = _registry_class()
+    if cls is None:
+        raise _not_yet(command, "registry (antifake.trace.registry)")
+    db = _db_path(args, must_exist)
+    if ring is None:
+        ring = _keyring(args, required=False)
+    try:
+        return cls(db, keyring=ring)
+    except (OSError, af.RegistryError) as e:
+        raise CLIError(f"cannot open registry {db}: {e}", EXIT_FILE) from None
+    except Exception as e:
+        import sqlite3
+
+        if isinstance(e, sqlite3.Error):
+            raise CLIError(f"cannot open registry {db}: {e} (not a registry database?)",
+                           EXIT_FILE) from None
+        raise
+
+
+def _close(reg: Any) -> None:
+    close = getattr(reg, "close", None)
+    if callable(close):
+        close()
+
+
+def _time_arg(text: str | None, what: str) -> datetime | None:
+    if text is None:
+        return None
+    from antifake.timeutil import parse_time
+
+    try:
+        return parse_time(text)
+    except af.FormatError as e:
+        raise CLIError(f"{what}: {e}") from None
+
+
+def _code_arg(text: str, ring: af.Keyring | None) -> str:
+    """An EPC for graph queries: EPCs pass through; a scanned code becomes its stamp's EPC
+    when the keyring can read it; anything else goes to the registry as typed."""
+    t = text.strip()
+    if t.startswith("urn:") or t.lower().startswith("https://id.gs1.org/"):
+        return t
+    if ring is not None and len(ring):
+        v = af.verify(t, ring)
+        if v.stamp is not None and (v.stamp.serial is not None or v.stamp.product is None):
+            return v.stamp.epc
+    return t
+
+
+def _event_json(ev: Any) -> dict[str, Any]:
+    if isinstance(ev, str):
+        return {"event_id": ev}
+    if isinstance(ev, int):
+        return {"event": ev}
+    d: dict[str, Any] = {}
+    for k in ("event_id", "type", "action", "biz_step", "disposition", "time", "by", "source",
+              "destination", "parent", "lat", "lon"):
+        v = getattr(ev, k, None)
+        if v is not None:
+            d[k] = _iso(v)
+    for k in ("epcs", "children"):
+        v = getattr(ev, k, None)
+        if v:
+            d[k] = list(v)
+    for k in ("reason", "listing"):
+        v = getattr(ev, k, None)
+        if v is not None and not callable(v):
+            d[k] = v
+    return d
+
+
+def _short_step(s: str | None) -> str:
+    if not s:
+        return "-"
+    return s.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    reg = _open_registry(args, "register", must_exist=False)
+    try:
+        p = _need_file(args.batch, "batch file")
+        try:
+            batch = af.Batch.load(p)
+        except af.IssueError as e:
+            raise CLIError(f"{e}", EXIT_FILE) from None
+        if args.role:
+            kw = {k: v for k, v in (("region", args.region), ("lat", args.lat),
+                                    ("lon", args.lon)) if v is not None}
+            reg.add_party(args.owner, role=args.role, **kw)
+        at = _time_arg(args.at, "--at") or datetime.now().astimezone()
+        out = reg.register(batch, owner=args.owner, at=at)
+        res = {"db": args.db or os.environ.get(DB_ENV), "batch_id": batch.batch_id,
+               "key_id": batch.key_id, "stamps": len(batch), "owner": args.owner,
+               "at": _iso(at)}
+        if isinstance(out, int):
+            res["new"] = out
+        if args.json:
+            _emit_json(res)
+        else:
+            _out(args, f"registered {len(batch):,} stamps of batch {batch.batch_id} (key "
+                       f"{batch.key_id}) to {args.owner}")
+    finally:
+        _close(reg)
+    return EXIT_OK
+
+
+def cmd_import_epcis(args: argparse.Namespace) -> int:
+    reg = _open_registry(args, "import-epcis", must_exist=False)
+    total_new, files = 0, []
+    try:
+        for f in args.files:
+            p = _need_file(f, "EPCIS file")
+            res = reg.import_epcis(p)
+            ids = list(getattr(res, "event_ids", []) or [])
+            new = int(getattr(res, "new", 0) or 0)
+            total_new += new
+            files.append({"file": str(p), "events": len(ids), "new": new})
+            _out(args, f"{p}: {len(ids):,} events, {new:,} new")
+    finally:
+        _close(reg)
+    if args.json:
+        _emit_json({"files": files, "new": total_new})
+    return EXIT_OK
+
+
+def cmd_export_epcis(args: argparse.Namespace) -> int:
+    reg = _open_registry(args, "export-epcis")
+    try:
+        since = _time_arg(args.since, "--since")
+        out = reg.export_epcis(args.out, since=since)
+    finally:
+        _close(reg)
+    res: dict[str, Any] = {"file": args.out, "since": _iso(since)}
+    if isinstance(out, int):
+        res["events"] = out
+    if args.json:
+        _emit_json(res)
+    else:
+        _out(args, f"wrote {args.out}" + (f" ({out:,} events)" if isinstance(out, int) else ""))
+    return EXIT_OK
+
+
+def _graph_view(reg: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The trace graph and, when the registry exposes them, its event columns (time, kind,
+    parties) to describe events without loading their JSON."""
+    store = getattr(reg, "storage", None)
+    cols_fn = getattr(store, "graph_columns", None)
+    if callable(cols_fn):
+        from antifake.trace.graph import TraceGraph
+
+        cols = cols_fn()
+        return TraceGraph.from_arrays(**cols), cols
+    return reg.graph(), None
+
+
+def _history(g: Any, cols: dict[str, Any] | None, code: str) -> list[dict[str, Any]]:
+    """``g.history(code)`` as event summaries (id, time, kind, parties)."""
+    h = g.history(code)
+    if not hasattr(h, "dtype") or h.dtype.kind not in "iu":
+        return [_event_json(e) for e in h]
+    ids = g.event_ids
+    if cols is None:
+        return [{"event_id": str(ids[i])} for i in h.tolist()]
+    from antifake.timeutil import from_micros, to_iso
+    from antifake.trace.kinds import EventKind
+
+    parties = cols["parties"]
+    out = []
+    for i in h.tolist():
+        d: dict[str, Any] = {"event_id": str(ids[i]),
+                             "time": to_iso(from_micros(int(cols["ev_time"][i])))}
+        k = int(cols["ev_kind"][i])
+        d["kind"] = EventKind(k).name.lower() if k in EventKind._value2member_map_ else str(k)
+        for name, col in (("by", "ev_by"), ("source", "ev_src"), ("destination", "ev_dst")):
+            p = int(cols[col][i])
+            if p >= 0:
+                d[name] = str(parties[p])
+        for name, col in (("lat", "ev_lat"), ("lon", "ev_lon")):
+            v = float(cols[col][i])
+            if v == v:  # not NaN
+                d[name] = v
+        out.append(d)
+    return out
+
+
+def _resolve(reg: Any, text: str, ring: af.Keyring) -> str:
+    fn = getattr(reg, "resolve", None)
+    if callable(fn):
+        return str(fn(text))
+    return _code_arg(text, ring)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    reg = _open_registry(args, f"trace {args.trace_cmd}")
+    try:
+        g, cols = _graph_view(reg)
+        ring = reg.keyring if isinstance(getattr(reg, "keyring", None), af.Keyring) \
+            else _keyring(args, required=False)
+        if args.trace_cmd == "history":
+            code = _resolve(reg, args.code, ring)
+            evs = _history(g, cols, code)
+            res: dict[str, Any] = {"code": code, "events": evs}
+            for name in ("containers", "custody_chain", "custodian"):
+                fn = getattr(g, name, None)
+                if callable(fn):
+                    with contextlib.suppress(af.AntifakeError, LookupError):
+                        res[name] = fn(code)
+            if args.json:
+                _emit_json(res)
+                return EXIT_OK
+            print(f"{code}: {len(evs)} events")
+            for e in evs:
+                where = e.get("by") or e.get("source") or ""
+                if e.get("destination"):
+                    where = f"{where} -> {e['destination']}"
+                what = e.get("kind") or _short_step(e.get("biz_step")) or e.get("event_id")
+                print(f"  {e.get('time', ''):<28} {what:<14} {where}")
+            if res.get("containers"):
+                print(f"  inside     : {' < '.join(res['containers'])}")
+            if "custody_chain" in res:
+                print(f"  custody    : {' -> '.join(res['custody_chain']) or '-'}")
+            if "custodian" in res:
+                print(f"  held by now: {res['custodian'] or 'nobody (sold or unknown)'}")
+        elif args.trace_cmd == "contents":
+            code = _resolve(reg, args.code, ring)
+            items = [str(x) for x in g.contents(code)]
+            if args.json:
+                _emit_json({"code": code, "contents": items})
+                return EXIT_OK
+            print(f"{code}: {len(items)} codes inside")
+            for x in items:
+                print(f"  {x}")
+        else:  # recall
+            if args.batch_id is None and args.via is None and args.key_id is None:
+                raise CLIError("recall what? give --batch-id N (and/or --key-id, --via PARTY)")
+            r = g.recall(batch_id=args.batch_id, via=args.via,
+                         since=_time_arg(args.since, "--since"),
+                         until=_time_arg(args.until, "--until"), key_id=args.key_id)
+            codes, holders = list(r.codes.tolist()), list(r.custodians.tolist())
+            by: dict[str, int] = {}
+            for h in holders:
+                by[h or "(sold / unknown)"] = by.get(h or "(sold / unknown)", 0) + 1
+            if args.out:
+                with open(args.out, "w", newline="", encoding="utf-8") as f:
+                    w = csv.writer(f)
+                    w.writerow(["code", "custodian"])
+                    w.writerows((c, h or "") for c, h in zip(codes, holders, strict=True))
+            if args.json:
+                _emit_json({"count": len(codes), "by_custodian": by,
+                            "items": [{"code": c, "custodian": h}
+                                      for c, h in zip(codes, holders, strict=True)]})
+                return EXIT_OK
+            print(f"{len(codes):,} items to recall")
+            for h, k in sorted(by.items(), key=lambda kv: -kv[1]):
+                print(f"  {h:<30} {k:>10,}")
+            if args.out:
+                _note(args, f"wrote {args.out}")
+    finally:
+        _close(reg)
+    return EXIT_OK
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    fn = _detect_function()
+    if fn is None:
+        raise _not_yet("detect", "detection (antifake.detect)")
+    reg = _open_registry(args, "detect")
+    try:
+        alerts = list(fn(reg))
+    finally:
+        _close(reg)
+    rows = []
+    for a in alerts:
+        score = float(getattr(a, "score", 0.0))
+        if score < args.min_score:
+            continue
+        codes = list(getattr(a, "codes", []) or [])
+        rows.append({"kind": str(getattr(a, "kind", "")), "score": round(score, 4),
+                     "codes": codes, "evidence": getattr(a, "evidence", None)})
+    rows.sort(key=lambda r: -r["score"])
+    code = EXIT_FOUND if rows else EXIT_OK
+    if args.json:
+        _emit_json({"alerts": rows, "count": len(rows), "min_score": args.min_score,
+                    "exit_code": code})
+        return code
+    if not rows:
+        print(f"no alerts with score >= {args.min_score}")
+    for r in rows[: None if args.all else SHOW_ROWS]:
+        ev = r["evidence"]
+        ev_text = json.dumps(ev, default=_json_default)[:80] if ev is not None else ""
+        more = f" (+{len(r['codes']) - 1})" if len(r["codes"]) > 1 else ""
+        first = r["codes"][0] if r["codes"] else "-"
+        print(f"{r['score']:.2f}  {r['kind']:<24} {first}{more}  {ev_text}")
+    if not args.all and len(rows) > SHOW_ROWS:
+        print(f"... and {len(rows) - SHOW_ROWS:,} more: --all lists every alert")
+    return code
+
+
+def cmd_check_listing(args: argparse.Namespace) -> int:
+    reg = _open_registry(args, "check-listing")
+    try:
+        res = reg.check_listing(args.code, seller=args.seller)
+    finally:
+        _close(reg)
+    ok = bool(getattr(res, "ok", False))
+    reasons = [str(r) for r in (getattr(res, "reasons", None) or [])]
+    code = EXIT_OK if ok else EXIT_FOUND
+    if args.json:
+        _emit_json({"code": args.code, "seller": args.seller, "ok": ok, "reasons": reasons,
+                    "exit_code": code})
+        return code
+    print(("OK" if ok else "REFUSED") + f": {args.seller} listing {args.code}")
+    for r in reasons:
+        print(f"  - {r}")
+    return code
+
+
+# ---------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------
+def _timed(fn: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from antifake import _core
+
+    n = args.count
+    if n < 100:
+        raise CLIError("-n must be at least 100")
+    cores = os.cpu_count() or 1
+    thread_opts = [1] if cores == 1 or args.threads == 1 else [1, args.threads or cores]
+    key = af.IssuerKey.generate("BENCH", key_id=1)
+    base = "https://xacthuc.example.vn/abc"
+    batch = af.issue(key, n)
+    urls = batch.urls(base)
+    numbers = batch.numbers()
+    pub_ring = af.Keyring([key.public])
+    man_ring = af.Keyring([key.public])
+    man_ring.add_manifest(batch.manifest)
+    sec_ring = af.Keyring([key])
+    sec_ring.add_manifest(batch.manifest)
+    cases: list[tuple[str, Callable[[int], Any], int]] = [
+        ("issue (Ed25519 sign)", lambda t: af.issue(key, n, batch_id=0, threads=t), 1),
+        ("verify QR (signature)", lambda t: af.verify_many(urls, pub_ring, threads=t), 1),
+        ("verify QR (manifest)", lambda t: af.verify_many(urls, man_ring, threads=t), 3),
+        ("verify numbers (tags)", lambda t: af.verify_many(numbers, sec_ring, threads=t), 3),
+        ("stamp numbers (tags)", lambda t: batch.numbers(threads=t), 3),
+        ("parse QR URLs", lambda t: _core.parse_texts(urls, t), 3),
+    ]
+    rows = []
+    with _progress(args, len(cases) * len(thread_opts), "bench", "case") as tick:
+        for name, fn, rep in cases:
+            row: dict[str, Any] = {"operation": name, "n": n}
+            for t in thread_opts:
+                dt = _timed(lambda fn=fn, t=t: fn(t), rep)
+                row[f"per_s_{t}t"] = round(n / dt) if dt > 0 else None
+                tick(1)
+            rows.append(row)
+    if args.json:
+        _emit_json({"cores": cores, "threads": thread_opts, "n": n, "rows": rows})
+        return EXIT_OK
+    heads = ["operation", "n"] + [f"/s, {t} thread{'s' if t > 1 else ''}" for t in thread_opts]
+    table = [[r["operation"], f"{n:,}"] + [f"{r[f'per_s_{t}t']:,}" for t in thread_opts]
+             for r in rows]
+    widths = [max(len(h), *(len(x[i]) for x in table)) for i, h in enumerate(heads)]
+    print(f"antifake {af.__version__} on {cores} cores ({n:,} stamps per case, best of runs)")
+    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                    for i, (h, w) in enumerate(zip(heads, widths, strict=True))))
+    print("  ".join("-" * w for w in widths))
+    for x in table:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(x, widths, strict=True))))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    from antifake import demo
+
+    if not args.json:
+        return int(demo.main(extra) or 0)
+    p = _Parser(prog="antifake demo", add_help=False)
+    p.add_argument("--out", default="antifake-demo")
+    p.add_argument("-n", type=int, default=10_000)
+    a = p.parse_args(extra)
+    counts = demo.run(a.out, a.n, out=lambda s: print(s, file=sys.stderr))
+    _emit_json({"out": a.out, "n": a.n, "counts": counts})
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------
+# the parser
+# ---------------------------------------------------------------------------------------
+def _parser() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="one JSON document on stdout (errors too)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks instead of one-line errors")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars")
+
+    pw = _Parser(add_help=False)
+    pw.add_argument("--passphrase-file", metavar="FILE",
+                    help=f"first line is the key file's passphrase (else ${PASSPHRASE_ENV}, "
+                         "else a prompt)")
+
+    ring = _Parser(add_help=False, parents=[pw])
+    g = ring.add_argument_group("trusted keys")
+    g.add_argument("--pubkey", action="append", metavar="FILE",
+                   help="issuer public key (.pub.json); repeatable")
+    g.add_argument("--key", action="append", metavar="FILE",
+                   help="issuer secret key file: also checks stamp numbers and PINs; repeatable")
+    g.add_argument("--manifest", action="append", metavar="FILE",
+                   help="batch manifest: confirms membership (NOT_ISSUED otherwise); repeatable")
+
+    dbp = _Parser(add_help=False)
+    dbp.add_argument("--db", metavar="FILE", default=None,
+                     help=f"registry database (default ${DB_ENV}); with verify: also report "
+                          "decommissioned, recalled, stolen and claimed stamps")
+
+    threads = _Parser(add_help=False)
+    threads.add_argument("--threads", type=int, default=None, metavar="N",
+                         help="native threads (default: every core)")
+
+    p = _Parser(prog="antifake", description="Anti-counterfeit electronic stamps: keys, "
+                "issuance, QR images, verification and trace.", epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter, parents=[])
+    p.add_argument("--json", action="store_true", default=False,
+                   help="one JSON document on stdout (errors too)")
+    p.add_argument("--debug", action="store_true", default=False,
+                   help="show tracebacks instead of one-line errors")
+    p.add_argument("-q", "--quiet", action="store_true", default=False, help="no progress bars")
+    p.add_argument("--version", action="version", version=f"antifake {af.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_: str, parents: Sequence[argparse.ArgumentParser] = (),
+            **kw: Any) -> _Parser:
+        sp: _Parser = sub.add_parser(name, help=help_, description=help_,
+                                     parents=[common, *parents], **kw)
+        return sp
+
+    s = add("keygen", "generate an issuer key (sealed key file + public key JSON)", [pw])
+    s.add_argument("--issuer", required=True, help="issuer id, e.g. VN-QLTT-01")
+    s.add_argument("--key-id", type=int, default=None, help="16-bit key id (default random)")
+    s.add_argument("-o", "--out", default="issuer.key", help="key file (default issuer.key)")
+    s.add_argument("--pub-out", default=None,
+                   help="public key file (default: KEYFILE's stem + .pub.json)")
+    s.add_argument("--valid-from", default=None, help="ISO 8601 time (default now)")
+    s.add_argument("--valid-until", default=None, help="ISO 8601 time (default +3 years)")
+    s.add_argument("--kdf", default="moderate", choices=("interactive", "moderate", "sensitive"),
+                   help="Argon2id strength for sealing (default moderate)")
+    s.add_argument("--no-passphrase", action="store_true",
+                   help="write the key file unsealed (not recommended)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing key file")
+    s.set_defaults(func=cmd_keygen)
+
+    s = add("pubkey", "print the public key JSON of a key file", [pw])
+    s.add_argument("keyfile", help="issuer key file (or a .pub.json to pretty-print)")
+    s.add_argument("-o", "--out", default=None, help="write it to a file as well")
+    s.set_defaults(func=cmd_pubkey)
+
+    s = add("issue", "issue a batch: print file (Parquet, CSV), manifest, batch file, QR images",
+            [pw, threads])
+    s.add_argument("--key", required=True, metavar="FILE", help="issuer secret key file")
+    s.add_argument("-n", "--count", type=int, required=True, help="stamps in the batch")
+    s.add_argument("--base", required=True,
+                   help="resolver base URL printed in every QR, e.g. https://verify.example.vn/s")
+    s.add_argument("--gtin", default=None, help="GS1 GTIN (makes GS1 Digital Link URLs)")
+    s.add_argument("--lot", default=None, help="GS1 lot / batch number (AI 10)")
+    s.add_argument("--expiry", default=None, help="expiry date YYYY-MM-DD (AI 17)")
+    s.add_argument("--out-dir", default=".", help="where the files go (default .)")
+    s.add_argument("--name", default=None, help="file name stem (default batch-KEYID-BATCHID)")
+    s.add_argument("--format", default="parquet,csv",
+                   help="print file formats: parquet,csv (default both)")
+    s.add_argument("--qr-dir", default=None, help="also write one QR image per stamp here")
+    s.add_argument("--qr-format", default="png", choices=("png", "svg"))
+    s.add_argument("--qr-error", default="M", choices=("L", "M", "Q", "H"),
+                   help="QR error correction (default M: survives scratches, stays small)")
+    s.add_argument("--qr-scale", type=int, default=4, help="pixels per module (default 4)")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="processes writing QR images (default: every core)")
+    s.add_argument("--batch-id", type=int, default=None,
+                   help="batch id (default: the key's next one)")
+    s.add_argument("--chunk-size", type=int, default=100_000,
+                   help="stamps issued per chunk (bounds memory; default 100000)")
+    s.add_argument("--force", action="store_true", help="overwrite existing output files")
+    s.set_defaults(func=cmd_issue)
+
+    s = add("verify", "verify codes (URLs, bare codes, stamp numbers) or QR images",
+            [ring, threads, dbp])
+    s.add_argument("codes", nargs="*", help="codes to verify")
+    s.add_argument("--file", default=None,
+                   help="codes file: one a line, or a CSV ('-' reads stdin)")
+    s.add_argument("--column", default=None, help="CSV column holding the codes (name or 1-based)")
+    s.add_argument("--image", action="append", metavar="FILE", help="QR image (PNG, JPEG, ...)")
+    s.add_argument("--pin", default=None, help="check this scratch-off PIN (needs --key)")
+    s.add_argument("--out", default=None, help="write every row's verdict to this CSV")
+    s.add_argument("--all", action="store_true", help="list every row, not only failures")
+    s.set_defaults(func=cmd_verify)
+
+    s = add("register", "register an issued batch in the registry (commissioning events)",
+            [dbp, ring])
+    s.add_argument("--batch", required=True, help="batch .npz written by 'antifake issue'")
+    s.add_argument("--owner", required=True, help="party id commissioning the stamps")
+    s.add_argument("--role", default=None, help="add the owner as a party with this role")
+    s.add_argument("--region", default=None)
+    s.add_argument("--lat", type=float, default=None)
+    s.add_argument("--lon", type=float, default=None)
+    s.add_argument("--at", default=None, help="ISO 8601 time (default now)")
+    s.set_defaults(func=cmd_register)
+
+    s = add("import-epcis", "import EPCIS 2.0 JSON-LD documents into the registry", [dbp, ring])
+    s.add_argument("files", nargs="+", help="EPCIS documents (.jsonld / .json)")
+    s.set_defaults(func=cmd_import_epcis)
+
+    s = add("export-epcis", "export registry events as an EPCIS 2.0 JSON-LD document",
+            [dbp, ring])
+    s.add_argument("out", help="output file (.jsonld)")
+    s.add_argument("--since", default=None, help="only events at or after this ISO 8601 time")
+    s.set_defaults(func=cmd_export_epcis)
+
+    s = add("trace", "trace queries: history, contents, recall", [])
+    tsub = s.add_subparsers(dest="trace_cmd", metavar="QUERY", parser_class=_Parser,
+                            required=True)
+    t = tsub.add_parser("history", help="a stamp's events (own and inherited from containers)",
+                        parents=[common, dbp, ring])
+    t.add_argument("code", help="EPC, QR URL, bare code or stamp number")
+    t = tsub.add_parser("contents", help="codes inside a container now, all levels",
+                        parents=[common, dbp, ring])
+    t.add_argument("code", help="EPC, QR URL or bare code of the container")
+    t = tsub.add_parser("recall", help="items of a batch (optionally via a party) and who "
+                        "holds them", parents=[common, dbp, ring])
+    t.add_argument("--batch-id", type=int, default=None)
+    t.add_argument("--key-id", type=int, default=None)
+    t.add_argument("--via", default=None, help="only items this party held")
+    t.add_argument("--since", default=None, help="ISO 8601 (narrows --via)")
+    t.add_argument("--until", default=None, help="ISO 8601 (narrows --via)")
+    t.add_argument("--out", default=None, help="write code,custodian rows to this CSV")
+    s.set_defaults(func=cmd_trace)
+
+    s = add("detect", "run clone / diversion detection over the registry", [dbp, ring])
+    s.add_argument("--min-score", type=float, default=0.5,
+                   help="report alerts at or above this score (default 0.5: act on it)")
+    s.add_argument("--all", action="store_true", help="list every alert")
+    s.set_defaults(func=cmd_detect)
+
+    s = add("check-listing", "may this seller list this stamp? (records nothing)", [dbp, ring])
+    s.add_argument("code", help="the listed stamp's code")
+    s.add_argument("--seller", required=True, help="seller party id")
+    s.set_defaults(func=cmd_check_listing)
+
+    s = add("bench", "measure sign / verify / tag / parse throughput on this machine",
+            [threads])
+    s.add_argument("-n", "--count", type=int, default=20_000, help="stamps per case")
+    s.set_defaults(func=cmd_bench)
+
+    add("demo", "end-to-end demo: issue, print, verify, reject forgeries "
+        "(options: --out DIR, -n N)", add_help=False)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (see the module documentation)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in args_list
+    debug = "--debug" in args_list
+    try:
+        parser = _parser()
+        args, extra = parser.parse_known_args(args_list)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE if args_list else EXIT_OK
+        if args.command == "demo":
+            return cmd_demo(args, [a for a in extra if a not in ("--json", "--debug")])
+        if extra:
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)} "
+                           f"(see 'antifake {args.command} --help')")
+        return int(args.func(args))
+    except SystemExit as e:  # --help, --version
+        return int(e.code or 0) if isinstance(e.code, int) or e.code is None else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("antifake: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        code, msg = _classify(e)
+        print(f"antifake: error: {msg}", file=sys.stderr)
+        if want_json:
+            _emit_json({"error": msg, "exit_code": code})
+        return code
+
+
+def _classify(e: BaseException) -> tuple[int, str]:
+    """Exit code and one line for an exception (never a secret: antifake's messages hold
+    none, and only filenames are taken from OS errors)."""
+    if isinstance(e, CLIError):
+        return e.code, str(e)
+    if isinstance(e, af.WrongPassphrase):
+        return EXIT_FILE, f"{e}: check --passphrase-file or ${PASSPHRASE_ENV}"
+    if isinstance(e, af.InvalidKey | af.ManifestError):
+        return EXIT_FILE, str(e)
+    if isinstance(e, OSError):
+        name = e.filename if e.filename is not None else ""
+        what = e.strerror or type(e).__name__
+        return EXIT_FILE, f"{name}: {what}" if name else what
+    if isinstance(e, af.AntifakeError):  # FormatError, IssueError, EPCISError, RegistryError
+        return EXIT_USAGE, str(e)
+    if isinstance(e, ImportError):
+        return EXIT_USAGE, f"{e} (install the extras: pip install 'antifake[cli]')"
+    if isinstance(e, ValueError):
+        return EXIT_USAGE, str(e)
+    return EXIT_BUG, (f"internal error ({type(e).__name__}: {str(e)[:200]}); rerun with --debug "
+                      "and report it")
 
 
 if __name__ == "__main__":
