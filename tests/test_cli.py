@@ -174,6 +174,8 @@ def test_issue_outputs(env) -> None:
     assert [r["url"] for r in rows] == t.column("url").to_pylist()
     assert [r["pin"] for r in rows] == t.column("pin").to_pylist()
     assert len({r["url"] for r in rows}) == 40
+    first = (out / "batch-4242-0.csv").read_text().splitlines()[:2]
+    assert first == ["index,url,number,pin", ",".join(["0", *list(rows[0].values())[1:]])]
     # the batch file and manifest agree with the print file, across the 3 chunks
     key = af.IssuerKey.load(d / "issuer.key", passphrase=PASS.encode())
     b = af.Batch.load(out / "batch-4242-0.npz", key=key)
@@ -213,6 +215,24 @@ def test_issue_json_and_refusals(env, capsys, tmp_path) -> None:
     assert code == 2 and "scheme" in err
     code, _, err = run(capsys, "issue", "--key", "issuer.pub.json", "-n", "3", "--base", BASE)
     assert code == 3 and "public key" in err
+
+
+def test_csv_print_file_without_pyarrow(env, capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow -> ImportError
+    code, _, err = run(capsys, "issue", "--key", "issuer.key", "-n", "5", "--base", BASE,
+                       "--out-dir", str(tmp_path))
+    assert code == 2 and "--format csv" in err  # Parquet needs pyarrow: says what to do
+    code, res = run_json(capsys, "issue", "--key", "issuer.key", "-n", "5", "--base", BASE,
+                         "--out-dir", str(tmp_path), "--format", "csv")
+    assert code == 0
+    path = Path(res["files"]["csv"])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "index,url,number,pin" and len(lines) == 6
+    key = af.IssuerKey.load("issuer.key", passphrase=PASS.encode())
+    b = af.Batch.load(res["files"]["batch"], key=key)
+    assert lines[1:] == [f"{i},{u},{n},{p}" for i, (u, n, p) in
+                         enumerate(zip(b.urls(BASE), b.numbers(), b.pins()))]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_verify_codes_file_and_csv(env, capsys, tmp_path) -> None:

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import csv
 import getpass
+import io
 import json
 import os
 import sys
@@ -331,6 +332,76 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 # issue
 # ---------------------------------------------------------------------------------------
+class _PrintFiles:
+    """The printer's files (index, url, number, pin per stamp), written chunk by chunk to
+    ``NAME.part`` files of mode 0600 (they hold the PINs) and renamed into place only when
+    complete. Parquet and CSV through pyarrow when it is installed (CSV also without)."""
+
+    COLUMNS = ("index", "url", "number", "pin")
+
+    def __init__(self, paths: dict[str, Path], csv_quoting: bool = False) -> None:
+        self.paths = paths
+        self.tmp = {k: p.with_name(p.name + ".part") for k, p in paths.items()}
+        self.csv_quoting = csv_quoting
+        self.files: dict[str, IO[Any]] = {}
+        self.writers: dict[str, Any] = {}
+        self.py_csv: set[str] = set()  # kinds written by the csv module (no pyarrow)
+
+    def __enter__(self) -> _PrintFiles:
+        try:
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+            import pyarrow.parquet as pq
+        except ImportError:
+            pa = None
+        if pa is not None:
+            self.pa = pa
+            self.schema = pa.schema([("index", pa.int64()), ("url", pa.string()),
+                                     ("number", pa.string()), ("pin", pa.string())])
+        for kind, tmp in self.tmp.items():
+            f = self.files[kind] = _open_private(tmp, text=False)
+            if kind == "parquet":
+                self.writers[kind] = pq.ParquetWriter(f, self.schema, compression="zstd")
+                continue
+            f.write((",".join(self.COLUMNS) + "\n").encode())
+            if pa is not None:
+                opts = pacsv.WriteOptions(include_header=False,
+                                          quoting_style="needed" if self.csv_quoting else "none")
+                self.writers[kind] = pacsv.CSVWriter(f, self.schema, write_options=opts)
+            else:
+                text = self.files[kind] = io.TextIOWrapper(f, encoding="utf-8", newline="")
+                self.writers[kind] = csv.writer(text)
+                self.py_csv.add(kind)
+        return self
+
+    def write(self, idx: Any, urls: Any, numbers: Any, pins: Any) -> None:
+        table = None
+        for kind, w in self.writers.items():
+            if kind in self.py_csv:
+                w.writerows(zip(idx.tolist(), urls.tolist(), numbers.tolist(), pins.tolist(),
+                                strict=True))
+                continue
+            if table is None:
+                table = self.pa.table({"index": idx, "url": urls, "number": numbers,
+                                       "pin": pins}, schema=self.schema)
+            w.write_table(table)
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        try:
+            for kind, w in self.writers.items():
+                if kind not in self.py_csv:
+                    w.close()
+            for f in self.files.values():
+                f.close()
+            if exc_type is None:
+                for kind, tmp in self.tmp.items():
+                    os.replace(tmp, self.paths[kind])
+        finally:
+            for tmp in self.tmp.values():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+
 def cmd_issue(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -385,66 +456,27 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     serials, sigs = [], []
-    pq_writer = None
-    csv_file = None
-    tmp = {k: p.with_name(p.name + ".part") for k, p in paths.items()
-           if k in ("parquet", "csv")}
     n_qr = 0
-    try:
-        if "parquet" in formats:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    with _PrintFiles({k: p for k, p in paths.items() if k in ("parquet", "csv")},
+                     csv_quoting=any(c in base for c in ',"\r\n')) as pf, \
+            _progress(args, args.count, "issuing") as tick, \
+            _progress(args, args.count if qr_dir else 0, "QR images", "img", 1) as qtick:
+        for chunk in stream:
+            first = chunk.index_offset
+            idx = np.arange(first, first + len(chunk), dtype=np.int64)
+            urls = chunk.urls(base, args.threads)
+            pf.write(idx, urls, chunk.numbers(threads=args.threads),
+                     chunk.pins(threads=args.threads))
+            serials.append(chunk.serials)
+            sigs.append(chunk.signatures)
+            tick(len(chunk))
+            if qr_dir is not None:
+                from antifake import qr as _qr
 
-            schema = pa.schema([("index", pa.int64()), ("url", pa.string()),
-                                ("number", pa.string()), ("pin", pa.string())])
-            pq_file = _open_private(tmp["parquet"], text=False)
-            pq_writer = pq.ParquetWriter(pq_file, schema, compression="zstd")
-        if "csv" in formats:
-            csv_file = _open_private(tmp["csv"])
-            cw = csv.writer(csv_file)
-            cw.writerow(["index", "url", "number", "pin"])
-        with _progress(args, args.count, "issuing") as tick, \
-                _progress(args, args.count if qr_dir else 0, "QR images", "img", 1) as qtick:
-            for chunk in stream:
-                first = chunk.index_offset
-                idx = np.arange(first, first + len(chunk), dtype=np.int64)
-                urls, numbers, pins = chunk.urls(base, args.threads), chunk.numbers(), \
-                    chunk.pins()
-                if pq_writer is not None:
-                    pq_writer.write_table(pa.table(
-                        {"index": idx, "url": urls, "number": numbers, "pin": pins},
-                        schema=schema))
-                if csv_file is not None:
-                    cw.writerows(zip(idx.tolist(), urls.tolist(), numbers.tolist(),
-                                     pins.tolist(), strict=True))
-                del numbers, pins
-                serials.append(chunk.serials)
-                sigs.append(chunk.signatures)
-                tick(len(chunk))
-                if qr_dir is not None:
-                    from antifake import qr as _qr
-
-                    names = [qr_dir / f"{stem}-{i:08d}.{args.qr_format}" for i in idx.tolist()]
-                    n_qr += _qr.write_qr_files(urls.tolist(), names, args.qr_format,
-                                               error=args.qr_error, scale=args.qr_scale,
-                                               jobs=args.jobs, progress=qtick)
-        if pq_writer is not None:
-            pq_writer.close()
-            pq_writer = None
-            pq_file.close()
-        if csv_file is not None:
-            csv_file.close()
-            csv_file = None
-        for k, p in tmp.items():
-            os.replace(p, paths[k])
-    finally:
-        if pq_writer is not None:
-            pq_writer.close()
-        if csv_file is not None:
-            csv_file.close()
-        for p in tmp.values():
-            with contextlib.suppress(OSError):
-                p.unlink()
+                names = [qr_dir / f"{stem}-{i:08d}.{args.qr_format}" for i in idx.tolist()]
+                n_qr += _qr.write_qr_files(urls.tolist(), names, args.qr_format,
+                                           error=args.qr_error, scale=args.qr_scale,
+                                           jobs=args.jobs, progress=qtick)
     manifest = stream.manifest
     assert manifest is not None
     manifest.save(paths["manifest"])
@@ -467,8 +499,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
                f"in {dt:.2f} s")
     for k in ("parquet", "csv"):
         if k in paths:
-            _out(args, f"  print file ({k}) : {paths[k]} (index, url, number, pin; 0600: "
-                       "holds the secret PINs)")
+            _out(args, f"  {'print file (' + k + ')':<17}: {paths[k]} (index, url, number, "
+                       "pin; 0600: holds the secret PINs)")
     _out(args, f"  manifest         : {paths['manifest']} (give to verifiers)")
     _out(args, f"  batch            : {paths['batch']} (for 'antifake register')")
     if qr_dir:
