@@ -18,7 +18,8 @@ from antifake import cli
 
 PASS = "correct horse battery staple 42"
 BASE = "https://xacthuc.example.vn/abc"
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+# subprocesses import the very antifake under test (installed, or the source tree built in place)
+PKG_PARENT = str(Path(af.__file__).resolve().parents[1])
 
 pytest.importorskip("segno")
 pytest.importorskip("zxingcpp")
@@ -48,7 +49,7 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
 def sub(*argv: str, cwd: Path, env: dict | None = None, stdin: int | None = None
         ) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = SRC + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = PKG_PARENT + os.pathsep + e.get("PYTHONPATH", "")
     e.update(env or {})
     p = subprocess.run([sys.executable, "-m", "antifake.cli", *argv], cwd=cwd, env=e,
                        capture_output=True, text=True, timeout=120,

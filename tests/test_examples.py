@@ -24,7 +24,9 @@ BASE = "https://xacthuc.example.vn/abc"
 
 def _env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + e.get("PYTHONPATH", "")
+    # the subprocess imports the very antifake under test (installed, or the built source tree)
+    e["PYTHONPATH"] = str(Path(af.__file__).resolve().parents[1]) + os.pathsep \
+        + e.get("PYTHONPATH", "")
     return e
 
 

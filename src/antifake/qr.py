@@ -287,9 +287,12 @@ def read_qr(source: Any) -> list[str]:
         raise ImportError("reading QR images needs zxing-cpp: pip install 'antifake[cli]' "
                           "(or pip install zxing-cpp Pillow)") from None
     img, name = _image(source)
+    opts = {"formats": zxingcpp.BarcodeFormat.QRCode, "text_mode": zxingcpp.TextMode.Plain}
     try:
-        found = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode,
-                                       text_mode=zxingcpp.TextMode.Plain, return_errors=True)
+        try:
+            found = zxingcpp.read_barcodes(img, **opts, return_errors=True)
+        except TypeError:  # zxing-cpp before 2.3: no return_errors, only valid symbols
+            found = zxingcpp.read_barcodes(img, **opts)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise QRReadError(f"{name}: the QR reader refused the image ({exc})") from None
     texts = [b.text for b in found if b.valid and b.text]
