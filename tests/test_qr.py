@@ -163,3 +163,14 @@ def test_write_qr_files(service, tmp_path) -> None:
     assert qr.write_qr_files(urls, paths, "png", jobs=1, progress=seen.append) == len(urls)
     assert sum(seen) == len(urls)
     assert qr.read_qr(paths[4]) == [urls[4].upper()]
+
+
+def test_batch_qr_method(service, tmp_path) -> None:
+    """``Batch.qr(i, base, kind, path)`` is a thin wrapper of :func:`qr.stamp_qr`."""
+    _, plain, gs1 = service
+    if not hasattr(af.Batch, "qr"):
+        pytest.xfail("Batch.qr is not wired up yet (issue.py)")
+    assert plain.qr(3, BASE) == qr.stamp_qr(plain, 3, BASE)
+    assert gs1.qr(1, BASE, kind="svg") == qr.stamp_qr(gs1, 1, BASE, kind="svg")
+    p = gs1.qr(2, BASE, path=tmp_path / "s.png")
+    assert qr.read_qr(p) == [gs1.urls(BASE)[2]]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import getpass
 import io
 import json
@@ -485,10 +486,10 @@ def cmd_issue(args: argparse.Namespace) -> int:
                      product=stream.product, issued_at=stream.issued_at, manifest=manifest)
     batch.save(paths["batch"])
     dt = time.perf_counter() - t0
+    sp = stream.product
     res = {"issuer": key.issuer, "key_id": key.key_id, "batch_id": bid, "count": args.count,
-           "base": base, "product": None if product is None else {
-               "gtin": stream.product.gtin, "lot": stream.product.lot,
-               "expiry": stream.product.expiry},
+           "base": base, "product": None if sp is None else {
+               "gtin": sp.gtin, "lot": sp.lot, "expiry": sp.expiry},
            "files": {k: str(p) for k, p in paths.items()},
            "qr_dir": str(qr_dir) if qr_dir else None, "qr_images": n_qr,
            "seconds": round(dt, 3)}
@@ -651,8 +652,8 @@ def _verify(args: argparse.Namespace, ring: af.Keyring, reg: Any) -> int:
     if not args.all and len(shown) > SHOW_ROWS:
         print(f"... and {len(shown) - SHOW_ROWS:,} more not authentic: --all lists every row, "
               "--out FILE writes them as CSV")
-    for e in errors:
-        print(f"{'UNREADABLE':<20} {e['error']}", file=sys.stderr)
+    for err in errors:
+        print(f"{'UNREADABLE':<20} {err['error']}", file=sys.stderr)
     if len(rows) > 1 or args.file:
         summary = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(),
                                                             key=lambda kv: -kv[1]))
@@ -974,7 +975,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         alerts = list(fn(reg))
     finally:
         _close(reg)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in alerts:
         score = float(getattr(a, "score", 0.0))
         if score < args.min_score:
@@ -1063,7 +1064,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         for name, fn, rep in cases:
             row: dict[str, Any] = {"operation": name, "n": n}
             for t in thread_opts:
-                dt = _timed(lambda fn=fn, t=t: fn(t), rep)
+                dt = _timed(functools.partial(fn, t), rep)
                 row[f"per_s_{t}t"] = round(n / dt) if dt > 0 else None
                 tick(1)
             rows.append(row)
@@ -1150,7 +1151,7 @@ def _parser() -> _Parser:
     def add(name: str, help_: str, parents: Sequence[argparse.ArgumentParser] = (),
             **kw: Any) -> _Parser:
         sp: _Parser = sub.add_parser(name, help=help_, description=help_,
-                                     parents=[common, *parents], **kw)
+                                     parents=[common, *parents], **kw)  # type: ignore[list-item]
         return sp
 
     s = add("keygen", "generate an issuer key (sealed key file + public key JSON)", [pw])

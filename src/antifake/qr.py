@@ -287,7 +287,8 @@ def read_qr(source: Any) -> list[str]:
         raise ImportError("reading QR images needs zxing-cpp: pip install 'antifake[cli]' "
                           "(or pip install zxing-cpp Pillow)") from None
     img, name = _image(source)
-    opts = {"formats": zxingcpp.BarcodeFormat.QRCode, "text_mode": zxingcpp.TextMode.Plain}
+    opts: dict[str, Any] = {"formats": zxingcpp.BarcodeFormat.QRCode,
+                            "text_mode": zxingcpp.TextMode.Plain}
     try:
         try:
             found = zxingcpp.read_barcodes(img, **opts, return_errors=True)
