@@ -891,9 +891,13 @@ def _history(g: Any, cols: dict[str, Any] | None, code: str) -> list[dict[str, A
 
 def _resolve(reg: Any, text: str, ring: af.Keyring) -> str:
     fn = getattr(reg, "resolve", None)
-    if callable(fn):
-        return str(fn(text))
-    return _code_arg(text, ring)
+    try:
+        return str(fn(text)) if callable(fn) else _code_arg(text, ring)
+    except af.UnknownStampError as e:
+        hint = ("give the issuer's --pubkey (--key for stamp numbers) or the stamp's EPC"
+                if "KEY" in str(e) or "UNVERIFIABLE" in str(e) else
+                "is it registered? ('antifake register', 'antifake import-epcis')")
+        raise CLIError(f"{e}: {hint}") from None
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
