@@ -1270,7 +1270,7 @@ def _parser() -> _Parser:
 
     s = add("bench", "measure sign / verify / tag / parse throughput on this machine",
             [threads])
-    s.add_argument("-n", "--count", type=int, default=20_000, help="stamps per case")
+    s.add_argument("-n", "--count", type=int, default=10_000, help="stamps per case")
     s.set_defaults(func=cmd_bench)
 
     add("demo", "end-to-end demo: issue, print, verify, reject forgeries "
