@@ -1007,6 +1007,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_check_listing(args: argparse.Namespace) -> int:
+    cls = _registry_class()
+    if cls is not None and not hasattr(cls, "check_listing"):
+        raise _not_yet("check-listing", "marketplace listing check (Registry.check_listing)")
     reg = _open_registry(args, "check-listing")
     try:
         res = reg.check_listing(args.code, seller=args.seller)
