@@ -105,7 +105,7 @@ def test_blake3_kernel(benchmark, msgs: np.ndarray, key: bytes, baseline_rate: f
     try:
         assert _core.blake3_set_simd_level(level) == level
         args = (msgs, length, key, OUT_LEN, threads)
-        tags = benchmark.pedantic(_core.blake3_many, args=args, rounds=5, iterations=1)
+        tags = benchmark.pedantic(_core.blake3_many, args=args, rounds=10, iterations=1)
         rate = msgs.shape[0] / _seconds(benchmark, _core.blake3_many, *args)
     finally:
         _core.blake3_set_simd_level(before)
