@@ -350,6 +350,13 @@ class _PrintFiles:
 
     def __enter__(self) -> _PrintFiles:
         try:
+            return self._open()
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
+
+    def _open(self) -> _PrintFiles:
+        try:
             import pyarrow as pa
             import pyarrow.csv as pacsv
             import pyarrow.parquet as pq
@@ -425,6 +432,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
 
         _qr._check_error(args.qr_error)
         _qr._segno()
+        if args.qr_scale < 1:
+            raise CLIError("--qr-scale is pixels per module: at least 1")
     if "parquet" in formats:
         try:
             import pyarrow  # noqa: F401
