@@ -1146,8 +1146,7 @@ def _parser() -> _Parser:
 
     dbp = _Parser(add_help=False)
     dbp.add_argument("--db", metavar="FILE", default=None,
-                     help=f"registry database (default ${DB_ENV}); with verify: also report "
-                          "decommissioned, recalled, stolen and claimed stamps")
+                     help=f"registry database (default ${DB_ENV})")
 
     threads = _Parser(add_help=False)
     threads.add_argument("--threads", type=int, default=None, metavar="N",
@@ -1218,7 +1217,9 @@ def _parser() -> _Parser:
     s.set_defaults(func=cmd_issue)
 
     s = add("verify", "verify codes (URLs, bare codes, stamp numbers) or QR images",
-            [ring, threads, dbp])
+            [ring, threads])
+    s.add_argument("--db", metavar="FILE", default=None,
+                   help="also ask this registry: decommissioned, recalled, stolen, claimed")
     s.add_argument("codes", nargs="*", help="codes to verify")
     s.add_argument("--file", default=None,
                    help="codes file: one a line, or a CSV ('-' reads stdin)")
