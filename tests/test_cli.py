@@ -350,7 +350,9 @@ def test_debug_shows_the_traceback(env, capsys) -> None:
 
 def test_subprocess_end_to_end(env, tmp_path) -> None:
     d, rows, _ = env
-    p = sub("--json", "verify", *RING, rows[0]["url"], rows[0]["url"][:-1] + "Z", cwd=d)
+    url = rows[0]["url"]
+    forged = url[:-1] + ("Z" if url[-1] != "Z" else "Y")
+    p = sub("--json", "verify", *RING, url, forged, cwd=d)
     assert p.returncode == 1, p.stderr
     res = json.loads(p.stdout)
     assert [r["status"] for r in res["results"]][0] == "AUTHENTIC"
