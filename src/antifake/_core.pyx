@@ -216,17 +216,27 @@ _init_dec()
 
 
 cdef inline void _b32enc(const uint8_t *src, Py_ssize_t nbytes, char *dst) noexcept nogil:
-    """Left-aligned base32 of nbytes (dst gets ceil(8n/5) symbols)."""
+    """Left-aligned base32 of nbytes (dst gets ceil(8n/5) symbols): 5 bytes -> 8 symbols at
+    a time, then the remainder bit by bit."""
     cdef uint64_t acc = 0
-    cdef int bits = 0
-    cdef Py_ssize_t i, o = 0
-    for i in range(nbytes):
+    cdef int bits = 0, k
+    cdef Py_ssize_t i = 0, o = 0
+    while i + 5 <= nbytes:
+        acc = ((<uint64_t>src[i] << 32) | (<uint64_t>src[i + 1] << 24)
+               | (<uint64_t>src[i + 2] << 16) | (<uint64_t>src[i + 3] << 8) | src[i + 4])
+        for k in range(8):
+            dst[o + k] = ALPHA[(acc >> (35 - 5 * k)) & 31]
+        i += 5
+        o += 8
+    acc = 0
+    while i < nbytes:
         acc = (acc << 8) | src[i]
         bits += 8
         while bits >= 5:
             bits -= 5
             dst[o] = ALPHA[(acc >> bits) & 31]
             o += 1
+        i += 1
     if bits > 0:
         dst[o] = ALPHA[(acc << (5 - bits)) & 31]
 
