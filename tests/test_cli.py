@@ -441,7 +441,7 @@ def test_registry_commands(env, capsys, tmp_path) -> None:
     assert run(capsys, "trace", "recall", "--batch-id", "0", "--db",
                str(tmp_path / "none.db"))[0] == 3
     # marketplace listing check
-    if not hasattr(cli._registry_class(), "check_listing"):
+    if cli._check_listing_function() is None:
         code, _, err = run(capsys, "check-listing", rows[3]["url"], "--seller", "MFR-01", *ring)
         assert code == 2 and "not available yet" in err
     else:
@@ -451,9 +451,12 @@ def test_registry_commands(env, capsys, tmp_path) -> None:
         code, res = run_json(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42",
                              *ring)
         assert code == 1 and not res["ok"] and res["reasons"]
+        code, out, _ = run(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42", *ring)
+        assert code == 1 and out.startswith("REFUSED") and "SHOP-42" in out
 
 
 def test_detect_command(env, capsys, tmp_path) -> None:
+    d, rows, _ = env
     db = str(tmp_path / "stamps.db")
     if not _available("detect"):
         code, _, err = run(capsys, "detect", "--db", db)
@@ -462,10 +465,29 @@ def test_detect_command(env, capsys, tmp_path) -> None:
     if not _available("registry"):
         pytest.xfail("antifake.trace.registry is not available yet")
     assert run(capsys, "register", "--db", db, "--batch", "out/batch-4242-0.npz",
-               "--owner", "MFR-01", "--pubkey", "issuer.pub.json")[0] == 0
+               "--owner", "MFR-01", "--at", "2026-11-01T08:00:00Z",
+               "--pubkey", "issuer.pub.json")[0] == 0
     code, res = run_json(capsys, "detect", "--db", db)
-    assert code in (0, 1) and res["exit_code"] == code
-    assert (code == 1) == bool(res["alerts"])
+    assert code == 0 and res["alerts"] == []
+    code, out, _ = run(capsys, "detect", "--db", db)
+    assert code == 0 and "no alerts" in out
+    # a shop that never held stamp 7 sells it: an unauthorised seller, act on it
+    b = af.Batch.load(d / "out" / "batch-4242-0.npz")
+    reg = cli._registry_class()(db)
+    try:
+        reg.record(af.Event.sell([b.epcs()[7]], by="SHOP-X", at="2026-11-20T10:00:00Z"))
+    finally:
+        reg.close()
+    code, res = run_json(capsys, "detect", "--db", db)
+    assert code == 1 and res["exit_code"] == 1
+    [alert] = res["alerts"]
+    assert alert["kind"] == "unauthorized_seller" and alert["score"] >= 0.5
+    assert alert["codes"] == [b.epcs()[7]] and alert["evidence"]
+    code, out, _ = run(capsys, "detect", "--db", db)
+    assert code == 1 and "unauthorized_seller" in out
+    # --since after the evidence, or a score bar above it: nothing to report
+    assert run(capsys, "detect", "--db", db, "--since", "2026-11-21T00:00:00Z")[0] == 0
+    assert run(capsys, "detect", "--db", db, "--min-score", "0.99")[0] == 0
 
 
 # ---------------------------------------------------------------------------------------

@@ -983,9 +983,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     fn = _detect_function()
     if fn is None:
         raise _not_yet("detect", "detection (antifake.detect)")
+    since = _time_arg(args.since, "--since")
     reg = _open_registry(args, "detect")
     try:
-        alerts = list(fn(reg))
+        alerts = list(fn(reg, since=since) if since is not None else fn(reg))
     finally:
         _close(reg)
     rows: list[dict[str, Any]] = []
@@ -993,9 +994,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
         score = float(getattr(a, "score", 0.0))
         if score < args.min_score:
             continue
-        codes = list(getattr(a, "codes", []) or [])
         rows.append({"kind": str(getattr(a, "kind", "")), "score": round(score, 4),
-                     "codes": codes, "evidence": getattr(a, "evidence", None)})
+                     "codes": list(getattr(a, "codes", ()) or ()),
+                     "reason": getattr(a, "reason", "") or "",
+                     "first_seen": _iso(getattr(a, "first_seen", None)),
+                     "last_seen": _iso(getattr(a, "last_seen", None)),
+                     "evidence": list(getattr(a, "evidence", ()) or ())})
     rows.sort(key=lambda r: -r["score"])
     code = EXIT_FOUND if rows else EXIT_OK
     if args.json:
@@ -1005,23 +1009,38 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no alerts with score >= {args.min_score}")
     for r in rows[: None if args.all else SHOW_ROWS]:
-        ev = r["evidence"]
-        ev_text = json.dumps(ev, default=_json_default)[:80] if ev is not None else ""
-        more = f" (+{len(r['codes']) - 1})" if len(r["codes"]) > 1 else ""
+        more = f" (+{len(r['codes']) - 1} more)" if len(r["codes"]) > 1 else ""
         first = r["codes"][0] if r["codes"] else "-"
-        print(f"{r['score']:.2f}  {r['kind']:<24} {first}{more}  {ev_text}")
+        print(f"{r['score']:.2f}  {r['kind']:<24} {first}{more}")
+        if r["reason"]:
+            print(f"      {r['reason']}")
     if not args.all and len(rows) > SHOW_ROWS:
-        print(f"... and {len(rows) - SHOW_ROWS:,} more: --all lists every alert")
+        print(f"... and {len(rows) - SHOW_ROWS:,} more: --all lists every alert, --json "
+              "gives the evidence")
+    if rows:
+        print(f"{len(rows):,} alerts with score >= {args.min_score}")
     return code
 
 
-def cmd_check_listing(args: argparse.Namespace) -> int:
+def _check_listing_function() -> Any:
+    """``Registry.check_listing`` (SPEC) or the detection module's ``check_listing``."""
     cls = _registry_class()
-    if cls is not None and not hasattr(cls, "check_listing"):
+    if cls is not None and hasattr(cls, "check_listing"):
+        return lambda reg, code, seller: reg.check_listing(code, seller=seller)
+    fn = getattr(af, "check_listing", None) or _optional("antifake.trace.detect",
+                                                          "check_listing")
+    if fn is None:
+        return None
+    return lambda reg, code, seller: fn(reg, code, seller)
+
+
+def cmd_check_listing(args: argparse.Namespace) -> int:
+    fn = _check_listing_function()
+    if fn is None:
         raise _not_yet("check-listing", "marketplace listing check (Registry.check_listing)")
     reg = _open_registry(args, "check-listing")
     try:
-        res = reg.check_listing(args.code, seller=args.seller)
+        res = fn(reg, args.code, args.seller)
     finally:
         _close(reg)
     ok = bool(getattr(res, "ok", False))
@@ -1029,7 +1048,8 @@ def cmd_check_listing(args: argparse.Namespace) -> int:
     code = EXIT_OK if ok else EXIT_FOUND
     if args.json:
         _emit_json({"code": args.code, "seller": args.seller, "ok": ok, "reasons": reasons,
-                    "exit_code": code})
+                    "epc": getattr(res, "epc", None),
+                    "custodian": getattr(res, "custodian", None), "exit_code": code})
         return code
     print(("OK" if ok else "REFUSED") + f": {args.seller} listing {args.code}")
     for r in reasons:
@@ -1273,6 +1293,8 @@ def _parser() -> _Parser:
     s = add("detect", "run clone / diversion detection over the registry", [dbp, ring])
     s.add_argument("--min-score", type=float, default=0.5,
                    help="report alerts at or above this score (default 0.5: act on it)")
+    s.add_argument("--since", default=None,
+                   help="only alerts with evidence at or after this ISO 8601 time")
     s.add_argument("--all", action="store_true", help="list every alert")
     s.set_defaults(func=cmd_detect)
 
@@ -1313,6 +1335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("antifake: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `antifake ... | head`: the reader left, nothing more to say
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:
         if debug:
             raise
