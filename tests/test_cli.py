@@ -406,6 +406,8 @@ def test_registry_commands(env, capsys, tmp_path) -> None:
         pytest.xfail("antifake.trace.registry is not available yet")
     code, res = run_json(capsys, *reg_args)
     assert code == 0 and res["stamps"] == 40
+    code, out, _ = run(capsys, *reg_args)
+    assert code == 0 and "registered already" in out  # registering again changes nothing
     ring = ["--pubkey", "issuer.pub.json", "--db", db]
     code, res = run_json(capsys, "trace", "history", rows[3]["url"], *ring)
     assert code == 0 and res["events"] and res["custodian"] == "MFR-01"

@@ -811,6 +811,9 @@ def cmd_register(args: argparse.Namespace) -> int:
             res["new"] = out
         if args.json:
             _emit_json(res)
+        elif out == 0:
+            _out(args, f"batch {batch.batch_id} (key {batch.key_id}) is registered already: "
+                       "nothing new")
         else:
             _out(args, f"registered {len(batch):,} stamps of batch {batch.batch_id} (key "
                        f"{batch.key_id}) to {args.owner}")
