@@ -217,6 +217,15 @@ class Batch:
         material = _core.keyed_tags(key.pin_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_pins(material, grouped, threads))
 
+    def qr(self, i: int, base: str, kind: str = "png",
+           path: str | os.PathLike[str] | None = None, *, error: str = "M", scale: int = 4,
+           border: int = 4) -> bytes | str | os.PathLike[str]:
+        """QR image of stamp ``i`` (row number) with resolver ``base``: PNG bytes, SVG text,
+        or the path written when ``path`` is given (see :mod:`antifake.qr`; needs segno)."""
+        from antifake.qr import stamp_qr
+
+        return stamp_qr(self, i, base, kind, path, error=error, scale=scale, border=border)
+
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write serials, signatures and the manifest to an ``.npz`` file (no secret)."""
