@@ -25,16 +25,20 @@ from antifake.keys import IssuerKey, IssuerPublicKey, Keyring
 from antifake.manifest import Manifest
 from antifake.trace.event_hash import event_hash
 from antifake.trace.events import Event
+from antifake.trace.graph import Recall, TraceGraph
+from antifake.trace.registry import ClaimResult, ImportResult, ListingCheck, Registry, StampStatus
 from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
 
 __all__ = [
     "AntifakeError",
     "Batch",
+    "ClaimResult",
     "EPCISError",
     "Event",
     "FormatError",
     "GS1Attributes",
     "GS1Error",
+    "ImportResult",
     "InvalidKey",
     "IssueError",
     "IssueStream",
@@ -44,12 +48,17 @@ __all__ = [
     "Keyring",
     "KeyringError",
     "LifecycleError",
+    "ListingCheck",
     "Manifest",
     "ManifestError",
     "Product",
+    "Recall",
+    "Registry",
     "RegistryError",
     "Stamp",
+    "StampStatus",
     "Status",
+    "TraceGraph",
     "UnknownStampError",
     "Verdict",
     "VerifyResult",
