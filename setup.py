@@ -31,6 +31,13 @@ extensions = [
         define_macros=macros,
         extra_compile_args=extra_compile,
     ),
+    Extension(
+        "antifake.trace._detect",
+        ["src/antifake/trace/_detect.pyx"],
+        include_dirs=include,
+        define_macros=macros,
+        extra_compile_args=extra_compile,
+    ),
 ]
 
 setup(

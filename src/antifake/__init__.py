@@ -23,6 +23,16 @@ from antifake.errors import (
 from antifake.issue import Batch, IssueStream, Product, Stamp, issue, issue_iter
 from antifake.keys import IssuerKey, IssuerPublicKey, Keyring
 from antifake.manifest import Manifest
+from antifake.trace.detect import (
+    Alert,
+    DetectConfig,
+    DetectError,
+    Detector,
+    TraceData,
+    check_listing,
+    check_listings,
+    detect,
+)
 from antifake.trace.event_hash import event_hash
 from antifake.trace.events import Event
 from antifake.trace.graph import Recall, TraceGraph
@@ -30,9 +40,13 @@ from antifake.trace.registry import ClaimResult, ImportResult, ListingCheck, Reg
 from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
 
 __all__ = [
+    "Alert",
     "AntifakeError",
     "Batch",
     "ClaimResult",
+    "DetectConfig",
+    "DetectError",
+    "Detector",
     "EPCISError",
     "Event",
     "FormatError",
@@ -58,11 +72,15 @@ __all__ = [
     "Stamp",
     "StampStatus",
     "Status",
+    "TraceData",
     "TraceGraph",
     "UnknownStampError",
     "Verdict",
     "VerifyResult",
     "WrongPassphrase",
+    "check_listing",
+    "check_listings",
+    "detect",
     "event_hash",
     "issue",
     "issue_iter",

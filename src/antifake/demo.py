@@ -9,6 +9,7 @@ import csv
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import antifake as af
 from antifake import codes as C
@@ -91,7 +92,82 @@ def run(outdir: str | Path = "antifake-demo", n: int = 10_000,
     for label, text in cases:
         verdict = af.verify(text, service)
         out(f"   {label:30s} -> {verdict.status.name}: {verdict.reason}")
+
+    _trace(d, batch, urls, pins, service, out, results)
     return results
+
+
+def _trace(d: Path, batch: af.Batch, urls: Any, pins: Any, service: af.Keyring,
+           out: Callable[[str], None], results: dict[str, int]) -> None:
+    """Part 6: record the supply chain, then catch a photocopied code and a fake seller."""
+    from datetime import UTC, datetime, timedelta
+
+    _say(out, "6. The registry records every stamp's life (GS1 EPCIS 2.0 events)")
+    db = d / "stamps.db"
+    for old in d.glob("stamps.db*"):
+        old.unlink()
+    t0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    with af.Registry(db, keyring=service) as reg:
+        reg.add_party("MFR-01", role="manufacturer", region="VN-HN", lat=21.03, lon=105.85)
+        reg.add_party("DIST-07", role="distributor", region="VN-HN", lat=21.00, lon=105.80)
+        reg.add_party("RET-03", role="retailer", region="VN-HN", lat=21.02, lon=105.84)
+        reg.add_party("SHOP-42", role="marketplace_seller", region="VN-SG", lat=10.77,
+                      lon=106.70)
+        reg.register(batch, owner="MFR-01", at=t0)
+        items = [batch[i] for i in range(80)]
+        cases = ["urn:epc:id:sscc:0614141.1000000001", "urn:epc:id:sscc:0614141.1000000002"]
+        pallet = "urn:epc:id:sscc:0614141.2000000001"
+        events = [af.Event.aggregate(parent=cases[0], children=items[:40], by="MFR-01",
+                                     at=t0 + timedelta(hours=1)),
+                  af.Event.aggregate(parent=cases[1], children=items[40:], by="MFR-01",
+                                     at=t0 + timedelta(hours=1)),
+                  af.Event.aggregate(parent=pallet, children=cases, by="MFR-01",
+                                     at=t0 + timedelta(hours=2)),
+                  af.Event.ship([pallet], source="MFR-01", destination="DIST-07",
+                                at=t0 + timedelta(hours=3)),
+                  af.Event.receive([pallet], by="DIST-07", at=t0 + timedelta(hours=9)),
+                  af.Event.disaggregate(parent=pallet, by="DIST-07",
+                                        at=t0 + timedelta(hours=10)),
+                  af.Event.ship([cases[0]], source="DIST-07", destination="RET-03",
+                                at=t0 + timedelta(days=1)),
+                  af.Event.receive([cases[0]], by="RET-03", at=t0 + timedelta(days=1, hours=3)),
+                  af.Event.sell([items[0]], by="RET-03", at=t0 + timedelta(days=2))]
+        reg.record_many(events)
+        reg.record_many(events)  # re-submitting is a no-op: events are identified by hash
+        out(f"   {reg.stats()}")
+        g = reg.graph()
+        item = items[0].epc
+        out(f"   item {item}")
+        out(f"   its history: {len(g.history(item))} events, in case {g.containers(item)[0]}")
+        out(f"   custody chain: {' -> '.join(g.custody_chain(item))}; "
+            f"now: {g.custodian(item) or 'a consumer'}")
+        out(f"   the opened pallet holds {len(g.contents(pallet))} codes; case 2, still packed at "
+            f"{g.custodian(cases[1])}, holds {len(g.contents(cases[1]))}")
+
+        _say(out, "7. The buyer claims the stamp with the PIN; a copy is caught")
+        first = reg.claim(urls[0], pins[0], at=t0 + timedelta(days=2, hours=1), lat=21.03,
+                          lon=105.85)
+        copy = reg.claim(urls[0], pins[0], at=t0 + timedelta(days=2, hours=2), lat=10.77,
+                         lon=106.70)
+        out(f"   first claim in Hanoi: {first.status.name}; same code again: {copy.status.name}")
+        reg.record(af.Event.scan(item, by="app:4f2a", at=t0 + timedelta(days=2, hours=3),
+                                 lat=21.03, lon=105.85))
+        reg.record(af.Event.scan(item, by="app:91c0", at=t0 + timedelta(days=2, hours=3,
+                                                                            minutes=30),
+                                 lat=10.77, lon=106.70))
+        out(f"   registry verdict for the code now: {reg.verify(urls[0]).status.name}")
+        listing = reg.check_listing(items[50].epc, seller="SHOP-42")
+        out(f"   SHOP-42 lists a stamp it never received: ok={listing.ok}: "
+            f"{'; '.join(listing.reasons)}")
+        reg.record(af.Event.list(items[50].epc, seller="SHOP-42",
+                                 at=t0 + timedelta(days=3), listing="https://shop.example/p/991"))
+
+        _say(out, "8. Detection ranks what to act on")
+        alerts = af.detect(reg)
+        for a in alerts[:6]:
+            out(f"   {a.kind:24s} score {a.score:.2f}  {a.codes[0]}")
+        results["alerts"] = len(alerts)
+        results["act_on"] = sum(1 for a in alerts if a.score >= 0.5)
 
 
 def main(argv: list[str] | None = None) -> int:

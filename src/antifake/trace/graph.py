@@ -536,6 +536,14 @@ class TraceGraph:
             cands = cands[self._k.held_by(cands, pid, r_from, r_to)]
         return Recall(self._epcs[cands], self._party_or_none[self._cust_now[cands]])
 
+    def detection_arrays(self) -> dict[str, np.ndarray]:
+        """Read-only CSR arrays for :mod:`antifake.trace.detect`."""
+        return {"order": self._order, "t": self._t, "own_ptr": self._own_ptr,
+                "own_rank": self._own_rank, "seg_ptr": self._seg_ptr,
+                "seg_start": self._seg_start, "seg_party": self._seg_party,
+                "lk_ptr": self._lk_ptr, "lk_parent": self._lk_parent, "lk_start": self._lk_start,
+                "lk_end": self._lk_end, "cust_now": self._cust_now}
+
     def stats(self) -> dict[str, Any]:
         """Sizes of the snapshot: nodes, items, events, incidences, parties, own_events,
         stays, custody_segments, contained_now, memory_bytes (arrays it owns, not counting
