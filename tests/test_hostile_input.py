@@ -59,6 +59,7 @@ def test_bulk_matches_single_on_random_lists(items: list) -> None:
     BASE + "/01/", BASE + "/01/09521234543213/21/", GS1_URL.split("?")[0],
     GS1_URL + "&s=" + "0" * 117, GS1_URL.replace("s=", "s=%"), NUMBER[:-1], NUMBER + "0",
     bytearray(URL.encode()), memoryview(URL.encode()),
+    "?/01/02091021323344/10/0/21/0000000000000?S=" + "1" + "0" * 116,
 ])
 def test_hostile_inputs_get_a_verdict(text: object) -> None:
     v = af.verify(text, RING)  # type: ignore[arg-type]

@@ -758,9 +758,9 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
             any_cl |= cl
             if cl & C_SLASH:
                 last_slash = i
-                if (p01 < 0 and i + 3 < b and t[i + 1] == 48 and t[i + 2] == 49
-                        and t[i + 3] == 47):
-                    p01 = i
+                if (p01 < 0 and not (any_cl & C_QUERY) and i + 3 < b and t[i + 1] == 48
+                        and t[i + 2] == 49 and t[i + 3] == 47):
+                    p01 = i  # a GS1 path segment, before any query string
     if any_cl & C_NUL:
         kind[0] = RK_MALFORMED
         return 0
