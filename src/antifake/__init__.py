@@ -28,6 +28,7 @@ from antifake.trace.detect import (
     DetectConfig,
     DetectError,
     Detector,
+    ListingCheck,
     TraceData,
     check_listing,
     check_listings,
@@ -36,7 +37,7 @@ from antifake.trace.detect import (
 from antifake.trace.event_hash import event_hash
 from antifake.trace.events import Event
 from antifake.trace.graph import Recall, TraceGraph
-from antifake.trace.registry import ClaimResult, ImportResult, ListingCheck, Registry, StampStatus
+from antifake.trace.registry import ClaimResult, ImportResult, Registry, StampStatus
 from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
 
 __all__ = [

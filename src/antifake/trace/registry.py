@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 import numpy as np
@@ -83,12 +83,14 @@ from antifake.trace.storage import (
 )
 from antifake.verify import Status, Verdict, parse_pin, verify, verify_pin
 
+if TYPE_CHECKING:
+    from antifake.trace.detect import ListingCheck
+
 __all__ = [
     "Registry",
     "ImportResult",
     "StampStatus",
     "ClaimResult",
-    "ListingCheck",
     "event_kind",
     "REASONS",
     "NEVER_REACTIVATED",
@@ -154,20 +156,6 @@ class StampStatus:
     @property
     def active(self) -> bool:
         return self.state == "active"
-
-
-@dataclass(frozen=True)
-class ListingCheck:
-    """A marketplace check: ``ok`` when the seller holds the stamp now and it is active and
-    unclaimed; otherwise ``reasons`` say why not."""
-
-    ok: bool
-    reasons: list[str]
-    epc: str | None
-    custodian: str | None
-
-    def __bool__(self) -> bool:
-        return self.ok
 
 
 @dataclass(frozen=True)
@@ -745,27 +733,15 @@ class Registry:
     # -- marketplace -----------------------------------------------------------------------
     def check_listing(self, code: Any, seller: str) -> ListingCheck:
         """Whether ``seller`` may list the stamp ``code``: it must be authentic, active (not
-        decommissioned), not claimed by a buyer, and held by ``seller`` now (the trace
-        graph's custodian). Records nothing. The graph snapshot is kept between calls while
-        no event is added."""
+        decommissioned), not claimed by a buyer, held by ``seller`` now (the trace graph's
+        custodian) and not listed by other sellers. Records nothing. Returns
+        :class:`antifake.trace.detect.ListingCheck` (``ok``, ``reasons``, ``epc``,
+        ``custodian``, ``flags``)."""
         if not isinstance(seller, str) or not seller:
             raise RegistryError("seller must be a party id")
-        reasons: list[str] = []
-        try:
-            r = self._resolve(code)
-        except UnknownStampError as exc:
-            return ListingCheck(False, [str(exc)], None, None)
-        s = self._store.states([r.node])[r.node]
-        if s.state == _DECOMMISSIONED:
-            reasons.append(f"the stamp is decommissioned ({s.reason})")
-        if s.claim == _CLAIMED:
-            reasons.append("the stamp was claimed by a buyer on "
-                           f"{to_iso(from_micros(s.claim_us or 0))}")
-        holder = self._snapshot().custodian(r.epc)
-        if holder != seller:
-            reasons.append(f"{seller} does not hold this stamp: its custodian is "
-                           + (holder or "nobody (sold to a consumer, or unknown)"))
-        return ListingCheck(not reasons, reasons, r.epc, holder)
+        from antifake.trace.detect import check_listing
+
+        return check_listing(self, code, seller)
 
     def _snapshot(self) -> TraceGraph:
         """The graph, rebuilt only when events or nodes were added since the last one."""
