@@ -90,26 +90,34 @@ def report():
         print("  " + note)
 
 
-def _spin(n: int) -> int:
-    x = 0
-    for i in range(n):
-        x = (x * 1103515245 + i) & 0xFFFFFFFF
-    return x
+_SPIN = "x = 0\nfor i in range({n}):\n    x = (x * 1103515245 + i) & 0xFFFFFFFF\n"
+
+
+def _spin(copies: int, n: int) -> float:
+    """Wall time of ``copies`` interpreter processes each doing ``n`` steps of arithmetic
+    (started first, then released together through their stdin)."""
+    import subprocess
+
+    code = "import sys; sys.stdin.read(1)\n" + _SPIN.format(n=n)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+             for _ in range(copies)]
+    time.sleep(1.0)  # interpreters started
+    t = time.perf_counter()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(b"x")
+        p.stdin.close()
+    for p in procs:
+        assert p.wait(timeout=600) == 0
+    return time.perf_counter() - t
 
 
 def test_cpu_parallelism(benchmark) -> None:
     """Two processes of pure Python arithmetic vs one: the best speed-up this machine can
     give anything (1.0: the two vCPUs share one core; 2.0: two real cores)."""
-    n = 3_000_000 if N >= 1_000_000 else 300_000
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        pool.map(_spin, [10, 10])  # start-up
-        t = time.perf_counter()
-        pool.map(_spin, [n])
-        one = time.perf_counter() - t
-        t = time.perf_counter()
-        pool.map(_spin, [n, n])
-        two = time.perf_counter() - t
+    n = 5_000_000 if N >= 1_000_000 else 500_000
+    one = min(_spin(1, n) for _ in range(2))
+    two = min(_spin(2, n) for _ in range(2))
     benchmark.pedantic(lambda: None, rounds=1)
     record("calibration: 2 CPU-bound processes, speed-up", 2 * one / two, "x (ideal 2)")
 
@@ -306,12 +314,28 @@ def _ingest(url: str, writers: int) -> float:
         p.start()
     barrier.wait(300)
     t0 = time.perf_counter()
-    out = [results.get(timeout=1800) for _ in procs]
-    for p in procs:
-        p.join(60)
+    out = _collect(results, procs, timeout=1800)
     errors = [o[3] for o in out if o[3]]
     assert not errors, errors
     return max(o[1] for o in out) - t0
+
+
+def _collect(results, procs, timeout: float) -> list:  # noqa: ANN001
+    """One result per process; fails at once when a process died without one."""
+    import queue
+
+    out: list = []
+    end = time.monotonic() + timeout
+    while len(out) < len(procs):
+        try:
+            out.append(results.get(timeout=2))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            assert not dead, f"a writer process died (exit codes {dead})"
+            assert time.monotonic() < end, "writers did not finish in time"
+    for p in procs:
+        p.join(60)
+    return out
 
 
 @pytest.fixture(scope="module")

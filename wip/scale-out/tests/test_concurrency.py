@@ -11,7 +11,9 @@ writer's identical write, and new EPCs and parties are created by several writer
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -98,7 +100,15 @@ def run_all(target, args_of) -> list[tuple]:  # noqa: ANN001
              for w in range(WRITERS)]
     for p in procs:
         p.start()
-    out = [results.get(timeout=300) for _ in procs]
+    out: list[tuple] = []
+    end = time.monotonic() + 300
+    while len(out) < len(procs):  # fail at once if a process dies without reporting
+        try:
+            out.append(results.get(timeout=2))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            assert not dead, f"a process died (exit codes {dead})"
+            assert time.monotonic() < end, "processes did not finish in time"
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
