@@ -1251,19 +1251,15 @@ def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]
 def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:
     """A storage backend for a path or URL: a file path, ``":memory:"``, ``sqlite:///path``
     (``sqlite:///:memory:``), or ``postgresql://...`` (the PostgreSQL backend,
-    :mod:`antifake.trace.storage_pg`, when it is installed)."""
+    :mod:`antifake.trace.storage_pg`; needs the ``postgres`` extra)."""
     if isinstance(url, os.PathLike):
         return SQLiteStorage(url, **options)
     if not isinstance(url, str) or not url:
         raise RegistryError(f"expected a path or URL for the registry, not {url!r}")
     lower = url.lower()
     if lower.startswith(("postgresql://", "postgres://")):
-        try:
-            from antifake.trace.storage_pg import open_postgres  # type: ignore[import-not-found]
-        except ImportError:
-            raise RegistryError("the PostgreSQL backend (antifake.trace.storage_pg) is not "
-                                "available; use a SQLite path") from None
-        return open_postgres(url, **options)  # type: ignore[no-any-return]
+        from antifake.trace.storage_pg import open_postgres
+        return open_postgres(url, **options)
     if lower.startswith("sqlite://"):
         rest = url[len("sqlite://"):]
         if rest.startswith("/"):
