@@ -490,6 +490,25 @@ def test_detect_command(env, capsys, tmp_path) -> None:
     # --since after the evidence, or a score bar above it: nothing to report
     assert run(capsys, "detect", "--db", db, "--since", "2026-11-21T00:00:00Z")[0] == 0
     assert run(capsys, "detect", "--db", db, "--min-score", "0.99")[0] == 0
+    # a copied code: scanned in Hanoi and, 20 minutes later, in Ho Chi Minh City
+    reg = cli._registry_class()(db)
+    try:
+        reg.record(af.Event.scan(b.epcs()[3], by="app:1", at="2026-11-22T10:00:00Z",
+                                 lat=21.03, lon=105.85))
+        reg.record(af.Event.scan(b.epcs()[3], by="app:2", at="2026-11-22T10:20:00Z",
+                                 lat=10.77, lon=106.70))
+    finally:
+        reg.close()
+    code, res = run_json(capsys, "detect", "--db", db, "--flag")
+    assert code == 1 and res["flagged"] == 1  # the seller alert is not about copies
+    code, out, _ = run(capsys, "detect", "--db", db, "--flag")
+    assert "1 stamps flagged as copied" in out
+    reg = cli._registry_class()(db)
+    try:
+        assert reg.status(b.epcs()[3]).suspected == "impossible_travel"
+        assert reg.status(b.epcs()[7]).suspected is None
+    finally:
+        reg.close()
 
 
 # ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from antifake.errors import (
     UnknownStampError,
 )
 from antifake.trace import registry as registry_mod
+from antifake.trace.detect import LISTING_FLAGS, Alert, check_listings
 from antifake.trace.epcis import dumps, parse_document
 from antifake.trace.events import Event
 from antifake.trace.kinds import EventKind
@@ -672,6 +673,93 @@ def test_verify_with_registry_state(reg: Registry, batch: af.Batch, key: af.Issu
     i = len(BASE) + 40
     forged = code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
     assert reg.verify(forged).status in (Status.BAD_SIGNATURE, Status.MALFORMED)
+
+
+def test_flagged_copies_verify_as_suspected_clone(reg: Registry, batch: af.Batch,
+                                                  db: Path | str, ring: af.Keyring) -> None:
+    ev = reg.record(Event.scan(batch[3], by="app:1", at=at(1), lat=21.03, lon=105.85))
+    alerts = [
+        Alert("impossible_travel", [batch[3].epc], 0.7, [ev], first_seen=at(1)),
+        Alert("impossible_travel", [batch[4].epc], 0.3, [ev], first_seen=at(1)),  # weak
+        Alert("unauthorized_seller", [batch[5].epc], 0.9, [ev], first_seen=at(1)),  # no copy
+        Alert("over_scanned", ["urn:epc:id:sgtin:0614141.107346.999"], 0.9, [ev],
+              first_seen=at(1)),  # not held here: skipped
+    ]
+    assert reg.flag_suspected(alerts) == 1
+    v = reg.verify(batch[3].url(BASE))
+    assert v.status == Status.SUSPECTED_CLONE and not v.ok
+    assert "impossible_travel" in v.reason and "0.70" in v.reason
+    assert v.stamp is not None and v.stamp.index == 3
+    assert reg.verify(batch[3].number).status == Status.SUSPECTED_CLONE
+    assert reg.status(batch[3]).suspected == "impossible_travel"
+    for i in (4, 5, 6):
+        assert reg.verify(batch[i].url(BASE)).status == Status.AUTHENTIC
+        assert reg.status(batch[i]).suspected is None
+    # the strongest alert is kept
+    reg.flag_suspected([Alert("over_scanned", [batch[3].epc], 0.6, [ev], first_seen=at(2))])
+    assert reg.status(batch[3]).suspected == "impossible_travel"
+    reg.flag_suspected([Alert("duplicate_listing", [batch[3].epc], 0.95, [ev],
+                              first_seen=at(2))])
+    assert reg.status(batch[3]).suspected == "duplicate_listing"
+    assert set(reg.suspected()) == {batch[3].epc}
+    assert reg.suspected()[batch[3].epc][:2] == ("duplicate_listing", 0.95)
+    listing = reg.check_listing(batch[3], seller="MFR-01")  # the custodian, but copies exist
+    assert not listing.ok and "copies of this code" in listing.reasons[-1]
+    assert reg.check_listing(batch[6], seller="MFR-01").ok
+    bulk = check_listings(reg, [batch[3], batch[6]], "MFR-01")
+    assert bulk.ok.tolist() == [False, True]
+    assert bulk.flags[0] == LISTING_FLAGS["suspected_clone"]
+    # kept across processes; cleared by an inspector; precedence below a claim
+    with Registry(db, keyring=ring) as other:
+        assert other.verify(batch[3].url(BASE)).status == Status.SUSPECTED_CLONE
+        assert other.clear_suspected(batch[3].url(BASE)) == 1
+        assert other.clear_suspected([batch[3]]) == 0
+    assert reg.verify(batch[3].url(BASE)).status == Status.AUTHENTIC
+    reg.flag_suspected(alerts)
+    reg.claim(batch[3], batch.pins()[3], at=at(3))
+    assert reg.verify(batch[3].url(BASE)).status == Status.ALREADY_CLAIMED
+    assert reg.flag_suspected([]) == 0
+
+
+def test_detection_then_flag_catches_a_copied_code(reg: Registry, batch: af.Batch) -> None:
+    """One code scanned in Hanoi and, 30 minutes later, in Ho Chi Minh City (1,140 km)."""
+    s = batch[7]
+    reg.record(Event.scan(s, by="app:4f2a", at=at(2), lat=21.03, lon=105.85))
+    reg.record(Event.scan(s, by="app:91c0", at=at(2, seconds=1800), lat=10.77, lon=106.70))
+    alerts = af.detect(reg)
+    travel = [a for a in alerts if a.kind == "impossible_travel" and s.epc in a.codes]
+    assert travel and travel[0].score >= 0.5
+    assert reg.verify(s.url(BASE)).status == Status.AUTHENTIC  # detection alone changes nothing
+    assert reg.flag_suspected(alerts) >= 1
+    assert reg.verify(s.url(BASE)).status == Status.SUSPECTED_CLONE
+    assert reg.verify(batch[8].url(BASE)).status == Status.AUTHENTIC
+
+
+def test_schema_1_registry_is_migrated_on_open(backend: str, db: Path | str, ring: af.Keyring,
+                                               batch: af.Batch,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from antifake.trace import storage as sqlite_mod
+
+    if backend == "sqlite":
+        monkeypatch.setattr(sqlite_mod, "SCHEMA_VERSION", 1)
+    else:
+        from antifake.trace import storage_pg as pg_mod
+
+        monkeypatch.setattr(pg_mod, "SCHEMA_VERSION", 1)
+    with Registry(db, keyring=ring) as old:  # written by a version knowing schema 1 only
+        old.add_party("MFR-01", role="manufacturer")
+        old.register(batch, owner="MFR-01", at=T0)
+        with pytest.raises(RegistryError):
+            old.flag_suspected([Alert("over_scanned", [batch[0].epc], 0.9, [],
+                                      first_seen=at(1))])
+    monkeypatch.undo()
+    with Registry(db, keyring=ring) as new:
+        assert new.stats()["stamps"] == 40
+        assert new.flag_suspected([Alert("over_scanned", [batch[0].epc], 0.9, [],
+                                         first_seen=at(1))]) == 1
+        assert new.verify(batch[0].url(BASE)).status == Status.SUSPECTED_CLONE
+    with Registry(db, keyring=ring) as again:  # already current: opened as it is
+        assert again.status(batch[0]).suspected == "over_scanned"
 
 
 # ----------------------------------------------------------------------------------------

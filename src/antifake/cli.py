@@ -988,8 +988,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise _not_yet("detect", "detection (antifake.detect)")
     since = _time_arg(args.since, "--since")
     reg = _open_registry(args, "detect")
+    flagged = None
     try:
         alerts = list(fn(reg, since=since) if since is not None else fn(reg))
+        if args.flag:
+            flagged = reg.flag_suspected(alerts, min_score=max(args.min_score, 0.5))
     finally:
         _close(reg)
     rows: list[dict[str, Any]] = []
@@ -1007,7 +1010,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     code = EXIT_FOUND if rows else EXIT_OK
     if args.json:
         _emit_json({"alerts": rows, "count": len(rows), "min_score": args.min_score,
-                    "exit_code": code})
+                    "flagged": flagged, "exit_code": code})
         return code
     if not rows:
         print(f"no alerts with score >= {args.min_score}")
@@ -1022,6 +1025,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
               "gives the evidence")
     if rows:
         print(f"{len(rows):,} alerts with score >= {args.min_score}")
+    if flagged is not None:
+        print(f"{flagged:,} stamps flagged as copied: the registry now verifies them as "
+              "SUSPECTED_CLONE")
     return code
 
 
@@ -1299,6 +1305,9 @@ def _parser() -> _Parser:
     s.add_argument("--since", default=None,
                    help="only alerts with evidence at or after this ISO 8601 time")
     s.add_argument("--all", action="store_true", help="list every alert")
+    s.add_argument("--flag", action="store_true",
+                   help="record the copied codes (impossible_travel, over_scanned, "
+                        "duplicate_listing alerts) so that verify says SUSPECTED_CLONE")
     s.set_defaults(func=cmd_detect)
 
     s = add("check-listing", "may this seller list this stamp? (records nothing)", [dbp, ring])

@@ -171,6 +171,10 @@ def _trace(d: Path, batch: af.Batch, urls: Any, pins: Any, service: af.Keyring,
             out(f"   {a.kind:24s} score {a.score:.2f}  {a.codes[0]}")
         out(f"   {sum(1 for a in alerts if a.score >= 0.5)} of {len(alerts)} alerts say "
             "'act on it' (score >= 0.5); a lone far scan stays a weak signal")
+        n = reg.flag_suspected(alerts)
+        out(f"   flagged {n} copied stamp(s) for every verifier: the scanned item is now "
+            f"suspected ({reg.status(item).suspected}); a listing of it: "
+            f"{reg.check_listing(item, seller='RET-03').reasons[-1]}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1241,7 +1241,8 @@ def detect(source: Any, *, since: Any = None, config: DetectConfig | None = None
 # ----------------------------------------------------------------------------------------
 #: Reasons a listing is refused, as bits of ``ListingChecks.flags``.
 LISTING_FLAGS = {"unknown_code": 1, "not_in_chain": 2, "not_custodian": 4, "sold": 8,
-                 "claimed": 16, "decommissioned": 32, "listed_by_others": 64}
+                 "claimed": 16, "decommissioned": 32, "listed_by_others": 64,
+                 "suspected_clone": 128}
 
 
 @dataclass(frozen=True)
@@ -1312,7 +1313,20 @@ def check_listings(source: Any, codes: Sequence[Any], sellers: Sequence[str] | s
                       count=len(sellers))
     k = data.kernel(DetectConfig())
     flags, reason = _detect.listing_flags(k, nodes, sel, data._garrays["cust_now"])
+    flags[_suspected(source, data, nodes)] |= LISTING_FLAGS["suspected_clone"]
     return ListingChecks(flags == 0, flags, reason)
+
+
+def _suspected(source: Any, data: TraceData, nodes: np.ndarray) -> np.ndarray:
+    """Which graph nodes a Registry source has flagged as copied (Registry.flag_suspected)."""
+    flagged = getattr(source, "suspected", None)
+    if not callable(flagged) or not hasattr(source, "storage"):
+        return np.zeros(len(nodes), dtype=bool)
+    ids = []
+    for epc in flagged():
+        with contextlib.suppress(UnknownStampError):
+            ids.append(data.graph.node_id(epc))
+    return np.isin(nodes, np.array(ids, dtype=np.int64)) & (nodes >= 0)
 
 
 def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
@@ -1329,6 +1343,8 @@ def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
     flags, reason = _detect.listing_flags(k, np.array([node], np.int32),
                                           np.array([p], np.int32), data._garrays["cust_now"])
     f, rsn = int(flags[0]), int(reason[0])
+    if _suspected(source, data, np.array([node]))[0]:
+        f |= LISTING_FLAGS["suspected_clone"]
     holder = data.graph.custodian(epc)
     reasons = []
     if f & LISTING_FLAGS["decommissioned"]:
@@ -1342,6 +1358,8 @@ def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
         reasons.append(f"{seller} does not hold this stamp{never}: its custodian is {who}")
     if f & LISTING_FLAGS["listed_by_others"]:
         reasons.append("the code is listed by other sellers too")
+    if f & LISTING_FLAGS["suspected_clone"]:
+        reasons.append("copies of this code are in circulation (flagged by detection)")
     return ListingCheck(f == 0, reasons, epc, holder, f)
 
 

@@ -77,6 +77,7 @@ from antifake.trace.storage import (
     NodeState,
     StampRow,
     Storage,
+    Suspicion,
     hash_to_id,
     id_to_hash,
     open_storage,
@@ -84,7 +85,7 @@ from antifake.trace.storage import (
 from antifake.verify import Status, Verdict, parse_pin, verify, verify_pin
 
 if TYPE_CHECKING:
-    from antifake.trace.detect import ListingCheck
+    from antifake.trace.detect import Alert, ListingCheck
 
 __all__ = [
     "Registry",
@@ -97,6 +98,7 @@ __all__ = [
     "UNDO_WINDOW",
     "MAX_WRONG_PINS",
     "COMMISSION_CHUNK",
+    "CLONE_KINDS",
 ]
 
 #: Reasons a stamp may be decommissioned for.
@@ -107,6 +109,8 @@ NEVER_REACTIVATED = frozenset({"recalled", "stolen", "destroyed"})
 UNDO_WINDOW = timedelta(days=10)
 #: Wrong PINs after which a stamp's claim is locked.
 MAX_WRONG_PINS = 5
+#: Detection alert kinds that mean copies of a code are in circulation (see flag_suspected).
+CLONE_KINDS = frozenset({"impossible_travel", "over_scanned", "duplicate_listing"})
 #: EPCs per commissioning event written by ``register`` (no event is huge).
 COMMISSION_CHUNK = 10_000
 
@@ -152,6 +156,7 @@ class StampStatus:
     last_event_id: str | None
     last_event_time: datetime | None
     registered: bool  # a stamp of a registered batch (False: an EPC seen in events only)
+    suspected: str | None = None  # alert kind when detection found copies (flag_suspected)
 
     @property
     def active(self) -> bool:
@@ -588,7 +593,9 @@ class Registry:
             claim=_CLAIM_NAMES[s.claim], wrong_pins=s.wrong_pins, attempts=s.attempts,
             claimed_at=_dt(s.claim_us),
             last_event_id=hash_to_id(last[0]) if last else None,
-            last_event_time=_dt(last[1]) if last else None, registered=r.stamp is not None)
+            last_event_time=_dt(last[1]) if last else None, registered=r.stamp is not None,
+            suspected=sus.kind if (sus := self._store.suspicions([r.node]).get(r.node))
+            else None)
 
     def decommission(self, codes: Any, reason: str, by: str | None = None,
                      at: datetime | str | None = None) -> list[str]:
@@ -728,7 +735,53 @@ class Registry:
             return Verdict(Status.ALREADY_CLAIMED, f"genuine stamp, already claimed on {when}: "
                                                    "if you just bought this product, it may be "
                                                    "a copy", s0)
+        sus = self._store.suspicions([row.node]).get(row.node)
+        if sus is not None:
+            when = to_iso(from_micros(sus.since_us))
+            return Verdict(Status.SUSPECTED_CLONE,
+                           f"genuine code, but copies of it are in circulation ({sus.kind}, "
+                           f"score {sus.score:.2f}, since {when}): this item may be one of them",
+                           s0)
         return v
+
+    def flag_suspected(self, alerts: Iterable[Alert], min_score: float = 0.5) -> int:
+        """Remember the stamps detection found copied, so that :meth:`verify` answers
+        ``SUSPECTED_CLONE`` for them (and :meth:`status` names the alert kind).
+
+        Takes the codes of every alert of a kind in :data:`CLONE_KINDS` scoring at least
+        ``min_score`` (default 0.5, "act on it"); codes this registry does not hold are
+        skipped. A stamp keeps its strongest alert. One transaction. Returns how many
+        stamps the alerts named (flagged now or before)."""
+        best: dict[int, Suspicion] = {}
+        for a in alerts:
+            if a.kind not in CLONE_KINDS or not a.score >= min_score:
+                continue
+            evidence = json.dumps(list(a.evidence))
+            for epc in a.codes:
+                node = self._store.node_by_key(epc)
+                if node is None:
+                    continue
+                old = best.get(node)
+                if old is None or a.score > old.score:
+                    best[node] = Suspicion(node, a.kind, float(a.score), int(a.first_us),
+                                           evidence)
+        if best:
+            with self._store.transaction():
+                self._store.put_suspicions(list(best.values()))
+        return len(best)
+
+    def suspected(self) -> dict[str, tuple[str, float, datetime]]:
+        """Every flagged stamp: ``{epc: (alert kind, score, first evidence time)}``."""
+        return {self._store.node_epc(n): (s.kind, s.score, from_micros(s.since_us))
+                for n, s in self._store.suspicions().items()}
+
+    def clear_suspected(self, codes: Any) -> int:
+        """Forget suspicions (an inspector resolved the case): one code or an iterable of
+        codes, in any form :meth:`resolve` takes. Returns how many were cleared."""
+        items = [codes] if isinstance(codes, str | bytes | Stamp) else list(codes)
+        nodes = [self._resolve(c).node for c in items]
+        with self._store.transaction():
+            return self._store.clear_suspicions(nodes)
 
     # -- marketplace -----------------------------------------------------------------------
     def check_listing(self, code: Any, seller: str) -> ListingCheck:

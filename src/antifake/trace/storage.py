@@ -81,6 +81,7 @@ __all__ = [
     "EventRow",
     "Inserted",
     "NodeState",
+    "Suspicion",
     "StampRow",
     "Storage",
     "SQLiteStorage",
@@ -90,7 +91,7 @@ __all__ = [
     "hash_ids",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x4146_5247  # "AFRG" in PRAGMA application_id: an antifake registry file
 #: Packed per-event columns for the trace graph (database row ids; -1: none).
 EV_DTYPE = np.dtype([
@@ -257,6 +258,17 @@ class NodeState:
     claim_us: int | None = None
 
 
+@dataclass(frozen=True)
+class Suspicion:
+    """Why a node's code is believed copied: the strongest detection alert that named it."""
+
+    node: int
+    kind: str  # the alert kind, e.g. "impossible_travel"
+    score: float
+    since_us: int  # first evidence (the alert's first event)
+    evidence: str  # the alert's evidence event ids, as a JSON list
+
+
 # ----------------------------------------------------------------------------------------
 # the interface
 # ----------------------------------------------------------------------------------------
@@ -299,6 +311,9 @@ class Storage(Protocol):
     # lifecycle
     def states(self, nodes: Sequence[int]) -> dict[int, NodeState]: ...
     def put_state(self, state: NodeState) -> None: ...
+    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]: ...
+    def put_suspicions(self, rows: Sequence[Suspicion]) -> None: ...
+    def clear_suspicions(self, nodes: Sequence[int]) -> int: ...
 
     # bulk
     def graph_columns(self) -> dict[str, Any]: ...
@@ -410,8 +425,19 @@ CREATE VIEW stamps AS
     FROM stamp_nodes s JOIN batches b ON b.id = s.batch JOIN nodes n ON n.id = s.node;
 """
 
+# v2: codes that detection found copied (Registry.flag_suspected); verify says SUSPECTED_CLONE.
+_SCHEMA_V2 = """
+CREATE TABLE suspicions (
+    node     INTEGER PRIMARY KEY REFERENCES nodes(id),
+    kind     TEXT NOT NULL,
+    score    REAL NOT NULL,
+    since_us INTEGER NOT NULL,
+    evidence TEXT NOT NULL
+);
+"""
+
 #: Upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (run in one transaction).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 
 def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -1082,6 +1108,45 @@ class SQLiteStorage:
             "attempts = excluded.attempts, claim_us = excluded.claim_us",
             (s.node, s.state, s.reason, s.since_us, s.claim, s.wrong_pins, s.attempts,
              s.claim_us))
+
+    # -- suspected copies ------------------------------------------------------------------
+    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
+        """Suspicions of ``nodes`` (None: all)."""
+        out: dict[int, Suspicion] = {}
+        with self._reading():
+            if nodes is None:
+                for row in self._db.execute("SELECT node, kind, score, since_us, evidence "
+                                            "FROM suspicions ORDER BY node"):
+                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
+                                                 int(row[3]), row[4])
+                return out
+            for part in _chunks(sorted({int(n) for n in nodes})):
+                q = ",".join("?" * len(part))
+                sql = ("SELECT node, kind, score, since_us, evidence FROM suspicions "  # noqa: S608
+                       f"WHERE node IN ({q})")
+                for row in self._db.execute(sql, list(part)):
+                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
+                                                 int(row[3]), row[4])
+        return out
+
+    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
+        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
+        self._need_tx()
+        self._db.executemany(
+            "INSERT INTO suspicions(node, kind, score, since_us, evidence) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(node) DO UPDATE SET kind = excluded.kind, score = excluded.score, "
+            "since_us = excluded.since_us, evidence = excluded.evidence "
+            "WHERE excluded.score >= suspicions.score",
+            [(r.node, r.kind, r.score, r.since_us, r.evidence) for r in rows])
+
+    def clear_suspicions(self, nodes: Sequence[int]) -> int:
+        self._need_tx()
+        n = 0
+        for part in _chunks(sorted({int(x) for x in nodes})):
+            q = ",".join("?" * len(part))
+            n += self._db.execute(f"DELETE FROM suspicions WHERE node IN ({q})",  # noqa: S608
+                                  list(part)).rowcount
+        return n
 
     # -- bulk ------------------------------------------------------------------------------
     def graph_columns(self) -> dict[str, Any]:

@@ -81,6 +81,7 @@ from antifake.trace.storage import (
     Inserted,
     NodeState,
     StampRow,
+    Suspicion,
     _concat,
     _dump_json,
     _id_map,
@@ -110,7 +111,7 @@ _LOCK_NS = 0x4146_5247
 _LOCK_ALLOC, _LOCK_MIGRATE, _LOCK_MERGE = 1, 2, 3
 _LOCK_BATCH = 4  # with a hash of (issuer, key id, batch id) as the second key
 _TABLES = ("meta", "parties", "nodes", "batches", "stamp_nodes", "contexts", "events",
-           "incidence", "lifecycle", "columns", "version")
+           "incidence", "lifecycle", "columns", "version", "suspicions")
 
 _SCHEMA_V1 = """
 CREATE SEQUENCE parties_seq;
@@ -242,8 +243,19 @@ CREATE VIEW stamps AS
     FROM stamp_nodes s JOIN batches b ON b.id = s.batch JOIN nodes n ON n.id = s.node
 """
 
+# v2: codes that detection found copied (as SQLite's schema 2).
+_SCHEMA_V2 = """
+CREATE TABLE suspicions (
+    node     bigint PRIMARY KEY REFERENCES nodes(id),
+    kind     text NOT NULL,
+    score    double precision NOT NULL,
+    since_us bigint NOT NULL,
+    evidence text NOT NULL
+);
+"""
+
 #: Upgrades: PG_MIGRATIONS[v] takes a schema at version v - 1 to v (one transaction).
-PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 assert max(PG_MIGRATIONS) == SCHEMA_VERSION, "a SQLite schema change needs its PostgreSQL twin"
 
 _ALLOC = "SELECT af_alloc(%s::regclass, %s)"
@@ -1004,6 +1016,45 @@ class PostgresStorage:
             "attempts = excluded.attempts, claim_us = excluded.claim_us",
             (s.node, s.state, s.reason, s.since_us, s.claim, s.wrong_pins, s.attempts,
              s.claim_us))
+
+    # -- suspected copies ------------------------------------------------------------------
+    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
+        """Suspicions of ``nodes`` (None: all)."""
+        out: dict[int, Suspicion] = {}
+        ids = None if nodes is None else sorted({int(n) for n in nodes})
+        if ids == []:
+            return out
+        sql = "SELECT node, kind, score, since_us, evidence FROM suspicions"
+        with self._reading():
+            for row in self._db.execute(
+                    sql + " ORDER BY node" if ids is None else sql + " WHERE node = ANY(%s)",
+                    () if ids is None else (ids,)):
+                out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]), int(row[3]),
+                                             row[4])
+        return out
+
+    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
+        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
+        self._need_tx()
+        if not rows:
+            return
+        with self._reading():
+            self._db.cursor().executemany(
+                "INSERT INTO suspicions(node, kind, score, since_us, evidence) "
+                "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (node) DO UPDATE SET kind = excluded.kind, "
+                "score = excluded.score, since_us = excluded.since_us, "
+                "evidence = excluded.evidence WHERE excluded.score >= suspicions.score",
+                [(r.node, r.kind, r.score, r.since_us, r.evidence)
+                 for r in sorted(rows, key=lambda r: r.node)])
+
+    def clear_suspicions(self, nodes: Sequence[int]) -> int:
+        self._need_tx()
+        ids = sorted({int(n) for n in nodes})
+        if not ids:
+            return 0
+        with self._reading():
+            cur = self._db.execute("DELETE FROM suspicions WHERE node = ANY(%s)", (ids,))
+            return int(cur.rowcount)
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:
