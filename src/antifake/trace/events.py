@@ -479,13 +479,13 @@ class Event:
             where = f"$.bizTransactionList[{i}]"
             if not isinstance(entry, (tuple, list)) or len(entry) != 2:
                 raise EPCISError("expected a (type, id) pair", where)
-            kind, ident = entry
-            if kind is not None and (not isinstance(kind, str) or not kind):
+            btt, ident = entry
+            if btt is not None and (not isinstance(btt, str) or not btt):
                 raise EPCISError("type must be a string or None", where + ".type")
             if not isinstance(ident, str) or not ident:
                 raise EPCISError("bizTransaction must be a non-empty string",
                                  where + ".bizTransaction")
-            transactions.append((None if kind is None else _short(kind, "BTT", ns), ident))
+            transactions.append((None if btt is None else _short(btt, "BTT", ns), ident))
         put(self, "biz_transactions", tuple(transactions))
 
         quantities = []
@@ -1086,7 +1086,8 @@ def _fast_prehash(ev: Event) -> str | None:
             iri = _vocab_iri(value, None, ns)
             if iri.startswith(_VOCAB_PREFIXES):
                 vocab.add(iri)
-    typed = [(ev.biz_step, "BizStep"), (ev.disposition, "Disp")]
+    typed: list[tuple[str | None, str | None]] = [(ev.biz_step, "BizStep"),
+                                                  (ev.disposition, "Disp")]
     typed += [(t, "BTT") for t, _ in ev.biz_transactions]
     typed += [(x, None) for _, x in ev.biz_transactions]
     if source is not None or destination is not None:

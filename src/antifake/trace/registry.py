@@ -217,6 +217,13 @@ _STEP_KINDS = {
 }
 
 
+def _recorder(by: str | None, what: str) -> str:
+    """The party recording a lifecycle step: required (``by=``) for those that need one."""
+    if not isinstance(by, str) or not by:
+        raise RegistryError(f"{what} needs by=, the party id that records it")
+    return by
+
+
 def _claim_event(epc: str, *, by: str | None, at: datetime, result: str, attempt: int,
                  lat: float | None, lon: float | None) -> Event:
     # Event.claim knows ok / wrong_pin / locked only, and two identical attempts in one
@@ -329,9 +336,9 @@ class Registry:
         for name, v in (("role", role), ("region", region)):
             if v is not None and not isinstance(v, str):
                 raise RegistryError(f"{name} must be a string")
-        for name, v, lim in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                                  or not -lim <= float(v) <= lim):
+        for name, x, lim in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+            if x is not None and (isinstance(x, bool) or not isinstance(x, int | float)
+                                  or not -lim <= float(x) <= lim):
                 raise RegistryError(f"{name} must be a number in [-{lim:g}, {lim:g}]")
         with self._store.transaction():
             self._store.add_party(id, role, region,
@@ -593,15 +600,16 @@ class Registry:
     def decommission(self, codes: Any, reason: str, by: str | None = None,
                      at: datetime | str | None = None) -> list[str]:
         """Decommission stamps (one code or an iterable of codes) for ``reason``; one event
-        per ``COMMISSION_CHUNK`` stamps, all in one transaction. Returns the event ids.
-        :class:`LifecycleError` (nothing changed) for an unknown reason or a stamp that is
-        decommissioned already."""
+        per ``COMMISSION_CHUNK`` stamps, all in one transaction, recorded by the party ``by``
+        (required). Returns the event ids. :class:`LifecycleError` (nothing changed) for an
+        unknown reason or a stamp that is decommissioned already."""
         if reason not in REASONS:
             raise LifecycleError(f"unknown decommissioning reason {reason!r}; expected one of "
                                  + ", ".join(REASONS))
         items = [codes] if isinstance(codes, str | bytes | Stamp) else list(codes)
         if not items:
             return []
+        by = _recorder(by, "decommission")
         resolved = {r.node: r for r in map(self._resolve, items)}
         epcs = [r.epc for r in resolved.values()]
         t = _time(at)
@@ -625,7 +633,8 @@ class Registry:
                    at: datetime | str | None = None) -> str:
         """Undo a decommission within ``UNDO_WINDOW`` (10 days), never one for ``recalled``,
         ``stolen`` or ``destroyed``: :class:`LifecycleError` with the reason otherwise.
-        Returns the reactivation event's id."""
+        ``by``, the party that records it, is required. Returns the reactivation event's id."""
+        by = _recorder(by, "reactivate")
         r = self._resolve(code)
         t = _time(at)
         event = Event.reactivate(r.epc, by=by, at=t)

@@ -153,18 +153,25 @@ def hash_ids(hashes: np.ndarray, block: int = 262_144) -> np.ndarray:
     return out
 
 
+def _names(dtype: np.dtype) -> tuple[str, ...]:
+    """The field names of a structured dtype."""
+    if dtype.names is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return dtype.names
+
+
 def _pack(rec: np.ndarray) -> bytes:
     """A structured array as column-major bytes: every field's values, one field after the
     other (so that reading a column is one contiguous copy)."""
-    return b"".join(np.ascontiguousarray(rec[name]).tobytes() for name in rec.dtype.names)
+    return b"".join(np.ascontiguousarray(rec[name]).tobytes() for name in _names(rec.dtype))
 
 
 def _unpack(blob: bytes, dtype: np.dtype, n: int) -> dict[str, np.ndarray]:
     """Inverse of :func:`_pack`: read-only views of each field."""
     out: dict[str, np.ndarray] = {}
     off = 0
-    for name in dtype.names:
-        ft = dtype.fields[name][0]
+    for name in _names(dtype):
+        ft = dtype[name]
         out[name] = np.frombuffer(blob, dtype=ft, count=n, offset=off)
         off += ft.itemsize * n
     if off != len(blob):
@@ -173,7 +180,8 @@ def _unpack(blob: bytes, dtype: np.dtype, n: int) -> dict[str, np.ndarray]:
 
 
 def _concat(parts: list[dict[str, np.ndarray]], dtype: np.dtype) -> bytes:
-    return b"".join(np.concatenate([p[name] for p in parts]).tobytes() for name in dtype.names)
+    return b"".join(np.concatenate([p[name] for p in parts]).tobytes()
+                    for name in _names(dtype))
 
 
 # ----------------------------------------------------------------------------------------
@@ -646,14 +654,14 @@ class SQLiteStorage:
             except sqlite3.Error as exc:
                 raise RegistryError(f"registry storage error: {exc}") from exc
 
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+    def _one(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchone()
         except sqlite3.Error as exc:
             raise RegistryError(f"registry storage error: {exc}") from exc
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    def _all(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
@@ -921,10 +929,10 @@ class SQLiteStorage:
                         first_node, n_nodes = int(arr[0]), len(arr)
                     else:
                         sql_inc.extend(zip(arr.tolist(), [eid] * len(arr), strict=True))
-                    part = np.empty(len(arr), dtype=INC_DTYPE)
-                    part["event"] = eid
-                    part["node"] = arr
-                    inc_parts.append(part)
+                    inc_part = np.empty(len(arr), dtype=INC_DTYPE)
+                    inc_part["event"] = eid
+                    inc_part["node"] = arr
+                    inc_parts.append(inc_part)
                     nodes = arr.tolist()
                 else:
                     nodes = [node_of[e] for e in r.epcs]
@@ -998,9 +1006,9 @@ class SQLiteStorage:
             n_ev += sum(int(o[1]) for o in old)
             n_inc += sum(int(o[2]) for o in old)
             ev_b = _concat([_unpack(o[3], EV_DTYPE, int(o[1])) for o in old]
-                           + [{f: ev[f] for f in EV_DTYPE.names}], EV_DTYPE)
+                           + [{f: ev[f] for f in _names(EV_DTYPE)}], EV_DTYPE)
             inc_b = _concat([_unpack(o[4], INC_DTYPE, int(o[2])) for o in old]
-                            + [{f: inc[f] for f in INC_DTYPE.names}], INC_DTYPE)
+                            + [{f: inc[f] for f in _names(INC_DTYPE)}], INC_DTYPE)
             del old
             db.execute("DELETE FROM columns WHERE id >= ?", (merge_from,))
         else:
@@ -1107,17 +1115,16 @@ class SQLiteStorage:
             parties[:] = [r[1] for r in prow]
             n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
                                      "coalesce(sum(n_inc), 0) FROM columns").fetchone()
-            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE.fields[f][0]) for f in EV_DTYPE.names}
-            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE.fields[f][0])
-                   for f in INC_DTYPE.names}
+            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
+            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE[f]) for f in _names(INC_DTYPE)}
             pe = pi = 0
             for ev_b, inc_b, ne, ni in db.execute(
                     "SELECT events, inc, n_events, n_inc FROM columns ORDER BY id"):
                 a = _unpack(ev_b, EV_DTYPE, int(ne))
                 b = _unpack(inc_b, INC_DTYPE, int(ni))
-                for f in EV_DTYPE.names:
+                for f in _names(EV_DTYPE):
                     ev[f][pe: pe + ne] = a[f]
-                for f in INC_DTYPE.names:
+                for f in _names(INC_DTYPE):
                     inc[f][pi: pi + ni] = b[f]
                 pe, pi = pe + ne, pi + ni
                 del a, b, ev_b, inc_b
@@ -1259,11 +1266,11 @@ def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:
     lower = url.lower()
     if lower.startswith(("postgresql://", "postgres://")):
         try:
-            from antifake.trace.storage_pg import open_postgres  # type: ignore[import-not-found]
+            from antifake.trace.storage_pg import open_postgres
         except ImportError:
             raise RegistryError("the PostgreSQL backend (antifake.trace.storage_pg) is not "
                                 "available; use a SQLite path") from None
-        return open_postgres(url, **options)  # type: ignore[no-any-return]
+        return open_postgres(url, **options)
     if lower.startswith("sqlite://"):
         rest = url[len("sqlite://"):]
         if rest.startswith("/"):
