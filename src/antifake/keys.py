@@ -1,9 +1,9 @@
 """Issuer keys, their public halves, key files and the verifier's keyring.
 
-An :class:`IssuerKey` is an Ed25519 signing key plus a 32-byte MAC secret from which the
-stamp-number tag key and the PIN key are derived (BLAKE3 derive-key mode, distinct contexts).
-Key files are JSON, written 0600 and atomically; with a passphrase the secrets are sealed with
-Argon2id (``nacl.pwhash``) and XSalsa20-Poly1305 (``nacl.secret.SecretBox``). Either way the
+An [`IssuerKey`][antifake.keys.IssuerKey] is an Ed25519 signing key plus a 32-byte MAC secret from
+which the stamp-number tag key and the PIN key are derived (BLAKE3 derive-key mode, distinct
+contexts). Key files are JSON, written 0600 and atomically; with a passphrase the secrets are sealed
+with Argon2id (``nacl.pwhash``) and XSalsa20-Poly1305 (``nacl.secret.SecretBox``). Either way the
 file's metadata is authenticated, so a corrupted or edited file is refused.
 """
 
@@ -132,7 +132,7 @@ class IssuerPublicKey:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> IssuerPublicKey:
-        """Parse :meth:`to_json` output."""
+        """Parse [`to_json`][antifake.keys.IssuerPublicKey.to_json] output."""
         try:
             d = json.loads(text)
         except (ValueError, TypeError) as exc:
@@ -152,7 +152,8 @@ class IssuerKey:
     """An issuer's secret key: signs stamps, tags stamp numbers, derives PINs.
 
     Its repr and its exceptions never contain secret material. ``next_batch`` is the batch id
-    :func:`antifake.issue` allocates next; save the key after issuing to persist it.
+    [`antifake.issue`][antifake.issue.issue] allocates next; save the key after issuing to persist
+    it.
     """
 
     __slots__ = ("_signing", "_mac", "_public", "next_batch", "_tag_key", "_pin_key")
@@ -293,7 +294,8 @@ class IssuerKey:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], passphrase: bytes | None = None) -> IssuerKey:
-        """Read a key file; :class:`WrongPassphrase` or :class:`KeyFileError` when it won't open."""
+        """Read a key file; [`WrongPassphrase`][antifake.errors.WrongPassphrase] or
+        [`KeyFileError`][antifake.errors.KeyFileError] when it won't open."""
         p = Path(path)
         try:
             raw = p.read_bytes()
@@ -384,9 +386,9 @@ class KeyState:
 class Keyring:
     """The keys a verifier trusts: several issuers, several keys per issuer.
 
-    Public keys verify QR codes; adding an :class:`IssuerKey` (the issuer's own service) also
-    enables stamp-number tags and PIN checks. Two secret keys whose 5-bit short ids clash are
-    refused, because a stamp number carries only the short id.
+    Public keys verify QR codes; adding an [`IssuerKey`][antifake.keys.IssuerKey] (the issuer's own
+    service) also enables stamp-number tags and PIN checks. Two secret keys whose 5-bit short ids
+    clash are refused, because a stamp number carries only the short id.
     """
 
     def __init__(self, keys: Iterable[IssuerPublicKey | IssuerKey] = ()) -> None:

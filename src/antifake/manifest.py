@@ -169,7 +169,7 @@ class Manifest:
     @classmethod
     def load(cls, path: str | os.PathLike[str],
              verify_with: IssuerPublicKey | None = None) -> Manifest:
-        """Read a manifest file (see :meth:`from_bytes`)."""
+        """Read a manifest file (see [`from_bytes`][antifake.manifest.Manifest.from_bytes])."""
         p = Path(path)
         try:
             size = p.stat().st_size

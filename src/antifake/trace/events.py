@@ -1,10 +1,10 @@
 """The EPCIS 2.0 event model of antifake's trace graph.
 
-An :class:`Event` is one EPCIS 2.0 event (ObjectEvent, AggregationEvent, TransactionEvent,
-TransformationEvent or AssociationEvent) with typed fields for what antifake's registry uses,
-and ``extensions`` for everything else, so that ``to_epcis()`` gives back an event with the same
-CBV 2.0 canonical event hash as the one it was read from. Its identity, ``event_id``, is that
-hash (``ni:///sha-256;...?ver=CBV2.0``): recording the same event twice is a no-op, and two
+An [`Event`][antifake.trace.events.Event] is one EPCIS 2.0 event (ObjectEvent, AggregationEvent,
+TransactionEvent, TransformationEvent or AssociationEvent) with typed fields for what antifake's
+registry uses, and ``extensions`` for everything else, so that ``to_epcis()`` gives back an event
+with the same CBV 2.0 canonical event hash as the one it was read from. Its identity, ``event_id``,
+is that hash (``ni:///sha-256;...?ver=CBV2.0``): recording the same event twice is a no-op, and two
 events are equal when their ids are.
 
 Mapping between the fields and EPCIS 2.0 JSON-LD
@@ -29,8 +29,8 @@ Mapping between the fields and EPCIS 2.0 JSON-LD
   entry is taken (else ``possessing_party``, else the first); lists that say more than one
   entry are kept whole in ``extensions``.
 - ``biz_transactions``: ``(type or None, id)`` pairs of ``bizTransactionList``.
-- ``quantities``: :class:`Quantity` entries of ``quantityList`` (Object/Transaction),
-  ``childQuantityList`` (Aggregation/Association) or ``inputQuantityList`` +
+- ``quantities``: [`Quantity`][antifake.trace.events.Quantity] entries of ``quantityList``
+  (Object/Transaction), ``childQuantityList`` (Aggregation/Association) or ``inputQuantityList`` +
   ``outputQuantityList`` (Transformation; these two stay in ``extensions`` too).
 - ``lat``, ``lon``: user extension fields ``af:lat`` and ``af:lon`` in the antifake namespace
   ``af`` = ``https://antifake.dev/ns/epcis#`` (decimal degrees, WGS 84).
@@ -194,7 +194,7 @@ def party_uri(party: str) -> str:
 
 
 def party_id(uri: str) -> str:
-    """The party id of a party URI (inverse of :func:`party_uri`)."""
+    """The party id of a party URI (inverse of [`party_uri`][antifake.trace.events.party_uri])."""
     if uri.startswith(PARTY_PREFIX):
         return unquote(uri[len(PARTY_PREFIX):])
     return uri

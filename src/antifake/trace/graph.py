@@ -1,8 +1,8 @@
 """The trace graph: an immutable snapshot of every stamp's events, containment and custody.
 
-:meth:`TraceGraph.from_arrays` takes the column arrays the registry produces from its store
-(one row per node, party, event and incidence) and builds, with numpy and the ``nogil``
-kernels of :mod:`antifake.trace._graph`, a handful of CSR arrays:
+[`TraceGraph.from_arrays`][antifake.trace.graph.TraceGraph.from_arrays] takes the column arrays the
+registry produces from its store (one row per node, party, event and incidence) and builds, with
+numpy and the ``nogil`` kernels of `antifake.trace._graph`, a handful of CSR arrays:
 
 * events in (time, input index) order, their *rank*; every interval below is over ranks;
 * per node, the ranks of its *own* events (incidence rows, or aggregation parent);
@@ -28,7 +28,7 @@ Semantics (see SPEC section 3):
   Y; SELL gives nobody (a consumer); every other kind leaves custody as it was.
 
 Memory at 1 M items / 3.8 M events / 5.2 M incidence rows (the synthetic chain of
-:mod:`antifake.sim`): 182 MiB of arrays owned by the snapshot (``stats()["memory_bytes"]``;
+`antifake.sim`): 182 MiB of arrays owned by the snapshot (``stats()["memory_bytes"]``;
 about 190 bytes per event), 260 MiB at the peak of the build, plus the caller's EPC and
 event-id strings, which the snapshot shares (read-only views) rather than copies. Built in
 about 1.8 s on 2 cores; see ``benchmarks/test_bench_trace.py``.
@@ -155,10 +155,11 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 class TraceGraph:
     """Immutable snapshot of the trace: history, containment, custody and recall queries.
 
-    Build it with :meth:`from_arrays` (or ``Registry.graph()``). Node arguments are EPC strings
-    (or objects with an ``epc`` attribute such as ``Stamp``); party arguments and results are
-    party id strings; times are timezone-aware ``datetime`` objects or ISO 8601 strings.
-    Unknown EPCs raise :class:`antifake.errors.UnknownStampError`.
+    Build it with [`from_arrays`][antifake.trace.graph.TraceGraph.from_arrays] (or
+    ``Registry.graph()``). Node arguments are EPC strings (or objects with an ``epc`` attribute such
+    as ``Stamp``); party arguments and results are party id strings; times are timezone-aware
+    ``datetime`` objects or ISO 8601 strings. Unknown EPCs raise
+    [`antifake.errors.UnknownStampError`][antifake.errors.UnknownStampError].
     """
 
     __slots__ = (
@@ -439,7 +440,8 @@ class TraceGraph:
         raise UnknownStampError(f"unknown EPC {_short(epc)}")
 
     def party_id(self, party: str) -> int:
-        """Index of a party id; :class:`UnknownPartyError` if the snapshot has none."""
+        """Index of a party id; [`UnknownPartyError`][antifake.trace.graph.UnknownPartyError] if the
+        snapshot has none."""
         try:
             return self._party_index[party]
         except (KeyError, TypeError):
@@ -459,7 +461,7 @@ class TraceGraph:
         return self._k.history(self.node_id(code))
 
     def history_ids(self, code: object) -> list[str]:
-        """Event ids of :meth:`history`."""
+        """Event ids of [`history`][antifake.trace.graph.TraceGraph.history]."""
         return self._ev_ids[self.history(code)].tolist()
 
     def contents(self, code: object) -> np.ndarray:
@@ -537,7 +539,7 @@ class TraceGraph:
         return Recall(self._epcs[cands], self._party_or_none[self._cust_now[cands]])
 
     def detection_arrays(self) -> dict[str, np.ndarray]:
-        """Read-only CSR arrays for :mod:`antifake.trace.detect`."""
+        """Read-only CSR arrays for `antifake.trace.detect`."""
         return {"order": self._order, "t": self._t, "own_ptr": self._own_ptr,
                 "own_rank": self._own_rank, "seg_ptr": self._seg_ptr,
                 "seg_start": self._seg_start, "seg_party": self._seg_party,
