@@ -409,7 +409,20 @@ class Keyring:
         return list(self._states)
 
     def add(self, key: IssuerPublicKey | IssuerKey) -> None:
-        """Trust a public key, or a secret key (which also enables numbers and PINs)."""
+        """Trust a public key, or a secret key (which also enables numbers and PINs).
+
+        Adding a key the keyring already holds (the same Ed25519 public key) updates it:
+
+        * its validity window (``valid_from``, ``valid_until``) becomes the one of the key
+          added last, so an issuer's republished key takes effect, whether it shortens the
+          window (the usual case: a key retired early) or changes it otherwise;
+        * its revocation is kept as it is: a re-add never clears ``revoked_at`` nor moves it
+          later, whatever the new window says; only `revoke` changes it;
+        * its manifests are kept, and a secret key, once added, stays (adding the public half
+          again does not remove it);
+        * the issuer name must be the same: the same public key under another issuer name is
+          refused with `KeyringError`.
+        """
         secret = key if isinstance(key, IssuerKey) else None
         pub = key.public if isinstance(key, IssuerKey) else key
         if not isinstance(pub, IssuerPublicKey):
@@ -417,6 +430,10 @@ class Keyring:
         state = None
         for st in self._by_id.get(pub.key_id, []):
             if st.public.public_key == pub.public_key:
+                if st.public.issuer != pub.issuer:
+                    raise KeyringError(
+                        f"key {pub.fingerprint} with key_id {pub.key_id} is already trusted as "
+                        f"issuer {st.public.issuer}, not {pub.issuer}")
                 state = st
             elif st.public.issuer == pub.issuer:
                 raise KeyringError(
@@ -432,6 +449,8 @@ class Keyring:
             state = KeyState(pub)
             self._states.append(state)
             self._by_id.setdefault(pub.key_id, []).append(state)
+        else:
+            state.public = pub  # the latest window; revoked_at and manifests stay as they are
         if secret is not None:
             state.secret = secret
             self._by_short[secret.short_id] = state
