@@ -38,19 +38,18 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from antifake.errors import FormatError, RegistryError, UnknownStampError
+from antifake.timeutil import to_micros
 from antifake.trace import _graph
 from antifake.trace.kinds import EventKind
 
 __all__ = ["TraceGraph", "Recall", "UnknownPartyError", "to_microseconds"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
 _INT32_MAX = 2**31 - 1
 _N_KINDS = max(EventKind) + 1
 
@@ -70,7 +69,8 @@ class Recall(NamedTuple):
 def to_microseconds(at: Any) -> int:
     """Microseconds since the Unix epoch (UTC) of a timezone-aware ``datetime``, an ISO 8601
     string with an offset (``Z`` allowed), a ``numpy.datetime64`` or an integer (taken as
-    microseconds already)."""
+    microseconds already). Datetimes and strings go through
+    [`to_micros`][antifake.timeutil.to_micros]; this adds the array-friendly forms."""
     if isinstance(at, bool):
         raise TypeError("a time cannot be a bool")
     if isinstance(at, (int, np.integer)):
@@ -80,17 +80,9 @@ def to_microseconds(at: Any) -> int:
             raise FormatError("time is NaT")
         return int(at.astype("datetime64[us]").astype(np.int64))
     if isinstance(at, str):
-        text = at.strip()
-        if len(text) > 64:
-            raise FormatError("not an ISO 8601 time: too long")
-        try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            raise FormatError(f"not an ISO 8601 time: {text!r}") from None
+        return to_micros(at.strip())
     if isinstance(at, datetime):
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise FormatError("time has no timezone; give an offset or 'Z'")
-        return (at - _EPOCH) // _US
+        return to_micros(at)
     raise TypeError(f"cannot read a time from {type(at).__name__}")
 
 
