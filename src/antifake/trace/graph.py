@@ -70,7 +70,7 @@ def to_microseconds(at: Any) -> int:
     """Microseconds since the Unix epoch (UTC) of a timezone-aware ``datetime``, an ISO 8601
     string with an offset (``Z`` allowed), a ``numpy.datetime64`` or an integer (taken as
     microseconds already). Datetimes and strings go through
-    [`to_micros`][antifake.timeutil.to_micros]; this adds the array-friendly forms."""
+    `antifake.timeutil.to_micros`; this adds the array-friendly forms."""
     if isinstance(at, bool):
         raise TypeError("a time cannot be a bool")
     if isinstance(at, (int, np.integer)):
