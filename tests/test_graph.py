@@ -870,3 +870,20 @@ def test_sim_parameters_are_checked():
             SupplyChain(**bad)
     sim = simulate(SupplyChain(n_items=0))
     assert sim.n_items == 0 and sim.graph().stats()["items"] == 0
+
+
+def test_to_microseconds_is_to_micros_plus_array_forms() -> None:
+    from antifake.timeutil import to_micros
+
+    for t in (T0, T0 + timedelta(microseconds=7), datetime(1969, 12, 31, 23, 59, 59, 999999,
+                                                            tzinfo=timezone.utc)):
+        assert to_microseconds(t) == to_micros(t) == to_microseconds(t.isoformat())
+        assert to_microseconds(np.datetime64(t.replace(tzinfo=None), "us")) == to_micros(t)
+    assert to_microseconds(" 2025-03-01T08:00:00Z ") == to_micros(T0)
+    assert to_microseconds(np.int64(5)) == 5
+    for bad in (True, 1.5, None):
+        with pytest.raises(TypeError):
+            to_microseconds(bad)
+    for bad in ("yesterday", datetime(2025, 3, 1), np.datetime64("NaT")):
+        with pytest.raises(FormatError):
+            to_microseconds(bad)

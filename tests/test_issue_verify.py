@@ -346,3 +346,36 @@ def test_issue_iter_matches_one_batch(key: af.IssuerKey) -> None:
     assert chunks[1][0].number == numbers[1000]
     serials = np.concatenate([c.serials for c in chunks])
     assert np.unique(serials).size == 2500
+
+
+@pytest.mark.parametrize("issuer", ["A", "AB", "ABC"])
+def test_manifest_of_a_very_short_issuer_name_round_trips(issuer: str, tmp_path) -> None:
+    key = af.IssuerKey.generate(issuer)
+    batch = af.issue(key, 4)
+    data = batch.manifest.to_bytes()
+    assert int.from_bytes(data[8:12], "big") == 20 + len(issuer) + 1  # no product: flags only
+    m = af.Manifest.from_bytes(data, verify_with=key.public)
+    assert m.issuer == issuer and m.count == 4 and m.to_bytes() == data
+    batch.manifest.save(tmp_path / "m.afm")
+    ring = af.Keyring([key.public])
+    ring.add_manifest(af.Manifest.load(tmp_path / "m.afm", verify_with=key.public))
+    assert af.verify_many(batch.urls(BASE), ring).counts() == {"AUTHENTIC": 4}
+
+
+def test_manifest_header_minimum_is_an_empty_issuer_name() -> None:
+    from antifake.manifest import MIN_HEADER, Manifest
+
+    with pytest.raises(af.InvalidKey):  # keys need a name of 1-64 characters
+        af.IssuerKey.generate("")
+    key = af.IssuerKey.generate("A")
+    fps = af.issue(key, 2).manifest.fingerprints
+    # the format itself allows an empty name: the shortest header, 21 bytes
+    m = Manifest(key.key_id, 7, "", datetime(2026, 1, 1, tzinfo=UTC), None, fps, bytes(64))
+    data = m.to_bytes()
+    assert MIN_HEADER == 21 and int.from_bytes(data[8:12], "big") == 21
+    back = Manifest.from_bytes(data)
+    assert back.issuer == "" and back.batch_id == 7 and back.to_bytes() == data
+    assert not back.verify_signature(key.public)
+    short = data[:8] + (20).to_bytes(4, "big") + data[12:32]  # header without the flags byte
+    with pytest.raises(af.ManifestError, match="truncated"):
+        Manifest.from_bytes(short)

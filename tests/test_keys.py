@@ -148,3 +148,48 @@ def test_key_cannot_issue_outside_window() -> None:
     with pytest.raises(af.IssueError):
         af.issue(future, 1)
     af.issue(future, 1, at=start + timedelta(hours=1))
+
+
+def test_keyring_re_add_takes_the_new_window_but_keeps_the_revocation() -> None:
+    from dataclasses import replace
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    key = af.IssuerKey.generate("VN-A", key_id=9, valid_from=t0,
+                                valid_until=t0 + timedelta(days=365))
+    early = af.issue(key, 3, at=t0 + timedelta(days=10))
+    late = af.issue(key, 3, at=t0 + timedelta(days=200))
+    ring = af.Keyring([key.public])
+    ring.add_manifest(early.manifest)
+    ring.add_manifest(late.manifest)
+    texts = [early.urls("https://x.example")[0], late.urls("https://x.example")[0]]
+    S = af.Status
+    assert af.verify_many(texts, ring).status.tolist() == [S.AUTHENTIC] * 2
+
+    # the issuer retires the key early and republishes it: the shorter window takes effect
+    shortened = replace(key.public, valid_until=t0 + timedelta(days=100))
+    ring.add(shortened)
+    assert len(ring) == 1 and ring.states()[0].public.valid_until == shortened.valid_until
+    want = [S.AUTHENTIC, S.KEY_EXPIRED]
+    assert [af.verify(t, ring).status for t in texts] == want
+    assert af.verify_many(texts, ring).status.tolist() == [int(s) for s in want]
+    assert set(ring.states()[0].manifests) == {early.batch_id, late.batch_id}
+
+    # adding the secret key (with its older, longer window) is newer information too
+    ring.add(key)
+    assert ring.states()[0].public.valid_until == key.public.valid_until
+    assert ring.by_short_id(C.short_key_id(9)) is not None
+    ring.add(shortened)  # the public half again: the secret stays
+    assert ring.states()[0].secret is key
+
+    # a revocation survives any re-add: neither cleared nor moved later
+    revoked_at = t0 + timedelta(days=5)
+    ring.revoke(9, at=revoked_at)
+    ring.add(replace(key.public, valid_until=t0 + timedelta(days=3000)))
+    ring.add(key)
+    assert ring.states()[0].revoked_at == revoked_at
+    assert af.verify_many(texts, ring).status.tolist() == [S.KEY_REVOKED] * 2
+
+    # the same public key under another issuer name is refused, and changes nothing
+    with pytest.raises(af.KeyringError):
+        ring.add(replace(key.public, issuer="VN-B"))
+    assert ring.states()[0].public.issuer == "VN-A" and len(ring) == 1

@@ -475,6 +475,12 @@ def test_decommission_reasons(reg: Registry, batch: af.Batch) -> None:
     assert len(ids) == 1
     assert all(reg.status(batch[i]).reason == "sample" for i in range(6))
     assert reg.decommission([], reason="sold") == []
+    n = n_events(reg)
+    with pytest.raises(RegistryError, match="by="):  # the recording party is required
+        reg.decommission([batch[7]], reason="sample", at=at(1))
+    with pytest.raises(RegistryError, match="by="):
+        reg.reactivate(batch[0], at=at(2))
+    assert n_events(reg) == n and reg.status(batch[7]).reason is None
 
 
 def test_recorded_lifecycle_events_update_state(reg: Registry, batch: af.Batch) -> None:

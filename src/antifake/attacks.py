@@ -1,13 +1,13 @@
 """Attacks and noise on top of a simulated supply chain, with ground truth.
 
-:func:`inject` takes an :class:`antifake.sim.Simulation` (a genuine chain) and returns an
-:class:`AttackedSimulation`: the same columns with attack events added (and some genuine events
-changed or lost), per-event details (claim results, decommissioning reasons), the ground truth
-of every attacked code (which attack, from when) and of the noise laid on genuine codes.
-:func:`evaluate` scores a list of alerts against that truth: precision, recall and
-time-to-detection per attack and per rule.
+[`inject`][antifake.attacks.inject] takes an [`antifake.sim.Simulation`][antifake.sim.Simulation] (a
+genuine chain) and returns an [`AttackedSimulation`][antifake.attacks.AttackedSimulation]: the same
+columns with attack events added (and some genuine events changed or lost), per-event details (claim
+results, decommissioning reasons), the ground truth of every attacked code (which attack, from when)
+and of the noise laid on genuine codes. [`evaluate`][antifake.attacks.evaluate] scores a list of
+alerts against that truth: precision, recall and time-to-detection per attack and per rule.
 
-Attacks (:class:`AttackMix`; counts scale with the number of items):
+Attacks ([`AttackMix`][antifake.attacks.AttackMix]; counts scale with the number of items):
 
 ``clone``
     a genuine stamp (sold, or on a shelf) photocopied onto fakes sold in another region: each
@@ -31,8 +31,8 @@ Attacks (:class:`AttackMix`; counts scale with the number of items):
     a carrier opens cases of a pallet in transit, takes genuine items out and packs fakes
     (never commissioned) in; the receiver sometimes records the receipt before the shipment.
 
-Noise on genuine codes (:class:`Noise`): missed reads (scans, sales, retailer receipts
-lost), late uploads (events delivered long after they happened: rows moved to the end),
+Noise on genuine codes ([`Noise`][antifake.attacks.Noise]): missed reads (scans, sales, retailer
+receipts lost), late uploads (events delivered long after they happened: rows moved to the end),
 clock skew (a business's clock off by minutes), families scanning an item a few times at
 home, travellers scanning once far from home, genuine claims (some after a mistyped or wrong
 PIN), retailers listing their own stock online (some twice).
@@ -231,10 +231,11 @@ class AttackTruth:
 
 @dataclass
 class AttackedSimulation(Simulation):
-    """A :class:`~antifake.sim.Simulation` with attacks and noise: also ``ev_detail`` (claim
-    results and decommissioning reasons, :data:`antifake.trace.detect.CLAIM_DETAILS`),
-    ``attacks`` (:class:`AttackTruth`) and ``noise`` (node indices of genuine codes by noise
-    kind). ``late_from``: rows from here on are late uploads (their times are earlier)."""
+    """A [`Simulation`][antifake.sim.Simulation] with attacks and noise: also ``ev_detail`` (claim
+    results and decommissioning reasons,
+    [`antifake.trace.detect.CLAIM_DETAILS`][antifake.trace.detect.CLAIM_DETAILS]), ``attacks``
+    ([`AttackTruth`][antifake.attacks.AttackTruth]) and ``noise`` (node indices of genuine codes by
+    noise kind). ``late_from``: rows from here on are late uploads (their times are earlier)."""
 
     ev_detail: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     attacks: AttackTruth | None = field(default=None, repr=False)

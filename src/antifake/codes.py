@@ -103,7 +103,8 @@ def b32encode(data: bytes, nsym: int | None = None) -> str:
 
 
 def b32decode(text: str, nbytes: int, *, left_aligned: bool = True) -> bytes:
-    """Inverse of :func:`b32encode`; non-zero pad bits are a :class:`FormatError`."""
+    """Inverse of [`b32encode`][antifake.codes.b32encode]; non-zero pad bits are a
+    [`FormatError`][antifake.errors.FormatError]."""
     value = 0
     for ch in text:
         v = _DECODE.get(ch)
@@ -270,7 +271,8 @@ def format_pin(pin: str) -> str:
 def normalize_symbols(text: str) -> str:
     """Drop separators people and scanners add; fold case and Crockford's I/L/O aliases.
 
-    Raises :class:`FormatError` for a character that is not a Crockford symbol.
+    Raises [`FormatError`][antifake.errors.FormatError] for a character that is not a Crockford
+    symbol.
     """
     out = []
     for ch in text.translate(_SEPARATORS):
@@ -402,7 +404,7 @@ def _parse_gs1(text: str) -> Parsed:
 
 def parse(data: str | bytes | bytearray | memoryview) -> Parsed:
     """Parse any text form of a stamp: QR URL (with or without scheme), bare code, GS1 Digital
-    Link URL, or stamp number. Raises :class:`ParseFailure` with a status and a reason."""
+    Link URL, or stamp number. Raises `ParseFailure` with a status and a reason."""
     text = _to_text(data)
     if not text:
         raise ParseFailure("MALFORMED", "empty input")

@@ -6,20 +6,20 @@ pyarrow). The same code runs on a laptop (``LocalCluster``) and on a multi-machi
 
 Verification
 ------------
-:func:`verify_many_dask` verifies a dask array (object dtype) or a dask dataframe column of
+`verify_many_dask` verifies a dask array (object dtype) or a dask dataframe column of
 codes (QR URLs, bare codes, stamp numbers) partition by partition with
-:func:`antifake.verify_many` and returns the statuses, lazily, as a dask array / series of
-``uint8`` (:class:`antifake.Status` values): the same values ``verify_many`` gives. The
+`antifake.verify_many` and returns the statuses, lazily, as a dask array / series of
+``uint8`` (`antifake.Status` values): the same values ``verify_many`` gives. The
 keyring travels once: its public keys, revocations and manifests are serialised
-(:func:`keyring_payload`), broadcast to every worker (``Client.scatter(..., broadcast=True)``)
+(`keyring_payload`), broadcast to every worker (``Client.scatter(..., broadcast=True)``)
 and rebuilt once per worker process. Secret keys never leave the process (``IssuerKey``
 refuses pickling): a keyring with secrets verifies on the workers as its public part does,
 so stamp numbers come back ``UNVERIFIABLE`` there (a warning says so).
 
 Detection over a scan log
 -------------------------
-:func:`detect_scans_dask` runs the per-code rules of :mod:`antifake.trace.detect` over a
-partitioned scan log (Parquet via :func:`read_scan_log`, or any dask dataframe with columns
+`detect_scans_dask` runs the per-code rules of `antifake.trace.detect` over a
+partitioned scan log (Parquet via `read_scan_log`, or any dask dataframe with columns
 ``code, time, by, lat, lon, event_id``). The log is shuffled so that all scans of one code
 share a partition (``DataFrame.shuffle(on="code")``): every rule about one code then runs
 where its scans are. The supply chain the scans happened in (a registry, simulation or
@@ -27,11 +27,11 @@ where its scans are. The supply chain the scans happened in (a registry, simulat
 partition takes from it the sub-graph its codes need (the codes, every container they were
 ever packed in, and those nodes' events) and runs the real detection kernels on that plus its
 scans. Rules over several codes at once (``diversion``: a delivery group seen outside its
-regions) cannot be partitioned by code and are not run here: run :func:`antifake.detect` on
+regions) cannot be partitioned by code and are not run here: run `antifake.detect` on
 the registry for them.
 
-:func:`detect_scans` is the single-process function (one partition holding every code): the
-Dask result equals it, alert for alert, and equals :func:`antifake.trace.detect.detect` over
+`detect_scans` is the single-process function (one partition holding every code): the
+Dask result equals it, alert for alert, and equals `antifake.trace.detect.detect` over
 the context plus the same scans (per-code kinds, scanned codes; scans ordered by (time,
 event id) after the context's events).
 """
@@ -142,7 +142,7 @@ def keyring_payload(ring: Keyring) -> bytes:
 
 
 def keyring_from_payload(payload: bytes) -> Keyring:
-    """Inverse of :func:`keyring_payload` (manifest signatures are checked again); cached
+    """Inverse of `keyring_payload` (manifest signatures are checked again); cached
     per process, so each worker builds it once."""
     digest = "ring:" + hashlib.blake2b(payload, digest_size=16).hexdigest()
 
@@ -232,10 +232,10 @@ def verify_many_dask(codes: Any, ring: Keyring, *, client: Any = None, threads: 
 # ----------------------------------------------------------------------------------------
 def read_scan_log(path: Any, *, by_code: bool = False, **options: Any) -> Any:
     """A scan log (Parquet: a file, a directory or a glob) as a dask dataframe with the
-    columns of :data:`SCAN_COLUMNS`.
+    columns of `SCAN_COLUMNS`.
 
-    ``by_code=True`` reads a directory written by :func:`write_scan_log`: one partition per
-    code bucket (all scans of a code in one partition), which :func:`detect_scans_dask` uses
+    ``by_code=True`` reads a directory written by `write_scan_log`: one partition per
+    code bucket (all scans of a code in one partition), which `detect_scans_dask` uses
     without a shuffle (``partitioned_by_code=True``)."""
     _need_dask()
     import dask.dataframe as dd
@@ -274,7 +274,7 @@ def code_buckets(codes: Any, buckets: int) -> np.ndarray:
 def write_scan_log(scans: Any, path: Any, *, buckets: int = 16, part: str = "0") -> None:
     """Append a pandas scan log to ``path`` partitioned by code: file
     ``bucket-KKKKK-<part>.parquet`` holds the scans of the codes of bucket K (see
-    :func:`code_buckets`). Write each batch with another ``part``; read the directory with
+    `code_buckets`). Write each batch with another ``part``; read the directory with
     ``read_scan_log(path, by_code=True)``."""
     _check_log(scans)
     if not isinstance(buckets, int) or buckets < 1:
@@ -292,7 +292,7 @@ def write_scan_log(scans: Any, path: Any, *, buckets: int = 16, part: str = "0")
 
 
 def scan_log_from_events(data: Any) -> tuple[Any, Any]:
-    """Split a :class:`~antifake.trace.detect.TraceData` (or what :func:`detect` takes) into
+    """Split a `antifake.trace.detect.TraceData` (or what `detect` takes) into
     a context without scans and a pandas scan log of its scans (one code each): for tests
     and for moving a registry's scans out to Parquet."""
     import pandas as pd
@@ -520,7 +520,7 @@ def _detect_part(scans: Any, ctx: _Context, config: Any) -> list[Any]:
 
 
 def _rank(alerts: list[Any]) -> list[Any]:
-    """The order :func:`antifake.trace.detect.detect` gives: score (4 decimals) down, first
+    """The order `antifake.trace.detect.detect` gives: score (4 decimals) down, first
     seen, kind, first code."""
     from antifake.trace.detect import KINDS
 
@@ -552,8 +552,8 @@ def _check_log(df: Any) -> None:
 
 def detect_scans(scans: Any, context: Any = None, *, config: Any = None) -> list[Any]:
     """Single-process detection over a scan log (a pandas dataframe with the columns of
-    :data:`SCAN_COLUMNS`) in ``context`` (a Registry, Simulation, TraceData or None): the
-    per-code alerts of the scanned codes, ranked as :func:`antifake.detect` ranks them."""
+    `SCAN_COLUMNS`) in ``context`` (a Registry, Simulation, TraceData or None): the
+    per-code alerts of the scanned codes, ranked as `antifake.detect` ranks them."""
     _check_log(scans)
     cfg = _config(config)
     ctx = _Context(_context_columns(context))
@@ -574,7 +574,7 @@ def _detect_partition(part: Any, payload: Any, config: Any) -> Any:
 def detect_scans_dask(scans: Any, context: Any = None, *, config: Any = None,
                       client: Any = None, npartitions: int | None = None,
                       partitioned_by_code: bool = False) -> list[Any]:
-    """:func:`detect_scans` over a dask dataframe (see the module documentation): shuffled
+    """`detect_scans` over a dask dataframe (see the module documentation): shuffled
     by code into ``npartitions`` (default: as many as it has), the context broadcast once.
     ``partitioned_by_code=True`` skips the shuffle for a log whose partitions already hold
     all the scans of their codes (``read_scan_log(path, by_code=True)``); a code split over

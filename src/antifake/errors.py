@@ -1,7 +1,8 @@
 """The antifake exception tree.
 
-Every error antifake raises on purpose derives from :class:`AntifakeError`, so callers can
-catch one class. Messages never contain secret key material.
+Every error antifake raises on purpose derives from
+[`AntifakeError`][antifake.errors.AntifakeError], so callers can catch one class. Messages never
+contain secret key material.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 This module is the bridge between antifake stamps and the GS1 system. It is plain Python (it is
 off the hot path) and every parser in it accepts any ``str`` (most also ``bytes``) and either
-returns a result or raises :class:`~antifake.errors.GS1Error` with a reason: never another
+returns a result or raises [`GS1Error`][antifake.errors.GS1Error] with a reason: never another
 exception, whatever the input.
 
 Standards implemented (section numbers as in the current issues):
@@ -22,9 +22,10 @@ Standards implemented (section numbers as in the current issues):
   (``" % & / < > ?`` and, for CPI, ``#``), and their correspondence with GS1 keys.
 * **EPCIS 2.0 / CBV 2.0** -- the canonical GS1 Digital Link form of an EPC
   (``https://id.gs1.org/...``, finest identification level only, no query string) used in
-  EPCIS 2.0 documents and as input to the CBV 2.0 event hash. :func:`epc_to_digital_link`
-  reproduces the GS1 reference event-hash implementation's canonical URIs, including its
-  percent-encoding, which leaves the RFC 3986 sub-delimiters ``'``, ``;`` and ``=`` literal.
+  EPCIS 2.0 documents and as input to the CBV 2.0 event hash.
+  [`epc_to_digital_link`][antifake.gs1.epc_to_digital_link] reproduces the GS1 reference event-hash
+  implementation's canonical URIs, including its percent-encoding, which leaves the RFC 3986
+  sub-delimiters ``'``, ``;`` and ``=`` literal.
 """
 
 from __future__ import annotations
@@ -149,9 +150,9 @@ def _check_key(value: str, what: str, length: int) -> str:
 def validate_gtin(s: str) -> str:
     """Validate a GTIN-8, -12, -13 or -14 and return its 14-digit form (left-padded with 0).
 
-    Raises :class:`GS1Error` naming the fault: a character that is not an ASCII digit (and
-    where), a length other than 8, 12, 13 or 14, or a wrong check digit (and which digit was
-    expected).
+    Raises [`GS1Error`][antifake.errors.GS1Error] naming the fault: a character that is not an ASCII
+    digit (and where), a length other than 8, 12, 13 or 14, or a wrong check digit (and which digit
+    was expected).
     """
     if not isinstance(s, str):
         raise GS1Error(f"GTIN must be a str, not {type(s).__name__}")
@@ -233,7 +234,7 @@ def _yymmdd_to_date(s: str, what: str, today: date) -> date:
 
 
 def ai17_to_date(s: str, *, today: date | None = None) -> date:
-    """Decode an AI 17 expiry date ``YYMMDD`` into a :class:`datetime.date`.
+    """Decode an AI 17 expiry date ``YYMMDD`` into a `datetime.date`.
 
     Day ``00`` means the last day of the month. The century follows General Specifications
     7.12, relative to ``today`` (default: the current date): years run from 49 years before to
@@ -249,7 +250,7 @@ _ISO_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 def expiry_to_ai17(value: date | str, *, today: date | None = None) -> str:
     """Encode an expiry date as AI 17 ``YYMMDD``.
 
-    ``value`` is a :class:`datetime.date` (or ``datetime``), an ISO ``"YYYY-MM-DD"`` string, a
+    ``value`` is a `datetime.date` (or ``datetime``), an ISO ``"YYYY-MM-DD"`` string, a
     ``"YYYY-MM"`` string (encoded with day ``00``: the end of that month) or an already encoded
     ``"YYMMDD"`` string (validated and returned). A date whose year falls outside the two-digit
     window of General Specifications 7.12 (relative to ``today``) is refused, since it would
@@ -552,7 +553,7 @@ def _dl_encode(s: str) -> str:
 def _epc_encode(s: str) -> str:
     """Canonical-EPC percent-encoding, as the CBV 2.0 event-hash reference does it.
 
-    Same as :func:`_dl_encode` except that ``'``, ``;`` and ``=`` (RFC 3986 sub-delimiters,
+    Same as `_dl_encode` except that ``'``, ``;`` and ``=`` (RFC 3986 sub-delimiters,
     legal in a path segment) stay literal.
     """
     return quote(s, safe="';=")
@@ -674,7 +675,7 @@ class DigitalLink:
     def uri(self, base: str | None = None) -> str:
         """This Digital Link in canonical DL form: short names replaced by AIs, key qualifiers
         in the path in their standard order, data attributes then other parameters in the
-        query, values percent-encoded. ``base`` replaces :attr:`base` when given."""
+        query, values percent-encoded. ``base`` replaces `base` when given."""
         b = self.base if base is None else _normalise_base(base)
         primary = self.primary
         path_ais = [primary] + _ordered_qualifiers(primary, self.ai)
@@ -706,10 +707,11 @@ def build_digital_link(
 
     ``base`` is ``http(s)://host[/prefix]`` (a trailing slash is dropped; scheme and host are
     lower-cased). The query string holds ``17=YYMMDD`` (``expiry`` as accepted by
-    :func:`expiry_to_ai17`) and then the ``extra`` parameters in their given order: numeric
-    keys (or DL short names) are GS1 AIs and are validated, other keys are free parameters.
-    AIs 01, 10, 21, 17 and the GTIN key qualifiers (22, 235) cannot be passed in ``extra``.
-    Values are percent-encoded outside the RFC 3986 unreserved set. Raises :class:`GS1Error`.
+    [`expiry_to_ai17`][antifake.gs1.expiry_to_ai17]) and then the ``extra`` parameters in their
+    given order: numeric keys (or DL short names) are GS1 AIs and are validated, other keys are free
+    parameters. AIs 01, 10, 21, 17 and the GTIN key qualifiers (22, 235) cannot be passed in
+    ``extra``. Values are percent-encoded outside the RFC 3986 unreserved set. Raises
+    [`GS1Error`][antifake.errors.GS1Error].
     """
     b = _normalise_base(base)
     parts = [b, "/01/", validate_gtin(gtin)]
@@ -882,7 +884,7 @@ def _parse_dl(text: str) -> DigitalLink:
 
 
 def parse_digital_link(uri: str | bytes) -> DigitalLink:
-    """Parse a GS1 Digital Link URI into a :class:`DigitalLink`.
+    """Parse a GS1 Digital Link URI into a [`DigitalLink`][antifake.gs1.DigitalLink].
 
     Tolerates what scanners and people produce: no scheme (``id.gs1.org/01/...``), upper-case
     scheme, host, short names and percent-escapes, GTIN-8/12/13 in the path (padded to 14),
@@ -891,11 +893,12 @@ def parse_digital_link(uri: str | bytes) -> DigitalLink:
     a trailing slash, a fragment, surrounding whitespace, and ``bytes`` (UTF-8). Primary keys:
     GTIN (01) and every other GS1 key of the DL standard (00, 414, 417, 8003, 8004, ...).
 
-    Raises :class:`GS1Error`, and only that, for any ``str`` or ``bytes`` that is not a valid
-    Digital Link: over :data:`MAX_URI_LENGTH` characters, NUL or control characters, a scheme
-    other than http(s), user information before the host, no primary key, a bad check digit,
-    key qualifiers out of order (21 before 10), the same AI twice with different values, an AI
-    value outside its character set or length (non-ASCII included), bad percent-escapes.
+    Raises [`GS1Error`][antifake.errors.GS1Error], and only that, for any ``str`` or ``bytes`` that
+    is not a valid Digital Link: over [`MAX_URI_LENGTH`][antifake.gs1.MAX_URI_LENGTH] characters,
+    NUL or control characters, a scheme other than http(s), user information before the host, no
+    primary key, a bad check digit, key qualifiers out of order (21 before 10), the same AI twice
+    with different values, an AI value outside its character set or length (non-ASCII included), bad
+    percent-escapes.
     """
     return _parse_dl(_coerce_text(uri, "Digital Link URI"))
 
@@ -1131,11 +1134,12 @@ def epc_to_digital_link(epc: str | bytes) -> str:
 
     Accepts an EPC pure identity URI (TDS schemes sgtin, sscc, sgln, grai, giai, gsrn, gsrnp,
     gdti, cpi, sgcn, ginc, gsin, itip, upui, pgln), the EPC class URI ``urn:epc:class:lgtin``,
-    or a Digital Link URI on any host (parsed as :func:`parse_digital_link` does). The result
-    has the primary key and only the key qualifiers of the finest level (a CPV is dropped, and
-    a lot when a serial is present), no query string; e.g. SSCC ``/00/{18 digits}``, SGLN
-    ``/414/{13 digits}[/254/{extension}]`` (extension ``0`` means none). Percent-encoding as
-    the CBV 2.0 event-hash reference: outside the unreserved set except ``'``, ``;``, ``=``.
+    or a Digital Link URI on any host (parsed as
+    [`parse_digital_link`][antifake.gs1.parse_digital_link] does). The result has the primary key
+    and only the key qualifiers of the finest level (a CPV is dropped, and a lot when a serial is
+    present), no query string; e.g. SSCC ``/00/{18 digits}``, SGLN ``/414/{13
+    digits}[/254/{extension}]`` (extension ``0`` means none). Percent-encoding as the CBV 2.0
+    event-hash reference: outside the unreserved set except ``'``, ``;``, ``=``.
     """
     return _epc_uri(_epc_pairs(epc))
 
@@ -1169,7 +1173,8 @@ def is_epc_uri(s: object) -> bool:
 
 def sgtin_digital_link(gtin: str, serial: str) -> str:
     """Canonical Digital Link URI of an SGTIN, ``https://id.gs1.org/01/{gtin14}/21/{serial}``,
-    as EPCIS 2.0 uses (same encoding as :func:`epc_to_digital_link`)."""
+    as EPCIS 2.0 uses (same encoding as
+    [`epc_to_digital_link`][antifake.gs1.epc_to_digital_link])."""
     return _epc_uri([("01", validate_gtin(gtin)), ("21", validate_serial(serial))])
 
 
@@ -1238,7 +1243,8 @@ def parse_element_string(s: str | bytes) -> dict[str, str]:
     Values are validated against their AI (GTIN check digit and 14 digits for 01, a valid
     date for 17, CSET 82 and length for 10 and 21, ...); whitespace around an ``(AI)`` is
     ignored, whitespace inside a value is an error. The same AI twice with different values
-    is an error. Raises :class:`GS1Error`, and only that, for any ``str`` or ``bytes``.
+    is an error. Raises [`GS1Error`][antifake.errors.GS1Error], and only that, for any ``str`` or
+    ``bytes``.
     """
     text = _coerce_text_hri(s)
     pieces = _HRI_AI.split(text)

@@ -1,7 +1,8 @@
-"""Issuance: :func:`issue` signs a batch of stamps; :class:`Batch` renders and stores it.
+"""Issuance: [`issue`][antifake.issue.issue] signs a batch of stamps;
+[`Batch`][antifake.issue.Batch] renders and stores it.
 
 Everything per stamp is a numpy array (serials, signatures); text forms are produced in bulk by
-the kernels in :mod:`antifake._core`. A :class:`Stamp` is a light view of one row.
+the kernels in `antifake._core`. A [`Stamp`][antifake.issue.Stamp] is a light view of one row.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ class Batch:
            path: str | os.PathLike[str] | None = None, *, error: str = "M", scale: int = 4,
            border: int = 4) -> bytes | str | os.PathLike[str]:
         """QR image of stamp ``i`` (row number) with resolver ``base``: PNG bytes, SVG text,
-        or the path written when ``path`` is given (see :mod:`antifake.qr`; needs segno)."""
+        or the path written when ``path`` is given (see `antifake.qr`; needs segno)."""
         from antifake.qr import stamp_qr
 
         return stamp_qr(self, i, base, kind, path, error=error, scale=scale, border=border)
@@ -244,7 +245,8 @@ class Batch:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], key: IssuerKey | None = None) -> Batch:
-        """Read a batch written by :meth:`save`; the manifest's signature is checked."""
+        """Read a batch written by [`save`][antifake.issue.Batch.save]; the manifest's signature is
+        checked."""
         import json
 
         try:
@@ -348,8 +350,8 @@ def issue(key: IssuerKey, n: int, *, product: Product | C.GS1Attributes | None =
           at: datetime | str | None = None) -> Batch:
     """Issue ``n`` signed stamps in a new batch of ``key`` (batch ids allocated in order).
 
-    ``threads=None`` uses every core. Raises :class:`IssueError` when the key may not issue at
-    ``at`` (default now) or the request is out of range.
+    ``threads=None`` uses every core. Raises [`IssueError`][antifake.errors.IssueError] when the key
+    may not issue at ``at`` (default now) or the request is out of range.
     """
     bid, attrs, t = _prepare(key, n, product, batch_id, at)
     serials = random_serials(int(n))
@@ -363,11 +365,11 @@ def issue(key: IssuerKey, n: int, *, product: Product | C.GS1Attributes | None =
 
 
 class IssueStream:
-    """Chunks of one batch, issued lazily (see :func:`issue_iter`).
+    """Chunks of one batch, issued lazily (see [`issue_iter`][antifake.issue.issue_iter]).
 
-    Iterating yields :class:`Batch` views holding ``chunk_size`` consecutive stamps each (their
-    ``index_offset`` says where they start); the batch manifest is available as ``.manifest``
-    once the stream is exhausted. Peak memory is one chunk plus 24 bytes per stamp.
+    Iterating yields [`Batch`][antifake.issue.Batch] views holding ``chunk_size`` consecutive stamps
+    each (their ``index_offset`` says where they start); the batch manifest is available as
+    ``.manifest`` once the stream is exhausted. Peak memory is one chunk plus 24 bytes per stamp.
     """
 
     def __init__(self, key: IssuerKey, n: int, chunk_size: int,

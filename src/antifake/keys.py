@@ -1,9 +1,9 @@
 """Issuer keys, their public halves, key files and the verifier's keyring.
 
-An :class:`IssuerKey` is an Ed25519 signing key plus a 32-byte MAC secret from which the
-stamp-number tag key and the PIN key are derived (BLAKE3 derive-key mode, distinct contexts).
-Key files are JSON, written 0600 and atomically; with a passphrase the secrets are sealed with
-Argon2id (``nacl.pwhash``) and XSalsa20-Poly1305 (``nacl.secret.SecretBox``). Either way the
+An [`IssuerKey`][antifake.keys.IssuerKey] is an Ed25519 signing key plus a 32-byte MAC secret from
+which the stamp-number tag key and the PIN key are derived (BLAKE3 derive-key mode, distinct
+contexts). Key files are JSON, written 0600 and atomically; with a passphrase the secrets are sealed
+with Argon2id (``nacl.pwhash``) and XSalsa20-Poly1305 (``nacl.secret.SecretBox``). Either way the
 file's metadata is authenticated, so a corrupted or edited file is refused.
 """
 
@@ -132,7 +132,7 @@ class IssuerPublicKey:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> IssuerPublicKey:
-        """Parse :meth:`to_json` output."""
+        """Parse [`to_json`][antifake.keys.IssuerPublicKey.to_json] output."""
         try:
             d = json.loads(text)
         except (ValueError, TypeError) as exc:
@@ -152,7 +152,8 @@ class IssuerKey:
     """An issuer's secret key: signs stamps, tags stamp numbers, derives PINs.
 
     Its repr and its exceptions never contain secret material. ``next_batch`` is the batch id
-    :func:`antifake.issue` allocates next; save the key after issuing to persist it.
+    [`antifake.issue`][antifake.issue.issue] allocates next; save the key after issuing to persist
+    it.
     """
 
     __slots__ = ("_signing", "_mac", "_public", "next_batch", "_tag_key", "_pin_key")
@@ -293,7 +294,8 @@ class IssuerKey:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], passphrase: bytes | None = None) -> IssuerKey:
-        """Read a key file; :class:`WrongPassphrase` or :class:`KeyFileError` when it won't open."""
+        """Read a key file; [`WrongPassphrase`][antifake.errors.WrongPassphrase] or
+        [`KeyFileError`][antifake.errors.KeyFileError] when it won't open."""
         p = Path(path)
         try:
             raw = p.read_bytes()
@@ -384,9 +386,9 @@ class KeyState:
 class Keyring:
     """The keys a verifier trusts: several issuers, several keys per issuer.
 
-    Public keys verify QR codes; adding an :class:`IssuerKey` (the issuer's own service) also
-    enables stamp-number tags and PIN checks. Two secret keys whose 5-bit short ids clash are
-    refused, because a stamp number carries only the short id.
+    Public keys verify QR codes; adding an [`IssuerKey`][antifake.keys.IssuerKey] (the issuer's own
+    service) also enables stamp-number tags and PIN checks. Two secret keys whose 5-bit short ids
+    clash are refused, because a stamp number carries only the short id.
     """
 
     def __init__(self, keys: Iterable[IssuerPublicKey | IssuerKey] = ()) -> None:
@@ -407,7 +409,20 @@ class Keyring:
         return list(self._states)
 
     def add(self, key: IssuerPublicKey | IssuerKey) -> None:
-        """Trust a public key, or a secret key (which also enables numbers and PINs)."""
+        """Trust a public key, or a secret key (which also enables numbers and PINs).
+
+        Adding a key the keyring already holds (the same Ed25519 public key) updates it:
+
+        * its validity window (``valid_from``, ``valid_until``) becomes the one of the key
+          added last, so an issuer's republished key takes effect, whether it shortens the
+          window (the usual case: a key retired early) or changes it otherwise;
+        * its revocation is kept as it is: a re-add never clears ``revoked_at`` nor moves it
+          later, whatever the new window says; only `revoke` changes it;
+        * its manifests are kept, and a secret key, once added, stays (adding the public half
+          again does not remove it);
+        * the issuer name must be the same: the same public key under another issuer name is
+          refused with `KeyringError`.
+        """
         secret = key if isinstance(key, IssuerKey) else None
         pub = key.public if isinstance(key, IssuerKey) else key
         if not isinstance(pub, IssuerPublicKey):
@@ -415,6 +430,10 @@ class Keyring:
         state = None
         for st in self._by_id.get(pub.key_id, []):
             if st.public.public_key == pub.public_key:
+                if st.public.issuer != pub.issuer:
+                    raise KeyringError(
+                        f"key {pub.fingerprint} with key_id {pub.key_id} is already trusted as "
+                        f"issuer {st.public.issuer}, not {pub.issuer}")
                 state = st
             elif st.public.issuer == pub.issuer:
                 raise KeyringError(
@@ -430,6 +449,8 @@ class Keyring:
             state = KeyState(pub)
             self._states.append(state)
             self._by_id.setdefault(pub.key_id, []).append(state)
+        else:
+            state.public = pub  # the latest window; revoked_at and manifests stay as they are
         if secret is not None:
             state.secret = secret
             self._by_short[secret.short_id] = state

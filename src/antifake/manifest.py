@@ -40,6 +40,9 @@ SIGN_CONTEXT = b"antifake.manifest"
 FINGERPRINT_KEY = blake3.blake3(b"", derive_key_context="antifake 2026-11 manifest fingerprint v1"
                                 ).digest()
 MAX_COUNT = 1 << 24
+_FIXED = struct.Struct(">BHIIqB")  # version, key_id, batch_id, count, issued_at, len(issuer)
+# the shortest header: the fixed fields, an empty issuer name and the flags byte (no product)
+MIN_HEADER = _FIXED.size + 1
 
 
 def fingerprint(body: bytes, signature: bytes) -> bytes:
@@ -125,14 +128,14 @@ class Manifest:
                 raise ManifestError("not an antifake manifest (bad magic)")
             (hlen,) = struct.unpack_from(">I", data, 8)
             head = data[12:12 + hlen]
-            if len(head) != hlen or hlen < 24:
+            if len(head) != hlen or hlen < MIN_HEADER:
                 raise ManifestError("manifest header truncated")
-            version, key_id, batch_id, count, t_us, ilen = struct.unpack_from(">BHIIqB", head, 0)
+            version, key_id, batch_id, count, t_us, ilen = _FIXED.unpack_from(head, 0)
             if version != VERSION:
                 raise ManifestError(f"unsupported manifest version {version}")
             if count > MAX_COUNT:
                 raise ManifestError("manifest count out of range")
-            off = 20
+            off = _FIXED.size
             issuer = head[off:off + ilen].decode("ascii")
             off += ilen
             flags = head[off]
@@ -169,7 +172,7 @@ class Manifest:
     @classmethod
     def load(cls, path: str | os.PathLike[str],
              verify_with: IssuerPublicKey | None = None) -> Manifest:
-        """Read a manifest file (see :meth:`from_bytes`)."""
+        """Read a manifest file (see [`from_bytes`][antifake.manifest.Manifest.from_bytes])."""
         p = Path(path)
         try:
             size = p.stat().st_size
@@ -184,8 +187,7 @@ class Manifest:
 def _header(key_id: int, batch_id: int, count: int, issued_at: datetime, issuer: str,
             product: GS1Attributes | None) -> bytes:
     iss = issuer.encode("ascii")
-    head = struct.pack(">BHIIqB", VERSION, key_id, batch_id, count, to_micros(issued_at),
-                       len(iss)) + iss
+    head = _FIXED.pack(VERSION, key_id, batch_id, count, to_micros(issued_at), len(iss)) + iss
     if product is None:
         return head + b"\x00"
     return head + b"\x01" + product.signed_suffix()

@@ -10,7 +10,7 @@ Crockford base32, scheme and host are case-insensitive). Any other text is encod
 given: a GS1 Digital Link URL has ``?``, ``=`` and ``&`` (not alphanumeric) and its lot may be
 lower case, so it goes in byte mode; a foreign URL's path may be case-sensitive.
 
-Symbol versions measured with segno 1.6 (:func:`qr_info`):
+Symbol versions measured with segno 1.6 ([`qr_info`][antifake.qr.qr_info]):
 
 ==============================================  =====  =====  =====  =====
 payload                                          L      M      Q      H
@@ -35,10 +35,11 @@ the chosen version has spare room for it (``boost_error``), which costs nothing.
 
 Reading
 -------
-:func:`read_qr` decodes every QR code in an image (a path, encoded image bytes, a PIL image or a
-numpy array) with ``zxingcpp.read_barcodes`` and raises :class:`QRReadError`, an
-:class:`antifake.FormatError`, with a one-line hint when it finds none. SVG files are not
-rasterised (that would need another dependency): export a PNG or photograph the label.
+[`read_qr`][antifake.qr.read_qr] decodes every QR code in an image (a path, encoded image bytes, a
+PIL image or a numpy array) with ``zxingcpp.read_barcodes`` and raises
+[`QRReadError`][antifake.qr.QRReadError], an [`antifake.FormatError`][antifake.errors.FormatError],
+with a one-line hint when it finds none. SVG files are not rasterised (that would need another
+dependency): export a PNG or photograph the label.
 
 Dependencies: ``segno`` (rendering), ``zxing-cpp`` and ``Pillow`` (reading); imported lazily so
 that ``import antifake`` never needs them.
@@ -134,7 +135,8 @@ def _is_stamp_text(text: str) -> bool:
 
 
 def make_qr(text: str, *, error: str = DEFAULT_ERROR, uppercase: bool = True) -> Any:
-    """A ``segno.QRCode`` for ``text`` (see :func:`qr_payload`) at error level ``error``."""
+    """A ``segno.QRCode`` for ``text`` (see [`qr_payload`][antifake.qr.qr_payload]) at error level
+    ``error``."""
     segno = _segno()
     return segno.make_qr(qr_payload(text, uppercase), error=_check_error(error))
 
@@ -279,7 +281,8 @@ def read_qr(source: Any) -> list[str]:
     """Texts of every QR code found in ``source`` (a path, encoded image bytes, a PIL image or
     a numpy array), in the order zxing-cpp reports them.
 
-    Raises :class:`QRReadError` when the image cannot be read or holds no readable QR code.
+    Raises [`QRReadError`][antifake.qr.QRReadError] when the image cannot be read or holds no
+    readable QR code.
     """
     try:
         import zxingcpp

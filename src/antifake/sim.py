@@ -1,10 +1,10 @@
 """Synthetic supply chains: seeded, vectorised, with ground truth (tests, benchmarks, research).
 
-:func:`simulate` turns a :class:`SupplyChain` (parameters) and a seed into a
-:class:`Simulation`: the column arrays that :meth:`antifake.trace.TraceGraph.from_arrays`
-takes, party metadata (role, region, coordinates) and the ground truth of every item's route.
-Everything is generated with numpy, without a Python object per event, so 1 M items
-(about 4 M events) take a few seconds.
+[`simulate`][antifake.sim.simulate] turns a [`SupplyChain`][antifake.sim.SupplyChain] (parameters)
+and a seed into a [`Simulation`][antifake.sim.Simulation]: the column arrays that
+`antifake.trace.TraceGraph.from_arrays` takes, party metadata (role, region, coordinates) and the
+ground truth of every item's route. Everything is generated with numpy, without a Python object per
+event, so 1 M items (about 4 M events) take a few seconds.
 
 The story of every item::
 
@@ -20,7 +20,7 @@ other often share a timestamp (the items of a case are commissioned in the same 
 ``shuffle_events`` may reorder the rows freely without changing what they mean.
 
 Later parts add attacks (clones, diversion, grey-market listings) on top of the same
-:class:`Simulation`; ``Simulation.truth`` keeps what really happened.
+[`Simulation`][antifake.sim.Simulation]; ``Simulation.truth`` keeps what really happened.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class GroundTruth:
 
 @dataclass
 class Simulation:
-    """Columns for :meth:`TraceGraph.from_arrays`, party metadata and ground truth."""
+    """Columns for `TraceGraph.from_arrays`, party metadata and ground truth."""
 
     params: SupplyChain
     seed: int
@@ -183,11 +183,11 @@ class Simulation:
         return len(self.ev_ids)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The keyword arguments of :meth:`TraceGraph.from_arrays`."""
+        """The keyword arguments of `TraceGraph.from_arrays`."""
         return {name: getattr(self, name) for name in self._COLUMNS}
 
     def graph(self) -> TraceGraph:
-        """A :class:`TraceGraph` snapshot of this simulation."""
+        """A `TraceGraph` snapshot of this simulation."""
         from antifake.trace.graph import TraceGraph
 
         return TraceGraph.from_arrays(**self.arrays())

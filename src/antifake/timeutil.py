@@ -42,5 +42,5 @@ def to_micros(t: datetime | str) -> int:
 
 
 def from_micros(us: int) -> datetime:
-    """Inverse of :func:`to_micros` (UTC)."""
+    """Inverse of `to_micros` (UTC)."""
     return _EPOCH + timedelta(microseconds=int(us))

@@ -1,11 +1,12 @@
-"""Verification verdicts: :func:`verify` for one text, :func:`verify_many` for arrays.
+"""Verification verdicts: [`verify`][antifake.verify.verify] for one text,
+[`verify_many`][antifake.verify.verify_many] for arrays.
 
 Both accept a QR URL (with or without scheme), a bare code, a GS1 Digital Link URL or a stamp
 number, tolerating case, spaces, dashes and Crockford's I/L/O confusions, and report the same
-:class:`Status` for the same input. Precedence when several things are wrong: the text's form
-(MALFORMED, BAD_CHECK_CHARACTER), then the key (UNKNOWN_KEY, UNVERIFIABLE), then cryptography
-(BAD_SIGNATURE, BAD_TAG), then issuance (NOT_ISSUED), then the key's state (KEY_REVOKED,
-KEY_EXPIRED).
+[`Status`][antifake.verify.Status] for the same input. Precedence when several things are wrong: the
+text's form (MALFORMED, BAD_CHECK_CHARACTER), then the key (UNKNOWN_KEY, UNVERIFIABLE), then
+cryptography (BAD_SIGNATURE, BAD_TAG), then issuance (NOT_ISSUED), then the key's state
+(KEY_REVOKED, KEY_EXPIRED).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def verify_pin(code: str | bytes, pin: str | bytes, ring: Keyring) -> Verdict:
 
 
 def parse_pin(pin: str | bytes) -> bytes:
-    """The 5 bytes a PIN carries; :class:`codes.ParseFailure` for a malformed or mistyped PIN."""
+    """The 5 bytes a PIN carries; `codes.ParseFailure` for a malformed or mistyped PIN."""
     text = C._to_text(pin)
     try:
         sym = C.normalize_symbols(text)
@@ -241,7 +242,8 @@ def _be(raw: npt.NDArray[np.uint8], a: int, b: int) -> npt.NDArray[np.uint64]:
 
 def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
                 threads: int | None = None) -> VerifyResult:
-    """Verify an array or sequence of texts; same statuses as :func:`verify`, row by row.
+    """Verify an array or sequence of texts; same statuses as [`verify`][antifake.verify.verify],
+    row by row.
 
     The common forms (QR URL, bare code, stamp number) are parsed and checked in native code
     without a Python object per row; GS1 Digital Link URLs and odd inputs take the exact

@@ -1,7 +1,7 @@
 """Typed stub of the detection kernels (antifake/trace/_detect.pyx).
 
 Node, party and event ids are indices; ``rank`` is an event's position in (time, input index)
-order. The Python layer (:mod:`antifake.trace.detect`) validates every array it passes.
+order. The Python layer (`antifake.trace.detect`) validates every array it passes.
 """
 
 from typing import Any

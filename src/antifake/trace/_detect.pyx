@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Detection kernels over a trace snapshot (see :mod:`antifake.trace.detect`).
+"""Detection kernels over a trace snapshot (see `antifake.trace.detect`).
 
 Two kernels, both ``nogil``:
 
@@ -24,7 +24,7 @@ coordinates, else the seller's), else where its last holder is (the party's coor
 else those of the event that gave it to that holder), else (``analyse`` only) its first
 observation. Coordinates are compared as float32 (about a metre).
 
-Arrays are validated by the Python layer (:class:`antifake.trace.detect.TraceData`); the
+Arrays are validated by the Python layer (`antifake.trace.detect.TraceData`); the
 kernels index them without bounds checks.
 """
 

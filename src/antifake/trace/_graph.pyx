@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Trace-graph kernels over CSR snapshots.
 
-The Python layer (:mod:`antifake.trace.graph`) validates every array and every id before it
+The Python layer (`antifake.trace.graph`) validates every array and every id before it
 reaches these functions; the kernels still check node ids at their border and raise
 ``IndexError`` rather than read out of bounds. Loops run without the GIL.
 

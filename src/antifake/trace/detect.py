@@ -1,11 +1,16 @@
 """Catch fakes in the trace: copied codes, diversion, unauthorised sellers and more.
 
-:func:`detect` runs every rule over a snapshot of the trace and returns :class:`Alert` objects
-ranked by score; :class:`Detector` keeps state so that :meth:`Detector.update` re-examines only
-the codes that new events touch, with the same result as a full run. :func:`check_listing` and
-:func:`check_listings` answer a marketplace's question: may this seller list this code?
+[`detect`][antifake.trace.detect.detect] runs every rule over a snapshot of the trace and returns
+[`Alert`][antifake.trace.detect.Alert] objects ranked by score;
+[`Detector`][antifake.trace.detect.Detector] keeps state so that
+[`Detector.update`][antifake.trace.detect.Detector.update] re-examines only the codes that new
+events touch, with the same result as a full run.
+[`check_listing`][antifake.trace.detect.check_listing] and
+[`check_listings`][antifake.trace.detect.check_listings] answer a marketplace's question: may this
+seller list this code?
 
-Rules (``Alert.kind``), each tuned by a field of :class:`DetectConfig`:
+Rules (``Alert.kind``), each tuned by a field of
+[`DetectConfig`][antifake.trace.detect.DetectConfig]:
 
 ``impossible_travel``
     two consecutive located observations of one code (scans, claims, sales) more than
@@ -40,10 +45,10 @@ Rules (``Alert.kind``), each tuned by a field of :class:`DetectConfig`:
 ``duplicate_listing``
     one code listed by several sellers.
 
-Scores lie in [0, 1]; 0.5 and above means "act on it" (:data:`ACT_ON_IT`), below is a weak
-signal kept for context. Alerts are deduplicated per code and kind (a code appears in at most
-one alert of each kind) and ranked by score. Evidence lists event ids in (time, input) order,
-at most ``max_evidence`` per alert.
+Scores lie in [0, 1]; 0.5 and above means "act on it"
+([`ACT_ON_IT`][antifake.trace.detect.ACT_ON_IT]), below is a weak signal kept for context. Alerts
+are deduplicated per code and kind (a code appears in at most one alert of each kind) and ranked by
+score. Evidence lists event ids in (time, input) order, at most ``max_evidence`` per alert.
 
 How it runs (1 M items, 2 M scans: about 0.3-0.4 s on 2 cores once the snapshot has been
 screened before, 0.4-0.6 s the first time; see ``docs/detection.md`` and
@@ -54,9 +59,11 @@ stays in cache while its rows stream past. The *analyse* kernel then runs every 
 candidates (about 3.5 % of the nodes) from the snapshot's CSR arrays. No Python object exists
 per event; the alert objects are built in one C loop.
 
-Inputs: a :class:`~antifake.trace.registry.Registry`, an :class:`antifake.sim.Simulation`
-(or :class:`antifake.attacks.AttackedSimulation`), or a :class:`TraceData` (event columns, a
-:class:`~antifake.trace.graph.TraceGraph` and party metadata). The graph snapshot keeps no
+Inputs: a [`Registry`][antifake.trace.registry.Registry], an
+[`antifake.sim.Simulation`][antifake.sim.Simulation] (or
+[`antifake.attacks.AttackedSimulation`][antifake.attacks.AttackedSimulation]), or a
+[`TraceData`][antifake.trace.detect.TraceData] (event columns, a
+[`TraceGraph`][antifake.trace.graph.TraceGraph] and party metadata). The graph snapshot keeps no
 event kinds, parties or coordinates, so a bare ``TraceGraph`` is not enough.
 """
 
@@ -228,9 +235,10 @@ class _AlertFields(NamedTuple):
 
 
 class Alert(_AlertFields):
-    """One finding: ``kind`` (see :data:`KINDS`), the EPCs it concerns, a score in [0, 1]
-    (>= 0.5: act on it), the ids of the events that prove it (time order), when it was first
-    seen (the event that made the rule fire) and last seen, and a short human ``reason``.
+    """One finding: ``kind`` (see [`KINDS`][antifake.trace.detect.KINDS]), the EPCs it concerns, a
+    score in [0, 1] (>= 0.5: act on it), the ids of the events that prove it (time order), when
+    it was first seen (the event that made the rule fire) and last seen, and a short human
+    ``reason``.
 
     An immutable named tuple ``(kind, codes, score, evidence, first_us, last_us, reason)``;
     ``first_seen``/``last_seen`` are the same times as aware UTC datetimes. The constructor
@@ -272,7 +280,7 @@ class Alert(_AlertFields):
 
     @property
     def act(self) -> bool:
-        """Score at or above :data:`ACT_ON_IT`."""
+        """Score at or above [`ACT_ON_IT`][antifake.trace.detect.ACT_ON_IT]."""
         return self.score >= ACT_ON_IT
 
     def to_dict(self) -> dict[str, Any]:
@@ -373,10 +381,12 @@ def _region_grid(region_id: np.ndarray, lat: np.ndarray, lon: np.ndarray,
 
 class TraceData:
     """Everything detection reads: the event columns (input order), the incidence rows, the
-    :class:`~antifake.trace.graph.TraceGraph` built from them, per-event details (claim
-    results, decommissioning reasons: see :data:`CLAIM_DETAILS`, :data:`REASON_DETAILS`) and
-    party metadata (role, region, coordinates). Build it with :meth:`from_arrays`,
-    :meth:`from_simulation` or :meth:`from_registry`; it is read-only afterwards."""
+    [`TraceGraph`][antifake.trace.graph.TraceGraph] built from them, per-event details (claim
+    results, decommissioning reasons: see [`CLAIM_DETAILS`][antifake.trace.detect.CLAIM_DETAILS],
+    [`REASON_DETAILS`][antifake.trace.detect.REASON_DETAILS]) and party metadata (role, region,
+    coordinates). Build it with [`from_arrays`][antifake.trace.detect.TraceData.from_arrays],
+    [`from_simulation`][antifake.trace.detect.TraceData.from_simulation] or
+    [`from_registry`][antifake.trace.detect.TraceData.from_registry]; it is read-only afterwards."""
 
     graph: TraceGraph
     epcs: np.ndarray
@@ -422,9 +432,10 @@ class TraceData:
                     party_region: Any = None, party_lat: Any = None, party_lon: Any = None,
                     graph: TraceGraph | None = None,
                     region_radius_km: float = DetectConfig.region_radius_km) -> TraceData:
-        """Columns as :meth:`TraceGraph.from_arrays` takes them, plus optional ``ev_detail``
-        (uint8 per event, 0: unknown) and party metadata (``None``: unknown). ``graph``: a
-        snapshot already built from exactly these columns (else it is built here)."""
+        """Columns as [`TraceGraph.from_arrays`][antifake.trace.graph.TraceGraph.from_arrays] takes
+        them, plus optional ``ev_detail`` (uint8 per event, 0: unknown) and party metadata
+        (``None``: unknown). ``graph``: a snapshot already built from exactly these columns (else
+        it is built here)."""
         cols = {"epcs": epcs, "parties": parties, "ev_ids": ev_ids, "ev_time": ev_time,
                 "ev_kind": ev_kind, "ev_by": ev_by, "ev_src": ev_src, "ev_dst": ev_dst,
                 "ev_lat": ev_lat, "ev_lon": ev_lon, "inc_event": inc_event,
@@ -517,8 +528,8 @@ class TraceData:
 
     @classmethod
     def from_simulation(cls, sim: Any, graph: TraceGraph | None = None) -> TraceData:
-        """From an :class:`antifake.sim.Simulation` (or an attacked one, whose ``ev_detail``
-        it takes)."""
+        """From an [`antifake.sim.Simulation`][antifake.sim.Simulation] (or an attacked one, whose
+        ``ev_detail`` it takes)."""
         try:
             cols = sim.arrays()
         except AttributeError:
@@ -529,7 +540,7 @@ class TraceData:
 
     @classmethod
     def from_registry(cls, reg: Any) -> TraceData:
-        """From a :class:`~antifake.trace.registry.Registry`: its columns, parties and the
+        """From a [`Registry`][antifake.trace.registry.Registry]: its columns, parties and the
         claim results and decommissioning reasons of its events (cached while the registry
         does not change)."""
         return _registry_data(reg)
@@ -808,7 +819,8 @@ def _sorted_evidence(recs: np.ndarray, ranks: np.ndarray, order: np.ndarray
 
 
 class Detector:
-    """Detection with memory: :meth:`run` examines a whole snapshot; :meth:`update` a newer
+    """Detection with memory: [`run`][antifake.trace.detect.Detector.run] examines a whole snapshot;
+    [`update`][antifake.trace.detect.Detector.update] a newer
     snapshot of the same registry (its first events the same), re-examining only the codes
     its new events touch (and what they contain), with the result a full run would give.
 
@@ -854,8 +866,8 @@ class Detector:
 
     def update(self, source: Any) -> list[Alert]:
         """Examine what is new in ``source`` (a newer snapshot: Registry, Simulation,
-        TraceData; or a sequence of :class:`~antifake.trace.events.Event` to append to the
-        last snapshot). Returns the alerts that are new or changed; :attr:`alerts` holds all
+        TraceData; or a sequence of [`Event`][antifake.trace.events.Event] to append to the
+        last snapshot). Returns the alerts that are new or changed; `alerts` holds all
         of them. The first call (or a snapshot whose earlier events or parties differ) runs
         in full."""
         import time
@@ -1262,7 +1274,8 @@ class ListingCheck:
 
 class ListingChecks(NamedTuple):
     """Bulk results, aligned with the input: ``ok`` (bool), ``flags`` (uint16 bits of
-    :data:`LISTING_FLAGS`), ``reason`` (decommissioning detail code, 0 none)."""
+    [`LISTING_FLAGS`][antifake.trace.detect.LISTING_FLAGS]), ``reason`` (decommissioning detail
+    code, 0 none)."""
 
     ok: np.ndarray
     flags: np.ndarray
@@ -1330,7 +1343,8 @@ def _suspected(source: Any, data: TraceData, nodes: np.ndarray) -> np.ndarray:
 
 
 def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
-    """Whether ``seller`` may list ``code`` (see :class:`ListingCheck`); records nothing."""
+    """Whether ``seller`` may list ``code`` (see
+    [`ListingCheck`][antifake.trace.detect.ListingCheck]); records nothing."""
     if not isinstance(seller, str) or not seller:
         raise DetectError("seller must be a party id")
     data = _as_data(source)

@@ -2,7 +2,7 @@
 
 ``parse_document`` reads an ``EPCISDocument`` (``epcisBody.eventList``) or an
 ``EPCISQueryDocument`` (``epcisBody.queryResults.resultsBody.eventList``) from bytes, text, a
-parsed ``dict`` or a file path, and returns its events as :class:`~antifake.trace.events.Event`
+parsed ``dict`` or a file path, and returns its events as [`Event`][antifake.trace.events.Event]
 objects whose ``event_id`` is the CBV 2.0 hash of the event as written. Anything malformed
 raises ``EPCISError`` whose ``path`` is the JSON path of the fault
 (``$.epcisBody.eventList[3].eventTime``); invalid JSON reports its line and column (also as the

@@ -358,8 +358,8 @@ def _vocabulary_values(event: Mapping[str, Any], ns: Mapping[str, str]) -> set[s
                             found.extend((s, "Comp") for s in _strings(v))
     del add
     out: set[str] = set()
-    for value, kind in found:
-        iri = _vocab_iri(value, kind, ns)
+    for value, vocab_kind in found:
+        iri = _vocab_iri(value, vocab_kind, ns)
         if iri.startswith(_VOCAB_PREFIXES):
             out.add(iri)
     return out

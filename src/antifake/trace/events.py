@@ -1,10 +1,10 @@
 """The EPCIS 2.0 event model of antifake's trace graph.
 
-An :class:`Event` is one EPCIS 2.0 event (ObjectEvent, AggregationEvent, TransactionEvent,
-TransformationEvent or AssociationEvent) with typed fields for what antifake's registry uses,
-and ``extensions`` for everything else, so that ``to_epcis()`` gives back an event with the same
-CBV 2.0 canonical event hash as the one it was read from. Its identity, ``event_id``, is that
-hash (``ni:///sha-256;...?ver=CBV2.0``): recording the same event twice is a no-op, and two
+An [`Event`][antifake.trace.events.Event] is one EPCIS 2.0 event (ObjectEvent, AggregationEvent,
+TransactionEvent, TransformationEvent or AssociationEvent) with typed fields for what antifake's
+registry uses, and ``extensions`` for everything else, so that ``to_epcis()`` gives back an event
+with the same CBV 2.0 canonical event hash as the one it was read from. Its identity, ``event_id``,
+is that hash (``ni:///sha-256;...?ver=CBV2.0``): recording the same event twice is a no-op, and two
 events are equal when their ids are.
 
 Mapping between the fields and EPCIS 2.0 JSON-LD
@@ -29,8 +29,8 @@ Mapping between the fields and EPCIS 2.0 JSON-LD
   entry is taken (else ``possessing_party``, else the first); lists that say more than one
   entry are kept whole in ``extensions``.
 - ``biz_transactions``: ``(type or None, id)`` pairs of ``bizTransactionList``.
-- ``quantities``: :class:`Quantity` entries of ``quantityList`` (Object/Transaction),
-  ``childQuantityList`` (Aggregation/Association) or ``inputQuantityList`` +
+- ``quantities``: [`Quantity`][antifake.trace.events.Quantity] entries of ``quantityList``
+  (Object/Transaction), ``childQuantityList`` (Aggregation/Association) or ``inputQuantityList`` +
   ``outputQuantityList`` (Transformation; these two stay in ``extensions`` too).
 - ``lat``, ``lon``: user extension fields ``af:lat`` and ``af:lon`` in the antifake namespace
   ``af`` = ``https://antifake.dev/ns/epcis#`` (decimal degrees, WGS 84).
@@ -194,7 +194,7 @@ def party_uri(party: str) -> str:
 
 
 def party_id(uri: str) -> str:
-    """The party id of a party URI (inverse of :func:`party_uri`)."""
+    """The party id of a party URI (inverse of [`party_uri`][antifake.trace.events.party_uri])."""
     if uri.startswith(PARTY_PREFIX):
         return unquote(uri[len(PARTY_PREFIX):])
     return uri
@@ -479,13 +479,13 @@ class Event:
             where = f"$.bizTransactionList[{i}]"
             if not isinstance(entry, (tuple, list)) or len(entry) != 2:
                 raise EPCISError("expected a (type, id) pair", where)
-            kind, ident = entry
-            if kind is not None and (not isinstance(kind, str) or not kind):
+            btt, ident = entry
+            if btt is not None and (not isinstance(btt, str) or not btt):
                 raise EPCISError("type must be a string or None", where + ".type")
             if not isinstance(ident, str) or not ident:
                 raise EPCISError("bizTransaction must be a non-empty string",
                                  where + ".bizTransaction")
-            transactions.append((None if kind is None else _short(kind, "BTT", ns), ident))
+            transactions.append((None if btt is None else _short(btt, "BTT", ns), ident))
         put(self, "biz_transactions", tuple(transactions))
 
         quantities = []
@@ -1086,7 +1086,8 @@ def _fast_prehash(ev: Event) -> str | None:
             iri = _vocab_iri(value, None, ns)
             if iri.startswith(_VOCAB_PREFIXES):
                 vocab.add(iri)
-    typed = [(ev.biz_step, "BizStep"), (ev.disposition, "Disp")]
+    typed: list[tuple[str | None, str | None]] = [(ev.biz_step, "BizStep"),
+                                                  (ev.disposition, "Disp")]
     typed += [(t, "BTT") for t, _ in ev.biz_transactions]
     typed += [(x, None) for _, x in ev.biz_transactions]
     if source is not None or destination is not None:

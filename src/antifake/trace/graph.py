@@ -1,8 +1,8 @@
 """The trace graph: an immutable snapshot of every stamp's events, containment and custody.
 
-:meth:`TraceGraph.from_arrays` takes the column arrays the registry produces from its store
-(one row per node, party, event and incidence) and builds, with numpy and the ``nogil``
-kernels of :mod:`antifake.trace._graph`, a handful of CSR arrays:
+[`TraceGraph.from_arrays`][antifake.trace.graph.TraceGraph.from_arrays] takes the column arrays the
+registry produces from its store (one row per node, party, event and incidence) and builds, with
+numpy and the ``nogil`` kernels of `antifake.trace._graph`, a handful of CSR arrays:
 
 * events in (time, input index) order, their *rank*; every interval below is over ranks;
 * per node, the ranks of its *own* events (incidence rows, or aggregation parent);
@@ -28,7 +28,7 @@ Semantics (see SPEC section 3):
   Y; SELL gives nobody (a consumer); every other kind leaves custody as it was.
 
 Memory at 1 M items / 3.8 M events / 5.2 M incidence rows (the synthetic chain of
-:mod:`antifake.sim`): 182 MiB of arrays owned by the snapshot (``stats()["memory_bytes"]``;
+`antifake.sim`): 182 MiB of arrays owned by the snapshot (``stats()["memory_bytes"]``;
 about 190 bytes per event), 260 MiB at the peak of the build, plus the caller's EPC and
 event-id strings, which the snapshot shares (read-only views) rather than copies. Built in
 about 1.8 s on 2 cores; see ``benchmarks/test_bench_trace.py``.
@@ -38,19 +38,18 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from antifake.errors import FormatError, RegistryError, UnknownStampError
+from antifake.timeutil import to_micros
 from antifake.trace import _graph
 from antifake.trace.kinds import EventKind
 
 __all__ = ["TraceGraph", "Recall", "UnknownPartyError", "to_microseconds"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_US = timedelta(microseconds=1)
 _INT32_MAX = 2**31 - 1
 _N_KINDS = max(EventKind) + 1
 
@@ -70,7 +69,8 @@ class Recall(NamedTuple):
 def to_microseconds(at: Any) -> int:
     """Microseconds since the Unix epoch (UTC) of a timezone-aware ``datetime``, an ISO 8601
     string with an offset (``Z`` allowed), a ``numpy.datetime64`` or an integer (taken as
-    microseconds already)."""
+    microseconds already). Datetimes and strings go through
+    `antifake.timeutil.to_micros`; this adds the array-friendly forms."""
     if isinstance(at, bool):
         raise TypeError("a time cannot be a bool")
     if isinstance(at, (int, np.integer)):
@@ -80,17 +80,9 @@ def to_microseconds(at: Any) -> int:
             raise FormatError("time is NaT")
         return int(at.astype("datetime64[us]").astype(np.int64))
     if isinstance(at, str):
-        text = at.strip()
-        if len(text) > 64:
-            raise FormatError("not an ISO 8601 time: too long")
-        try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            raise FormatError(f"not an ISO 8601 time: {text!r}") from None
+        return to_micros(at.strip())
     if isinstance(at, datetime):
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise FormatError("time has no timezone; give an offset or 'Z'")
-        return (at - _EPOCH) // _US
+        return to_micros(at)
     raise TypeError(f"cannot read a time from {type(at).__name__}")
 
 
@@ -155,10 +147,11 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 class TraceGraph:
     """Immutable snapshot of the trace: history, containment, custody and recall queries.
 
-    Build it with :meth:`from_arrays` (or ``Registry.graph()``). Node arguments are EPC strings
-    (or objects with an ``epc`` attribute such as ``Stamp``); party arguments and results are
-    party id strings; times are timezone-aware ``datetime`` objects or ISO 8601 strings.
-    Unknown EPCs raise :class:`antifake.errors.UnknownStampError`.
+    Build it with [`from_arrays`][antifake.trace.graph.TraceGraph.from_arrays] (or
+    ``Registry.graph()``). Node arguments are EPC strings (or objects with an ``epc`` attribute such
+    as ``Stamp``); party arguments and results are party id strings; times are timezone-aware
+    ``datetime`` objects or ISO 8601 strings. Unknown EPCs raise
+    [`antifake.errors.UnknownStampError`][antifake.errors.UnknownStampError].
     """
 
     __slots__ = (
@@ -439,7 +432,8 @@ class TraceGraph:
         raise UnknownStampError(f"unknown EPC {_short(epc)}")
 
     def party_id(self, party: str) -> int:
-        """Index of a party id; :class:`UnknownPartyError` if the snapshot has none."""
+        """Index of a party id; [`UnknownPartyError`][antifake.trace.graph.UnknownPartyError] if the
+        snapshot has none."""
         try:
             return self._party_index[party]
         except (KeyError, TypeError):
@@ -459,7 +453,7 @@ class TraceGraph:
         return self._k.history(self.node_id(code))
 
     def history_ids(self, code: object) -> list[str]:
-        """Event ids of :meth:`history`."""
+        """Event ids of [`history`][antifake.trace.graph.TraceGraph.history]."""
         return self._ev_ids[self.history(code)].tolist()
 
     def contents(self, code: object) -> np.ndarray:
@@ -537,7 +531,7 @@ class TraceGraph:
         return Recall(self._epcs[cands], self._party_or_none[self._cust_now[cands]])
 
     def detection_arrays(self) -> dict[str, np.ndarray]:
-        """Read-only CSR arrays for :mod:`antifake.trace.detect`."""
+        """Read-only CSR arrays for `antifake.trace.detect`."""
         return {"order": self._order, "t": self._t, "own_ptr": self._own_ptr,
                 "own_rank": self._own_rank, "seg_ptr": self._seg_ptr,
                 "seg_start": self._seg_start, "seg_party": self._seg_party,

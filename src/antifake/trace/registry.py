@@ -1,23 +1,23 @@
 """The registry: stamps, parties and every event of their lives, in a transactional store.
 
-:class:`Registry` is the public face (SPEC section 3); the rows live behind the
-:class:`~antifake.trace.storage.Storage` interface (SQLite today, PostgreSQL later). What the
-registry adds to storage are the rules:
+[`Registry`][antifake.trace.registry.Registry] is the public face (SPEC section 3); the rows live
+behind the [`Storage`][antifake.trace.storage.Storage] interface (SQLite today, PostgreSQL later).
+What the registry adds to storage are the rules:
 
 * **Identity.** An event's identity is its CBV 2.0 hash (``Event.event_id``): recording it
   again is a no-op, and ``record_many`` / ``import_epcis`` are one transaction each (all or
   nothing). A stamp's identity is its EPC (``Stamp.epc``); a ``code`` argument takes any text
-  form :func:`antifake.verify` takes (QR URL, bare code, GS1 URL, stamp number), a
-  :class:`~antifake.Stamp`, or an EPC URI (``urn:...``, a GS1 Digital Link); see
-  :meth:`Registry.resolve`. EPC URNs of registered GS1 stamps find the stamp through their
-  canonical Digital Link, as in the CBV 2.0 hash.
+  form [`antifake.verify`][antifake.verify.verify] takes (QR URL, bare code, GS1 URL, stamp number),
+  a [`Stamp`][antifake.issue.Stamp], or an EPC URI (``urn:...``, a GS1 Digital Link); see
+  [`Registry.resolve`][antifake.trace.registry.Registry.resolve]. EPC URNs of registered GS1 stamps
+  find the stamp through their canonical Digital Link, as in the CBV 2.0 hash.
 * **Lifecycle.** A stamp is active, or decommissioned with a reason (``sold``, ``exported``,
   ``destroyed``, ``recalled``, ``stolen``, ``sample``). ``reactivate`` undoes a decommission
   within 10 days, never one for ``recalled``, ``stolen`` or ``destroyed`` (the EU FMD rules).
   Every change is an event, and the state is what the events say: decommissioning,
   reactivation and claim events recorded or imported from elsewhere update it too (an event
   older than the current state is history and changes nothing; an imported reactivation the
-  rules forbid is refused with :class:`~antifake.errors.LifecycleError`).
+  rules forbid is refused with [`LifecycleError`][antifake.errors.LifecycleError]).
 * **Claims.** The first buyer claims a stamp with its scratch-off PIN (checked in constant time
   with the issuer's secret key). The first correct claim wins; later claims, even with the
   right PIN, get ``ALREADY_CLAIMED``; ``MAX_WRONG_PINS`` wrong PINs lock the claim for good (the
@@ -197,7 +197,7 @@ class _Resolved:
 # what an event means
 # ----------------------------------------------------------------------------------------
 def event_kind(e: Event) -> EventKind:
-    """The :class:`EventKind` of an event, from its type, action and bizStep."""
+    """The `EventKind` of an event, from its type, action and bizStep."""
     step = e.biz_step
     if e.type == "AggregationEvent" and e.parent is not None:
         if e.action == "ADD":
@@ -220,6 +220,13 @@ _STEP_KINDS = {
     BIZ_REACTIVATING: EventKind.REACTIVATE,
     BIZ_CLAIMING: EventKind.CLAIM,
 }
+
+
+def _recorder(by: str | None, what: str) -> str:
+    """The party recording a lifecycle step: required (``by=``) for those that need one."""
+    if not isinstance(by, str) or not by:
+        raise RegistryError(f"{what} needs by=, the party id that records it")
+    return by
 
 
 def _claim_event(epc: str, *, by: str | None, at: datetime, result: str, attempt: int,
@@ -287,7 +294,7 @@ class Registry:
 
     ``Registry("stamps.db", keyring=ring)``: a path, ``":memory:"`` or ``sqlite:///path``
     (``?synchronous=normal`` trades power-loss durability of the last commits for speed; see
-    :mod:`antifake.trace.storage`). The keyring (with the issuer's secret key) lets the
+    `antifake.trace.storage`). The keyring (with the issuer's secret key) lets the
     registry resolve stamp numbers and check PINs; without one it still resolves EPCs and
     ``Stamp`` objects. Safe to share between threads; several processes may open one file.
     """
@@ -334,9 +341,9 @@ class Registry:
         for name, v in (("role", role), ("region", region)):
             if v is not None and not isinstance(v, str):
                 raise RegistryError(f"{name} must be a string")
-        for name, v, lim in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                                  or not -lim <= float(v) <= lim):
+        for name, x, lim in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+            if x is not None and (isinstance(x, bool) or not isinstance(x, int | float)
+                                  or not -lim <= float(x) <= lim):
                 raise RegistryError(f"{name} must be a number in [-{lim:g}, {lim:g}]")
         with self._store.transaction():
             self._store.add_party(id, role, region,
@@ -352,7 +359,8 @@ class Registry:
 
         Returns the number of stamps stored: 0 when this batch is registered already. A
         different batch with the same issuer, key id and batch id (overlapping indices) is a
-        :class:`RegistryError`. A chunk of ``issue_iter`` registers as its index range.
+        [`RegistryError`][antifake.errors.RegistryError]. A chunk of ``issue_iter`` registers as its
+        index range.
         """
         if not isinstance(batch, Batch):
             raise RegistryError(f"register takes an antifake Batch, not {type(batch).__name__}")
@@ -406,8 +414,8 @@ class Registry:
 
     # -- events ----------------------------------------------------------------------------
     def record(self, event: Event | Mapping[str, Any]) -> str:
-        """Store one event (an :class:`Event` or an EPCIS JSON-LD event dict); returns its
-        id. Recording an event that is already stored changes nothing."""
+        """Store one event (an [`Event`][antifake.trace.events.Event] or an EPCIS JSON-LD event
+        dict); returns its id. Recording an event that is already stored changes nothing."""
         return self.record_many([event]).event_ids[0]
 
     def record_many(self, events: Iterable[Event | Mapping[str, Any]]) -> ImportResult:
@@ -455,9 +463,10 @@ class Registry:
     def import_epcis(self, path_or_data: Any) -> ImportResult:
         """Import an EPCIS 2.0 JSON-LD document (a path, bytes, text or a parsed dict).
 
-        The whole document is validated first (a fault raises :class:`EPCISError` with its JSON
-        path and stores nothing), then its events are stored in one transaction, including
-        events about EPCs and parties this registry has never seen."""
+        The whole document is validated first (a fault raises
+        [`EPCISError`][antifake.errors.EPCISError] with its JSON path and stores nothing), then its
+        events are stored in one transaction, including events about EPCs and parties this registry
+        has never seen."""
         doc = parse_document(path_or_data)
         return self._store_events(doc.events)
 
@@ -529,12 +538,12 @@ class Registry:
     def resolve(self, code: Any) -> str:
         """The EPC of the stamp (or EPC) ``code`` names, as the registry stores it.
 
-        ``code``: any text form :func:`antifake.verify` takes (QR URL, bare code, GS1 URL,
-        stamp number: verified with the keyring first), a :class:`~antifake.Stamp`, or an
-        EPC URI (``urn:...``, ``https://id.gs1.org/...``). Stamp numbers carry no serial and
-        resolve through (key id, batch, index). Raises :class:`UnknownStampError` for a code
-        the registry does not hold, and for a forged or invalid code (with the verdict's
-        reason)."""
+        ``code``: any text form [`antifake.verify`][antifake.verify.verify] takes (QR URL, bare
+        code, GS1 URL, stamp number: verified with the keyring first), a
+        [`Stamp`][antifake.issue.Stamp], or an EPC URI (``urn:...``, ``https://id.gs1.org/...``).
+        Stamp numbers carry no serial and resolve through (key id, batch, index). Raises
+        [`UnknownStampError`][antifake.errors.UnknownStampError] for a code the registry does not
+        hold, and for a forged or invalid code (with the verdict's reason)."""
         return self._resolve(code).epc
 
     def _resolve(self, code: Any) -> _Resolved:
@@ -600,15 +609,16 @@ class Registry:
     def decommission(self, codes: Any, reason: str, by: str | None = None,
                      at: datetime | str | None = None) -> list[str]:
         """Decommission stamps (one code or an iterable of codes) for ``reason``; one event
-        per ``COMMISSION_CHUNK`` stamps, all in one transaction. Returns the event ids.
-        :class:`LifecycleError` (nothing changed) for an unknown reason or a stamp that is
-        decommissioned already."""
+        per ``COMMISSION_CHUNK`` stamps, all in one transaction, recorded by the party ``by``
+        (required). Returns the event ids. [`LifecycleError`][antifake.errors.LifecycleError]
+        (nothing changed) for an unknown reason or a stamp that is decommissioned already."""
         if reason not in REASONS:
             raise LifecycleError(f"unknown decommissioning reason {reason!r}; expected one of "
                                  + ", ".join(REASONS))
         items = [codes] if isinstance(codes, str | bytes | Stamp) else list(codes)
         if not items:
             return []
+        by = _recorder(by, "decommission")
         resolved = {r.node: r for r in map(self._resolve, items)}
         epcs = [r.epc for r in resolved.values()]
         t = _time(at)
@@ -631,8 +641,10 @@ class Registry:
     def reactivate(self, code: Any, by: str | None = None,
                    at: datetime | str | None = None) -> str:
         """Undo a decommission within ``UNDO_WINDOW`` (10 days), never one for ``recalled``,
-        ``stolen`` or ``destroyed``: :class:`LifecycleError` with the reason otherwise.
-        Returns the reactivation event's id."""
+        ``stolen`` or ``destroyed``: [`LifecycleError`][antifake.errors.LifecycleError] with the
+        reason otherwise. ``by``, the party that records it, is required. Returns the reactivation
+        event's id."""
+        by = _recorder(by, "reactivate")
         r = self._resolve(code)
         t = _time(at)
         event = Event.reactivate(r.epc, by=by, at=t)
@@ -651,7 +663,8 @@ class Registry:
               lat: float | None = None, lon: float | None = None,
               by: str | None = None) -> ClaimResult:
         """A buyer's claim of a stamp with its scratch-off PIN (see the module documentation).
-        Needs the issuer's secret key in the keyring (:class:`RegistryError` otherwise)."""
+        Needs the issuer's secret key in the keyring
+        ([`RegistryError`][antifake.errors.RegistryError] otherwise)."""
         r = self._resolve(code)
         if r.stamp is None:
             raise UnknownStampError(f"{r.epc} is not a registered stamp: nothing to claim")
@@ -711,10 +724,10 @@ class Registry:
 
     # -- verification ----------------------------------------------------------------------
     def verify(self, text: str | bytes) -> Verdict:
-        """:func:`antifake.verify` combined with the registry: an authentic stamp that is
-        decommissioned is DECOMMISSIONED, RECALLED or STOLEN; one already claimed is
-        ALREADY_CLAIMED. An authentic stamp the registry does not hold keeps its verdict
-        (its reason says so)."""
+        """[`antifake.verify`][antifake.verify.verify] combined with the registry: an authentic
+        stamp that is decommissioned is DECOMMISSIONED, RECALLED or STOLEN; one already claimed
+        is ALREADY_CLAIMED. An authentic stamp the registry does not hold keeps its verdict (its
+        reason says so)."""
         v = verify(text, self.keyring)
         if not v.ok or v.stamp is None:
             return v
@@ -745,10 +758,10 @@ class Registry:
         return v
 
     def flag_suspected(self, alerts: Iterable[Alert], min_score: float = 0.5) -> int:
-        """Remember the stamps detection found copied, so that :meth:`verify` answers
-        ``SUSPECTED_CLONE`` for them (and :meth:`status` names the alert kind).
+        """Remember the stamps detection found copied, so that `verify` answers
+        ``SUSPECTED_CLONE`` for them (and `status` names the alert kind).
 
-        Takes the codes of every alert of a kind in :data:`CLONE_KINDS` scoring at least
+        Takes the codes of every alert of a kind in `CLONE_KINDS` scoring at least
         ``min_score`` (default 0.5, "act on it"); codes this registry does not hold are
         skipped. A stamp keeps its strongest alert. One transaction. Returns how many
         stamps the alerts named (flagged now or before)."""
@@ -777,7 +790,7 @@ class Registry:
 
     def clear_suspected(self, codes: Any) -> int:
         """Forget suspicions (an inspector resolved the case): one code or an iterable of
-        codes, in any form :meth:`resolve` takes. Returns how many were cleared."""
+        codes, in any form `resolve` takes. Returns how many were cleared."""
         items = [codes] if isinstance(codes, str | bytes | Stamp) else list(codes)
         nodes = [self._resolve(c).node for c in items]
         with self._store.transaction():
@@ -788,8 +801,8 @@ class Registry:
         """Whether ``seller`` may list the stamp ``code``: it must be authentic, active (not
         decommissioned), not claimed by a buyer, held by ``seller`` now (the trace graph's
         custodian) and not listed by other sellers. Records nothing. Returns
-        :class:`antifake.trace.detect.ListingCheck` (``ok``, ``reasons``, ``epc``,
-        ``custodian``, ``flags``)."""
+        [`antifake.trace.detect.ListingCheck`][antifake.trace.detect.ListingCheck] (``ok``,
+        ``reasons``, ``epc``, ``custodian``, ``flags``)."""
         if not isinstance(seller, str) or not seller:
             raise RegistryError("seller must be a party id")
         from antifake.trace.detect import check_listing
@@ -806,7 +819,8 @@ class Registry:
 
     # -- snapshot and counts ---------------------------------------------------------------
     def graph(self) -> TraceGraph:
-        """An immutable :class:`TraceGraph` snapshot of everything stored."""
+        """An immutable [`TraceGraph`][antifake.trace.graph.TraceGraph] snapshot of everything
+        stored."""
         return TraceGraph.from_arrays(**self._store.graph_columns())
 
     def stats(self) -> dict[str, int]:

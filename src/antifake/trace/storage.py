@@ -1,11 +1,13 @@
-"""Registry storage: the :class:`Storage` interface and its SQLite backend.
+"""Registry storage: the [`Storage`][antifake.trace.storage.Storage] interface and its SQLite
+backend.
 
-The registry (:mod:`antifake.trace.registry`) holds the rules (lifecycle, claims, what an event
+The registry (`antifake.trace.registry`) holds the rules (lifecycle, claims, what an event
 means); a storage backend holds the rows, makes every write transactional and answers the few
-queries the registry needs. A PostgreSQL backend will implement the same :class:`Storage`
-protocol; the SQL here is kept portable where that is cheap (``ON CONFLICT``, ``RETURNING``-free
-statements, integer keys, no triggers) and what is SQLite's own is isolated in
-:class:`SQLiteStorage`'s connection set-up, DDL and locking.
+queries the registry needs. A PostgreSQL backend will implement the same
+[`Storage`][antifake.trace.storage.Storage] protocol; the SQL here is kept portable where that is
+cheap (``ON CONFLICT``, ``RETURNING``-free statements, integer keys, no triggers) and what is
+SQLite's own is isolated in [`SQLiteStorage`][antifake.trace.storage.SQLiteStorage]'s connection
+set-up, DDL and locking.
 
 Data model (schema version 1)
 -----------------------------
@@ -20,7 +22,7 @@ Data model (schema version 1)
                  so 1 M stamps are 1 M ``nodes`` rows and nothing else; the ``stamps`` view shows
                  them as (epc, issuer, key_id, batch_id, idx, serial) rows.
 ``events``       one row per event: the 32-byte CBV 2.0 hash (unique: re-submitting is a
-                 no-op), time, :class:`~antifake.trace.kinds.EventKind`, parties, aggregation
+                 no-op), time, `EventKind`, parties, aggregation
                  parent, coordinates, and the EPCIS JSON as written. A commissioning event of a
                  registered batch covers a node range (``first_node``, ``n_nodes``) and leaves
                  its ``epcList`` to the ``nodes`` rows.
@@ -29,11 +31,12 @@ Data model (schema version 1)
                  / locked, wrong PINs, attempts). Absent row: active and unclaimed.
 ``columns``      the integer columns of the events and incidences, packed as little-endian
                  arrays (``EV_DTYPE``, ``INC_DTYPE``) in append-only chunks written in the same
-                 transaction as the rows. :meth:`Storage.graph_columns` reads a few blobs
-                 instead of millions of rows (``sqlite3`` needs about 2 us per row and column:
-                 8 s for 4 M events). Small chunks are merged as they accumulate (a binary
-                 counter: each chunk is more than twice the next, so there are O(log n) of
-                 them and a row is rewritten O(log n) times), up to ``CHUNK_CAP`` rows.
+                 transaction as the rows.
+                 [`Storage.graph_columns`][antifake.trace.storage.Storage.graph_columns] reads a few
+                 blobs instead of millions of rows (``sqlite3`` needs about 2 us per row and column:
+                 8 s for 4 M events). Small chunks are merged as they accumulate (a binary counter:
+                 each chunk is more than twice the next, so there are O(log n) of them and a row is
+                 rewritten O(log n) times), up to ``CHUNK_CAP`` rows.
 ``contexts``     the JSON-LD namespaces of events read from other documents.
 ``meta``         schema version (also in ``PRAGMA user_version``), creation data.
 
@@ -130,7 +133,7 @@ def id_to_hash(event_id: str) -> bytes:
 
 
 def hash_to_id(digest: bytes) -> str:
-    """Inverse of :func:`id_to_hash`."""
+    """Inverse of [`id_to_hash`][antifake.trace.storage.id_to_hash]."""
     return f"{_ID_PREFIX}{bytes(digest).hex()}{_ID_SUFFIX}"
 
 
@@ -154,18 +157,25 @@ def hash_ids(hashes: np.ndarray, block: int = 262_144) -> np.ndarray:
     return out
 
 
+def _names(dtype: np.dtype) -> tuple[str, ...]:
+    """The field names of a structured dtype."""
+    if dtype.names is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return dtype.names
+
+
 def _pack(rec: np.ndarray) -> bytes:
     """A structured array as column-major bytes: every field's values, one field after the
     other (so that reading a column is one contiguous copy)."""
-    return b"".join(np.ascontiguousarray(rec[name]).tobytes() for name in rec.dtype.names)
+    return b"".join(np.ascontiguousarray(rec[name]).tobytes() for name in _names(rec.dtype))
 
 
 def _unpack(blob: bytes, dtype: np.dtype, n: int) -> dict[str, np.ndarray]:
-    """Inverse of :func:`_pack`: read-only views of each field."""
+    """Inverse of `_pack`: read-only views of each field."""
     out: dict[str, np.ndarray] = {}
     off = 0
-    for name in dtype.names:
-        ft = dtype.fields[name][0]
+    for name in _names(dtype):
+        ft = dtype[name]
         out[name] = np.frombuffer(blob, dtype=ft, count=n, offset=off)
         off += ft.itemsize * n
     if off != len(blob):
@@ -174,7 +184,8 @@ def _unpack(blob: bytes, dtype: np.dtype, n: int) -> dict[str, np.ndarray]:
 
 
 def _concat(parts: list[dict[str, np.ndarray]], dtype: np.dtype) -> bytes:
-    return b"".join(np.concatenate([p[name] for p in parts]).tobytes() for name in dtype.names)
+    return b"".join(np.concatenate([p[name] for p in parts]).tobytes()
+                    for name in _names(dtype))
 
 
 # ----------------------------------------------------------------------------------------
@@ -204,8 +215,9 @@ class EventRow:
 
 @dataclass(slots=True)
 class Inserted:
-    """What :meth:`Storage.insert_events` did with one row: its event row id, whether it was
-    new, and (for new rows) the node ids of its EPCs, in order."""
+    """What [`Storage.insert_events`][antifake.trace.storage.Storage.insert_events] did with one
+    row: its event row id, whether it was new, and (for new rows) the node ids of its EPCs, in
+    order."""
 
     event: int
     new: bool
@@ -274,9 +286,11 @@ class Suspicion:
 # ----------------------------------------------------------------------------------------
 @runtime_checkable
 class Storage(Protocol):
-    """What the registry needs from a store. Writes happen inside :meth:`transaction` (one
+    """What the registry needs from a store. Writes happen inside
+    [`transaction`][antifake.trace.storage.Storage.transaction] (one
     atomic, serialised unit: all or nothing); reads outside a transaction see the last
-    committed state, and :meth:`snapshot` gives a consistent view across several reads."""
+    committed state, and [`snapshot`][antifake.trace.storage.Storage.snapshot] gives a consistent
+    view across several reads."""
 
     url: str
 
@@ -672,14 +686,14 @@ class SQLiteStorage:
             except sqlite3.Error as exc:
                 raise RegistryError(f"registry storage error: {exc}") from exc
 
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+    def _one(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchone()
         except sqlite3.Error as exc:
             raise RegistryError(f"registry storage error: {exc}") from exc
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    def _all(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
@@ -947,10 +961,10 @@ class SQLiteStorage:
                         first_node, n_nodes = int(arr[0]), len(arr)
                     else:
                         sql_inc.extend(zip(arr.tolist(), [eid] * len(arr), strict=True))
-                    part = np.empty(len(arr), dtype=INC_DTYPE)
-                    part["event"] = eid
-                    part["node"] = arr
-                    inc_parts.append(part)
+                    inc_part = np.empty(len(arr), dtype=INC_DTYPE)
+                    inc_part["event"] = eid
+                    inc_part["node"] = arr
+                    inc_parts.append(inc_part)
                     nodes = arr.tolist()
                 else:
                     nodes = [node_of[e] for e in r.epcs]
@@ -1024,9 +1038,9 @@ class SQLiteStorage:
             n_ev += sum(int(o[1]) for o in old)
             n_inc += sum(int(o[2]) for o in old)
             ev_b = _concat([_unpack(o[3], EV_DTYPE, int(o[1])) for o in old]
-                           + [{f: ev[f] for f in EV_DTYPE.names}], EV_DTYPE)
+                           + [{f: ev[f] for f in _names(EV_DTYPE)}], EV_DTYPE)
             inc_b = _concat([_unpack(o[4], INC_DTYPE, int(o[2])) for o in old]
-                            + [{f: inc[f] for f in INC_DTYPE.names}], INC_DTYPE)
+                            + [{f: inc[f] for f in _names(INC_DTYPE)}], INC_DTYPE)
             del old
             db.execute("DELETE FROM columns WHERE id >= ?", (merge_from,))
         else:
@@ -1068,7 +1082,8 @@ class SQLiteStorage:
     def export_rows(self, since_us: int | None
                     ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
         """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
-        the order they were recorded; call inside :meth:`snapshot`."""
+        the order they were recorded; call inside
+        [`snapshot`][antifake.trace.storage.SQLiteStorage.snapshot]."""
         db = self._db
         where, args = ("WHERE time_us >= ?", (since_us,)) if since_us is not None else ("", ())
         cur = db.execute(f"SELECT hash, doc, ctx, first_node, n_nodes FROM events {where} "  # noqa: S608
@@ -1150,7 +1165,7 @@ class SQLiteStorage:
 
     # -- bulk ------------------------------------------------------------------------------
     def graph_columns(self) -> dict[str, Any]:
-        """The keyword arguments of :meth:`TraceGraph.from_arrays`, read in one snapshot."""
+        """The keyword arguments of `TraceGraph.from_arrays`, read in one snapshot."""
         with self.snapshot():
             db = self._db
             n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
@@ -1172,17 +1187,16 @@ class SQLiteStorage:
             parties[:] = [r[1] for r in prow]
             n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
                                      "coalesce(sum(n_inc), 0) FROM columns").fetchone()
-            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE.fields[f][0]) for f in EV_DTYPE.names}
-            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE.fields[f][0])
-                   for f in INC_DTYPE.names}
+            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
+            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE[f]) for f in _names(INC_DTYPE)}
             pe = pi = 0
             for ev_b, inc_b, ne, ni in db.execute(
                     "SELECT events, inc, n_events, n_inc FROM columns ORDER BY id"):
                 a = _unpack(ev_b, EV_DTYPE, int(ne))
                 b = _unpack(inc_b, INC_DTYPE, int(ni))
-                for f in EV_DTYPE.names:
+                for f in _names(EV_DTYPE):
                     ev[f][pe: pe + ne] = a[f]
-                for f in INC_DTYPE.names:
+                for f in _names(INC_DTYPE):
                     inc[f][pi: pi + ni] = b[f]
                 pe, pi = pe + ne, pi + ni
                 del a, b, ev_b, inc_b
@@ -1316,7 +1330,7 @@ def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]
 def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:
     """A storage backend for a path or URL: a file path, ``":memory:"``, ``sqlite:///path``
     (``sqlite:///:memory:``), or ``postgresql://...`` (the PostgreSQL backend,
-    :mod:`antifake.trace.storage_pg`; needs the ``postgres`` extra)."""
+    `antifake.trace.storage_pg`; needs the ``postgres`` extra)."""
     if isinstance(url, os.PathLike):
         return SQLiteStorage(url, **options)
     if not isinstance(url, str) or not url:

@@ -1,8 +1,8 @@
-"""The PostgreSQL backend of the registry: the :class:`~antifake.trace.storage.Storage`
+"""The PostgreSQL backend of the registry: the `antifake.trace.storage.Storage`
 interface over psycopg 3, for many writers (processes, machines) on one registry.
 
 ``Registry("postgresql://user@host:5432/db?schema=antifake", keyring=ring)`` (``pip install
-'antifake[postgres]'``). It behaves as :class:`~antifake.trace.storage.SQLiteStorage` does
+'antifake[postgres]'``). It behaves as `antifake.trace.storage.SQLiteStorage` does
 (same tables, same rules, same graph columns for the same events) but writers do not queue
 behind one file lock: they run concurrently and meet only where they touch the same rows.
 
@@ -12,7 +12,7 @@ URL options (removed before connecting; everything else goes to libpq):
                  server's ``search_path``, usually ``public``). One registry per schema.
 ``synchronous``  ``full`` (default): ``synchronous_commit = on``; ``normal``: ``off`` (a crash
                  of the server may lose the last commits, never corrupts; see SQLite's
-                 ``synchronous`` trade-off in :mod:`antifake.trace.storage`).
+                 ``synchronous`` trade-off in `antifake.trace.storage`).
 ``timeout``      seconds a statement waits for a lock held by another writer
                  (``lock_timeout``; default 30, as SQLite's busy timeout).
 
@@ -24,13 +24,13 @@ How the SQLite rules carry over
   parties are created the same way (``ON CONFLICT (epc)``, ``(name)``). Rows are inserted in
   key order, so two writers never wait on each other in opposite orders.
 * **Atomic ``record_many``.** One transaction (``READ COMMITTED``), committed or rolled back.
-* **Lifecycle and claims.** :meth:`states` inside a write transaction locks the nodes' rows
+* **Lifecycle and claims.** `states` inside a write transaction locks the nodes' rows
   (``SELECT ... FOR NO KEY UPDATE``, in id order) before reading their state, so a claim's
   read-check-write is serialised per stamp: concurrent claims have exactly one winner, and
   claims on different stamps do not wait for each other. (``NO KEY UPDATE``: recording scans of
   a stamp, whose foreign keys take ``KEY SHARE`` locks, is not blocked by a claim.)
 * **Ids.** Rows get ids from sequences. A registered batch needs one contiguous block of node
-  ids (stamp ``i`` is node ``first_node + i``): :func:`af_alloc` takes ``n`` consecutive values
+  ids (stamp ``i`` is node ``first_node + i``): `af_alloc` takes ``n`` consecutive values
   under a short advisory lock (sequences are not transactional: a block is never reused). With
   one writer the ids are exactly SQLite's, so the graph columns are equal; with several, ids
   have gaps and follow allocation order, and the snapshot puts events in id order.
@@ -46,7 +46,7 @@ How the SQLite rules carry over
   ``array_agg`` 7.4 s. Concurrent writers' chunks may interleave in event ids: the snapshot
   sorts them. Only one transaction merges at a time (``pg_try_advisory_xact_lock``; the others
   just append).
-* **Versions.** :meth:`version` is a counter bumped by every transaction that adds events or
+* **Versions.** `version` is a counter bumped by every transaction that adds events or
   nodes (the last statement before ``COMMIT``), so a cached graph is never stale even when
   writers commit out of id order.
 * **Schema.** ``meta`` holds the schema version and format; opening migrates an older schema
@@ -54,7 +54,7 @@ How the SQLite rules carry over
   newer one, or a schema holding other tables.
 
 A deadlock between two transactions that lock the same stamps in different orders across
-several statements (PostgreSQL detects it and aborts one) surfaces as :class:`RegistryError`
+several statements (PostgreSQL detects it and aborts one) surfaces as `RegistryError`
 "deadlock detected": retry the call. The registry's own calls lock in one order.
 """
 
@@ -972,7 +972,7 @@ class PostgresStorage:
     def export_rows(self, since_us: int | None
                     ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
         """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
-        the order they were recorded; call inside :meth:`snapshot` (a server-side cursor)."""
+        the order they were recorded; call inside `snapshot` (a server-side cursor)."""
         db = self._db
         where, args = ("WHERE time_us >= %s", (since_us,)) if since_us is not None else ("", ())
         with db.cursor(name="af_export") as cur:
@@ -1081,7 +1081,7 @@ class PostgresStorage:
         return epcs
 
     def graph_columns(self) -> dict[str, Any]:
-        """The keyword arguments of :meth:`TraceGraph.from_arrays`, read in one snapshot
+        """The keyword arguments of `TraceGraph.from_arrays`, read in one snapshot
         (events in id order)."""
         with self.snapshot():
             db = self._db
@@ -1176,8 +1176,8 @@ class PostgresStorage:
         }
 
     def event_details(self) -> tuple[np.ndarray, np.ndarray]:
-        """(position in the last :meth:`graph_columns`, detail code) of its claim and
-        decommissioning events, for :mod:`antifake.trace.detect`."""
+        """(position in the last `graph_columns`, detail code) of its claim and
+        decommissioning events, for `antifake.trace.detect`."""
         from antifake.trace.detect import _doc_details
         from antifake.trace.kinds import EventKind
 
