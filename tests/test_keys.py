@@ -142,6 +142,18 @@ def test_revoke_unknown_key() -> None:
         af.Keyring().revoke(3)
 
 
+def test_a_revocation_is_never_weakened() -> None:
+    key = af.IssuerKey.generate("VN-A", key_id=4)
+    ring = af.Keyring([key.public])
+    t = datetime(2026, 6, 1, tzinfo=UTC)
+    ring.revoke(4, at=t)
+    v = ring.version
+    ring.revoke(4, at=t + timedelta(days=30))  # later: ignored, the key stays revoked from t
+    assert ring.states()[0].revoked_at == t and ring.version == v
+    ring.revoke(4, at=t - timedelta(days=2))  # earlier: takes effect
+    assert ring.states()[0].revoked_at == t - timedelta(days=2) and ring.version == v + 1
+
+
 def test_key_cannot_issue_outside_window() -> None:
     start = datetime.now(UTC) + timedelta(days=1)
     future = af.IssuerKey.generate("VN-A", valid_from=start, valid_until=start + timedelta(1))

@@ -470,7 +470,8 @@ class Keyring:
     def revoke(self, key_id: int, at: datetime | str | None = None, *,
                issuer: str | None = None) -> None:
         """Revoke a key from time ``at`` (default now): stamps of batches whose manifests were
-        signed before ``at`` stay valid, all others are reported ``KEY_REVOKED``."""
+        signed before ``at`` stay valid, all others are reported ``KEY_REVOKED``. A key
+        revoked already keeps the earlier of the two times: a revocation is never weakened."""
         t = parse_time(at) if at is not None else datetime.now(UTC)
         found = [st for st in self._by_id.get(key_id, [])
                  if issuer is None or st.public.issuer == issuer]
@@ -478,8 +479,10 @@ class Keyring:
             raise KeyringError(f"no key with key_id {key_id} in this keyring")
         if len(found) > 1:
             raise KeyringError(f"several issuers use key_id {key_id}: name the issuer")
-        found[0].revoked_at = t
-        self.version += 1
+        st = found[0]
+        if st.revoked_at is None or t < st.revoked_at:
+            st.revoked_at = t
+            self.version += 1
 
     def add_manifest(self, manifest: Manifest) -> None:
         """Hold a batch manifest after checking its signature against a trusted key."""
