@@ -61,6 +61,7 @@ several statements (PostgreSQL detects it and aborts one) surfaces as `RegistryE
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -80,14 +81,13 @@ from antifake.trace.storage import (
     EventRow,
     Inserted,
     NodeState,
-    StampRow,
     Suspicion,
     _concat,
     _dump_json,
-    _id_map,
+    _graph_arrays,
     _now_us,
     _pack,
-    _to_index,
+    _SQLRows,
     _unpack,
     _with_list,
 )
@@ -308,13 +308,22 @@ def _copy_rows(rows: Iterable[Sequence[Any]]) -> str:
     return "".join("\t".join(map(_copy_text, r)) + "\n" for r in rows)
 
 
-class PostgresStorage:
+class PostgresStorage(_SQLRows):
     """The PostgreSQL backend (see the module documentation).
 
     ``url``: ``postgresql://...`` with the options above. One connection, shared by the
     threads of one process under a lock (as SQLite's); other processes open their own.
     ``timeout`` and ``synchronous`` are the registry's arguments; the URL's options win.
     """
+
+    _db_errors = (psycopg.Error,) if psycopg is not None else ()
+
+    def _x(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """Execute a query written with ``?`` placeholders (the shared ones) or ``%s``."""
+        return self._db.execute(_format_style(sql), args)
+
+    def _storage_error(self, exc: BaseException) -> RegistryError:
+        return _error(exc, self._timeout)
 
     def __init__(self, url: str, *, timeout: float = 30.0, synchronous: str = "full",
                  cache_mb: int = 0, canonical: Callable[[str], str | None] | None = None,
@@ -495,32 +504,6 @@ class PostgresStorage:
         except psycopg.Error as exc:
             raise RegistryError(f"cannot start a transaction: {_short(exc)}") from None
 
-    def _rollback(self) -> None:
-        with contextlib.suppress(psycopg.Error):
-            self._db.execute("ROLLBACK")
-
-    def _need_tx(self) -> None:
-        if self._tx != "write":
-            raise RegistryError("internal: write outside a transaction")
-
-    def close(self) -> None:
-        with self._lock, contextlib.suppress(psycopg.Error):
-            self._db.close()
-
-    def _one(self, query: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
-        try:
-            with self._lock:
-                return self._db.execute(query, args).fetchone()
-        except psycopg.Error as exc:
-            raise _error(exc, self._timeout) from exc
-
-    def _all(self, query: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
-        try:
-            with self._lock:
-                return self._db.execute(query, args).fetchall()
-        except psycopg.Error as exc:
-            raise _error(exc, self._timeout) from exc
-
     def _alloc(self, seq: str, n: int) -> int:
         """First of ``n`` consecutive fresh ids of sequence ``seq``."""
         return int(self._db.execute(_ALLOC, (seq, n)).fetchone()[0])
@@ -579,9 +562,6 @@ class PostgresStorage:
         for name in missing:
             self._pending_parties[name] = out[name]
         return out
-
-    def party_rows(self) -> list[tuple[Any, ...]]:
-        return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")
 
     # -- stamps ----------------------------------------------------------------------------
     def batch_parts(self, issuer: str, key_id: int, batch_id: int) -> list[BatchPart]:
@@ -647,62 +627,6 @@ class PostgresStorage:
         self._dirty = True
         return nodes
 
-    def _stamp_row(self, node: int, b: Sequence[Any], idx: int) -> StampRow | None:
-        row = self._db.execute("SELECT epc, serial FROM nodes WHERE id = %s",
-                               (node,)).fetchone()
-        if row is None:
-            return None
-        serial = None if row[1] is None else int(row[1]) & 0xFFFF_FFFF_FFFF_FFFF
-        return StampRow(node, row[0], b[0], int(b[1]), int(b[2]), idx, serial)
-
-    def stamp_by_index(self, issuer: str, key_id: int, batch_id: int,
-                       index: int) -> StampRow | None:
-        with self._reading():
-            b = self._db.execute(
-                "SELECT issuer, key_id, batch_id, id, first_index, first_node FROM batches "
-                "WHERE issuer = %s AND key_id = %s AND batch_id = %s AND first_index <= %s "
-                "AND first_index + n > %s ORDER BY first_index DESC LIMIT 1",
-                (issuer, key_id, batch_id, index, index)).fetchone()
-            if b is None:
-                return None
-            ex = self._db.execute("SELECT node FROM stamp_nodes WHERE batch = %s AND idx = %s",
-                                  (b[3], index)).fetchone()
-            node = int(ex[0]) if ex else int(b[5]) + index - int(b[4])
-            return self._stamp_row(node, b, index)
-
-    def stamp_by_node(self, node: int) -> StampRow | None:
-        with self._reading():
-            ex = self._db.execute(
-                "SELECT b.issuer, b.key_id, b.batch_id, s.idx FROM stamp_nodes s "
-                "JOIN batches b ON b.id = s.batch WHERE s.node = %s", (node,)).fetchone()
-            if ex is not None:
-                return self._stamp_row(node, ex, int(ex[3]))
-            b = self._db.execute(
-                "SELECT issuer, key_id, batch_id, id, first_index, first_node, n FROM batches "
-                "WHERE first_node <= %s ORDER BY first_node DESC LIMIT 1", (node,)).fetchone()
-            if b is None or node >= int(b[5]) + int(b[6]):
-                return None
-            idx = int(b[4]) + node - int(b[5])
-            taken = self._db.execute("SELECT 1 FROM stamp_nodes WHERE batch = %s AND idx = %s",
-                                     (b[3], idx)).fetchone()
-            if taken is not None:
-                return None
-            return self._stamp_row(node, b, idx)
-
-    def node_by_key(self, key: str) -> int | None:
-        row = self._one("SELECT id FROM nodes WHERE epc = %s", (key,))
-        if row is None and self._canonical is not None:
-            alias = self._canonical(key)
-            if alias is not None and alias != key:
-                row = self._one("SELECT id FROM nodes WHERE epc = %s", (alias,))
-        return None if row is None else int(row[0])
-
-    def node_epc(self, node: int) -> str:
-        row = self._one("SELECT epc FROM nodes WHERE id = %s", (node,))
-        if row is None:
-            raise RegistryError(f"internal: no node {node}")
-        return str(row[0])
-
     def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
         if not keys:
             return {}
@@ -745,22 +669,6 @@ class PostgresStorage:
             out.update(got)
             self._dirty = True
         return out
-
-    def _ctx_id(self, ns: Mapping[str, str] | None) -> int | None:
-        if ns is None:
-            return None
-        text = json.dumps(dict(ns), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        cid = self._ctx_cache.get(text, self._pending_ctx.get(text))
-        if cid is None:
-            self._db.execute("INSERT INTO contexts(ns) VALUES (%s) ON CONFLICT (ns) DO NOTHING",
-                             (text,))
-            cid = int(self._db.execute("SELECT id FROM contexts WHERE ns = %s",
-                                       (text,)).fetchone()[0])
-            self._pending_ctx[text] = cid
-        return cid
-
-    def contexts(self) -> dict[int, dict[str, str]]:
-        return {int(i): json.loads(ns) for i, ns in self._all("SELECT id, ns FROM contexts")}
 
     # -- events ----------------------------------------------------------------------------
     def insert_events(self, rows: Sequence[EventRow]) -> list[Inserted]:
@@ -1006,17 +914,6 @@ class PostgresStorage:
                 out[int(row[0])] = NodeState(*row)
         return out
 
-    def put_state(self, s: NodeState) -> None:
-        self._need_tx()
-        self._db.execute(
-            "INSERT INTO lifecycle(node, state, reason, since_us, claim, wrong_pins, attempts, "
-            "claim_us) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (node) DO UPDATE SET "
-            "state = excluded.state, reason = excluded.reason, since_us = excluded.since_us, "
-            "claim = excluded.claim, wrong_pins = excluded.wrong_pins, "
-            "attempts = excluded.attempts, claim_us = excluded.claim_us",
-            (s.node, s.state, s.reason, s.since_us, s.claim, s.wrong_pins, s.attempts,
-             s.claim_us))
-
     # -- suspected copies ------------------------------------------------------------------
     def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
         """Suspicions of ``nodes`` (None: all)."""
@@ -1056,14 +953,6 @@ class PostgresStorage:
             cur = self._db.execute("DELETE FROM suspicions WHERE node = ANY(%s)", (ids,))
             return int(cur.rowcount)
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                yield self._db
-            except psycopg.Error as exc:
-                raise _error(exc, self._timeout) from exc
-
     # -- bulk ------------------------------------------------------------------------------
     def _epcs(self, n_nodes: int) -> np.ndarray:
         """Every EPC in node id order, as one text (EPCs hold no newline, else row by row)."""
@@ -1095,9 +984,6 @@ class PostgresStorage:
                 node_ids = _int8_array(blob, n_nodes)
             epcs = self._epcs(n_nodes)
             prow = db.execute("SELECT id, name FROM parties ORDER BY id").fetchall()
-            party_ids = np.array([r[0] for r in prow], dtype=np.int64)
-            parties = np.empty(len(prow), dtype=object)
-            parties[:] = [r[1] for r in prow]
             n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
                                      "coalesce(sum(n_inc), 0) FROM columns").fetchone()
             n_ev, n_inc = int(n_ev), int(n_inc)
@@ -1124,56 +1010,8 @@ class PostgresStorage:
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        ev_db = ev["event"]
-        if len(ev_db) > 1 and not np.all(ev_db[1:] > ev_db[:-1]):
-            # concurrent writers committed out of id order: put events (and incidences, which
-            # follow their events) in id order
-            o = np.argsort(ev_db, kind="stable")
-            for f in _EV_NAMES:
-                ev[f] = ev[f][o]
-            ev_db = ev["event"]
-            if len(ev_db) > 1 and not np.all(ev_db[1:] > ev_db[:-1]):
-                raise RegistryError("column store holds an event twice (run Registry.check())")
-            oi = np.argsort(inc["event"], kind="stable")
-            for f in _INC_NAMES:
-                inc[f] = inc[f][oi]
-        ev_dense, _ = _id_map(ev_db)
-        node_dense, _ = _id_map(node_ids)
-        party_dense, _ = _id_map(party_ids)
-        node_key = np.full(len(node_ids), -1, dtype=np.int32)
-        node_batch = np.full(len(node_ids), -1, dtype=np.int64)
-        for _, key_id, batch_id, first_node, n in batches:
-            ids = np.arange(first_node, first_node + n, dtype=np.int64)
-            p = np.searchsorted(node_ids, ids)
-            ok = p < len(node_ids)
-            ok[ok] = node_ids[p[ok]] == ids[ok]
-            node_key[p[ok]] = key_id
-            node_batch[p[ok]] = batch_id
-        for node, key_id, batch_id in exceptions:
-            p = _to_index(np.array([node]), node_dense, node_ids, "node")[0]
-            node_key[p] = key_id
-            node_batch[p] = batch_id
-        self._graph_ev_ids = ev_db.copy()
-        from antifake.trace.storage import hash_ids
-
-        hashes = ev.pop("hash").view(np.uint8).reshape(-1, 32)
-        return {
-            "epcs": epcs,
-            "parties": parties,
-            "ev_ids": hash_ids(hashes),
-            "ev_time": ev["time"],
-            "ev_kind": ev["kind"],
-            "ev_by": _to_index(ev["by"], party_dense, party_ids, "party").astype(np.int32),
-            "ev_src": _to_index(ev["src"], party_dense, party_ids, "party").astype(np.int32),
-            "ev_dst": _to_index(ev["dst"], party_dense, party_ids, "party").astype(np.int32),
-            "ev_lat": ev["lat"],
-            "ev_lon": ev["lon"],
-            "inc_event": _to_index(inc["event"], ev_dense, ev_db, "event"),
-            "inc_node": _to_index(inc["node"], node_dense, node_ids, "node"),
-            "agg_parent": _to_index(ev["parent"], node_dense, node_ids, "node"),
-            "node_key": node_key,
-            "node_batch": node_batch,
-        }
+        self._graph_ev_ids = np.sort(ev["event"])
+        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)
 
     def event_details(self) -> tuple[np.ndarray, np.ndarray]:
         """(position in the last `graph_columns`, detail code) of its claim and
@@ -1256,6 +1094,12 @@ def _int8_array(blob: bytes, n: int) -> np.ndarray:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+@functools.lru_cache(maxsize=256)
+def _format_style(sql: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (the shared queries hold no other ``?``/``%``)."""
+    return sql.replace("?", "%s") if "?" in sql else sql
 
 
 def _error(exc: BaseException, timeout: float) -> RegistryError:
