@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 
 import antifake as af
 import pg_server
+import test_registry as shared
 from antifake.errors import EPCISError, LifecycleError, RegistryError, UnknownStampError
 from antifake.trace.events import Event
 from antifake.trace.registry import MAX_WRONG_PINS, Registry
@@ -34,14 +34,11 @@ except ImportError:  # under CI the tests fail instead, through the pg fixture (
                     allow_module_level=True)
 from antifake.trace.storage_pg import PG_CHUNK_CAP, PostgresStorage  # noqa: E402
 
-BASE = "https://xacthuc.example.vn/abc"
-T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
-PRODUCT = af.Product(gtin="09521234543213", lot="L23", expiry="2027-12-31")
 pg_server.install_dispatch()
 
-
-def at(days: float = 0, seconds: float = 0) -> datetime:
-    return T0 + timedelta(days=days, seconds=seconds)
+# the registry suite's stamps and keys (conftest's `key`), so both files test the same data
+BASE, T0, at = shared.BASE, shared.T0, shared.at
+ring, batch, plain = shared.ring, shared.batch, shared.plain
 
 
 @pytest.fixture(scope="session")
@@ -54,26 +51,6 @@ def url(pg: str):
     u = pg_server.fresh_schema_url(pg)
     yield u
     pg_server.drop_schema(u)
-
-
-@pytest.fixture
-def key() -> af.IssuerKey:
-    return af.IssuerKey.generate("VN-QLTT-01")
-
-
-@pytest.fixture
-def ring(key: af.IssuerKey) -> af.Keyring:
-    return af.Keyring([key])
-
-
-@pytest.fixture
-def batch(key: af.IssuerKey) -> af.Batch:
-    return af.issue(key, 40, product=PRODUCT, at=T0)
-
-
-@pytest.fixture
-def plain(key: af.IssuerKey) -> af.Batch:
-    return af.issue(key, 30, at=T0)
 
 
 def setup_registry(r: Registry, batch: af.Batch, plain: af.Batch) -> Registry:
@@ -127,23 +104,6 @@ def test_is_a_storage_with_versioned_schema(reg: Registry, url: str) -> None:
     assert meta["schema_version"] == str(SCHEMA_VERSION)
     assert meta["format"] == "antifake-registry" and meta["backend"] == "postgresql"
     assert reg.check()["ok"]
-
-
-def test_same_event_twice_is_a_noop(reg: Registry, batch: af.Batch) -> None:
-    e = Event.scan(batch[0], by="app:4f2a", at=at(1), lat=10.77, lon=106.70)
-    n = n_events(reg)
-    assert reg.record(e) == e.event_id
-    assert reg.record(e) == e.event_id
-    same = Event.scan(batch[0].epc, by="app:4f2a", at=at(1), lat=10.77, lon=106.70)
-    res = reg.record_many([same, e, same])
-    assert res.new == 0 and res.event_ids == [e.event_id] * 3
-    assert n_events(reg) == n + 1
-    reg.record(Event.scan(batch[0], by="app:other", at=at(1), lat=10.77, lon=106.70))
-    assert n_events(reg) == n + 2
-    many = [Event.scan(batch[i % 40], by=f"app:{i}", at=at(2, i)) for i in range(300)]
-    assert reg.record_many(many + many[:50]).new == 300  # the COPY path dedupes too
-    assert reg.record_many(many).new == 0
-    assert n_events(reg) == n + 302 and reg.check()["ok"]
 
 
 def test_record_many_is_atomic(reg: Registry, batch: af.Batch) -> None:

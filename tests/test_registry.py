@@ -63,11 +63,7 @@ EXAMPLES = sorted((CONFORMANCE / "epcis-examples").glob("*.jsonld")) if CONFORMA
 # ----------------------------------------------------------------------------------------
 # fixtures
 # ----------------------------------------------------------------------------------------
-@pytest.fixture
-def key() -> af.IssuerKey:
-    return af.IssuerKey.generate("VN-QLTT-01")
-
-
+# key: conftest's (a fresh random key); ring: that key with its secret
 @pytest.fixture
 def ring(key: af.IssuerKey) -> af.Keyring:
     return af.Keyring([key])
@@ -238,6 +234,11 @@ def test_same_event_twice_is_a_noop(reg: Registry, batch: af.Batch) -> None:
     # two phones, same millisecond: two events
     reg.record(Event.scan(batch[0], by="app:other", at=at(1), lat=10.77, lon=106.70))
     assert n_events(reg) == n + 2
+    # a long list (PostgreSQL sends it with COPY) dedupes too, inside and across calls
+    many = [Event.scan(batch[i % 40], by=f"app:{i}", at=at(2, i)) for i in range(300)]
+    assert reg.record_many(many + many[:50]).new == 300
+    assert reg.record_many(many).new == 0
+    assert n_events(reg) == n + 302 and reg.check()["ok"]
 
 
 def test_record_many_dedupes_inside_one_call(reg: Registry, batch: af.Batch) -> None:
