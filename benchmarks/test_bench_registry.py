@@ -22,7 +22,6 @@ registry writes for real events. A table is printed at the end of the module.
 from __future__ import annotations
 
 import gc
-import hashlib
 import itertools
 import json
 import os
@@ -38,7 +37,7 @@ import antifake as af
 from antifake.sim import SupplyChain, simulate
 from antifake.trace.events import Event
 from antifake.trace.registry import Registry
-from antifake.trace.storage import EventRow
+from simrows import event_rows
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))
 N_EVENTS = max(500, min(20_000, N_ITEMS // 50))
@@ -233,27 +232,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
     with store.transaction():
         for p in sim.parties.tolist():
             store.add_party(p, None, None, None, None)
-    epcs = sim.epcs
-    parties = sim.parties
-    order = np.argsort(sim.inc_event, kind="stable")
-    inc_e, inc_n = sim.inc_event[order], sim.inc_node[order]
-    ptr = np.searchsorted(inc_e, np.arange(sim.n_events + 1))
-    step = 200_000
-    for lo in range(0, sim.n_events, step):
-        hi = min(lo + step, sim.n_events)
-        rows = []
-        for e in range(lo, hi):
-            nodes = inc_n[ptr[e]: ptr[e + 1]]
-            parent = int(sim.agg_parent[e])
-            by, src, dst = int(sim.ev_by[e]), int(sim.ev_src[e]), int(sim.ev_dst[e])
-            lat, lon = float(sim.ev_lat[e]), float(sim.ev_lon[e])
-            rows.append(EventRow(
-                hashlib.sha256(sim.ev_ids[e].encode()).digest(), int(sim.ev_time[e]),
-                int(sim.ev_kind[e]), {"type": "ObjectEvent", "sim": sim.ev_ids[e]},
-                epcs[nodes].tolist(), epcs[parent] if parent >= 0 else None,
-                parties[by] if by >= 0 else None, parties[src] if src >= 0 else None,
-                parties[dst] if dst >= 0 else None,
-                None if lat != lat else lat, None if lon != lon else lon))
+    for rows in event_rows(sim):
         with store.transaction():
             store.insert_events(rows)
     n_events = sim.n_events

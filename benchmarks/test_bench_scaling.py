@@ -23,7 +23,6 @@ share one physical core). A table is printed at the end of the module.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import os
 import sys
@@ -39,7 +38,7 @@ import antifake as af  # noqa: E402
 import pg_server  # noqa: E402
 from antifake.trace.events import Event  # noqa: E402
 from antifake.trace.registry import Registry  # noqa: E402
-from antifake.trace.storage import EventRow  # noqa: E402
+from simrows import event_rows  # noqa: E402
 
 N = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "10000000"))
 N_INGEST = max(2_000, min(40_000, N // 250))
@@ -392,26 +391,8 @@ def both_filled(tmp_path_factory, pg_base: str):
         with reg.storage.transaction():
             for p in sim.parties.tolist():
                 reg.storage.add_party(p, None, None, None, None)
-    epcs, parties = sim.epcs, sim.parties
-    order = np.argsort(sim.inc_event, kind="stable")
-    inc_e, inc_n = sim.inc_event[order], sim.inc_node[order]
-    ptr = np.searchsorted(inc_e, np.arange(sim.n_events + 1))
     fill = [0.0, 0.0]
-    for lo in range(0, sim.n_events, 200_000):
-        hi = min(lo + 200_000, sim.n_events)
-        rows = []
-        for e in range(lo, hi):
-            nodes = inc_n[ptr[e]: ptr[e + 1]]
-            parent = int(sim.agg_parent[e])
-            by, src, dst = int(sim.ev_by[e]), int(sim.ev_src[e]), int(sim.ev_dst[e])
-            lat, lon = float(sim.ev_lat[e]), float(sim.ev_lon[e])
-            rows.append(EventRow(
-                hashlib.sha256(sim.ev_ids[e].encode()).digest(), int(sim.ev_time[e]),
-                int(sim.ev_kind[e]), {"type": "ObjectEvent", "sim": sim.ev_ids[e]},
-                epcs[nodes].tolist(), epcs[parent] if parent >= 0 else None,
-                parties[by] if by >= 0 else None, parties[src] if src >= 0 else None,
-                parties[dst] if dst >= 0 else None,
-                None if lat != lat else lat, None if lon != lon else lon))
+    for rows in event_rows(sim):
         for k, reg in enumerate(regs):
             t = time.perf_counter()
             with reg.storage.transaction():
