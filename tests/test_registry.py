@@ -726,6 +726,14 @@ def test_flagged_copies_verify_as_suspected_clone(reg: Registry, batch: af.Batch
     reg.claim(batch[3], batch.pins()[3], at=at(3))
     assert reg.verify(batch[3].url(BASE)).status == Status.ALREADY_CLAIMED
     assert reg.flag_suspected([]) == 0
+    for junk in (["impossible_travel"], [None], [{"kind": "over_scanned"}]):
+        with pytest.raises(RegistryError, match="alerts"):
+            reg.flag_suspected(junk)  # type: ignore[arg-type]
+    for bad in (-0.1, 1.5, float("nan"), "0.5", True):
+        with pytest.raises(RegistryError, match="min_score"):
+            reg.flag_suspected(alerts, min_score=bad)  # type: ignore[arg-type]
+    with pytest.raises(UnknownStampError):
+        reg.clear_suspected("not a code")
 
 
 def test_detection_then_flag_catches_a_copied_code(reg: Registry, batch: af.Batch) -> None:

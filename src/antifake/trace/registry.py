@@ -765,8 +765,16 @@ class Registry:
         ``min_score`` (default 0.5, "act on it"); codes this registry does not hold are
         skipped. A stamp keeps its strongest alert. One transaction. Returns how many
         stamps the alerts named (flagged now or before)."""
+        from antifake.trace.detect import Alert
+
+        if isinstance(min_score, bool) or not isinstance(min_score, int | float) \
+                or not 0.0 <= min_score <= 1.0:
+            raise RegistryError(f"min_score must be a number in [0, 1], not {min_score!r}")
         best: dict[int, Suspicion] = {}
         for a in alerts:
+            if not isinstance(a, Alert):
+                raise RegistryError(f"expected detection alerts (antifake.Alert), not "
+                                    f"{type(a).__name__}")
             if a.kind not in CLONE_KINDS or not a.score >= min_score:
                 continue
             evidence = json.dumps(list(a.evidence))
