@@ -22,6 +22,33 @@ cnp.import_array()
 
 include "_blake3.pxi"
 
+from cpython.object cimport PyObject
+
+cdef extern from "_b32simd.h" nogil:
+    void af_b32_encode_code(const uint8_t *body, const uint8_t *sig, char vch, char *out)
+    int af_b32_decode_code(const uint8_t *t, uint8_t *raw)
+    int af_b32_level()
+    int af_b32_set_level(int level)
+    int32_t af_text_view(PyObject *o, const uint8_t **p)
+
+_B32_LEVEL_NAMES = ("scalar", "avx2")
+
+
+def b32_simd_level():
+    """The instruction set of the code encoder and parser fast path: "scalar" or "avx2"."""
+    return _B32_LEVEL_NAMES[af_b32_level()]
+
+
+def b32_set_simd_level(str level):
+    """Use at most `level` ("scalar", "avx2") in encode_codes and parse_texts, process-wide.
+
+    Meant for tests and benchmarks. Never goes above what the CPU supports; returns the level
+    now in force. At "scalar" parse_texts runs the scalar row parser on every row.
+    """
+    if level not in _B32_LEVEL_NAMES:
+        raise ValueError(f"level must be one of {_B32_LEVEL_NAMES}, got {level!r}")
+    return _B32_LEVEL_NAMES[af_b32_set_level(_B32_LEVEL_NAMES.index(level))]
+
 cdef extern from "Python.h":
     int PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
@@ -329,7 +356,7 @@ def encode_codes(const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs, int v
         raise ValueError("bodies are (n, 16) and signatures (n, 64)")
     if not 0 <= version < 32:
         raise ValueError("version is one symbol")
-    out = np.zeros(n, dtype="S129")
+    out = np.empty(n, dtype="S129")  # every byte of every row is written below
     if n == 0:
         return out
     cdef char *op = <char *>cnp.PyArray_DATA(out)
@@ -337,13 +364,9 @@ def encode_codes(const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs, int v
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t i
-        cdef uint8_t raw[80]
         with nogil:
             for i in range(a, b):
-                memcpy(raw, &bodies[i, 0], 16)
-                memcpy(raw + 16, &sigs[i, 0], 64)
-                op[i * 129] = vch
-                _b32enc(raw, 80, op + i * 129 + 1)
+                af_b32_encode_code(&bodies[i, 0], &sigs[i, 0], vch, op + i * 129)
 
     _run_split(work, n, threads)
     return out
@@ -816,15 +839,49 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
     return 0
 
 
+cdef inline int _plain_url_prefix(const uint8_t *t, int32_t end) noexcept nogil:
+    """True when t[0:end] (ending in the URL's last '/') leaves the row to the plain code
+    branch of _parse_row: no NUL, no character for the Python parser, no '?', no "/01/"."""
+    cdef int32_t i
+    for i in range(end - 1):
+        if CLS[t[i]] & (C_NUL | C_SLOW | C_QUERY):
+            return 0
+        if t[i] == 47 and t[i + 1] == 48 and t[i + 2] == 49 and t[i + 3] == 47:
+            return 0
+    return 1
+
+
+cdef inline int _parse_one(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
+                           uint8_t *suffix, uint8_t *suffix_len, int simd) noexcept nogil:
+    """_parse_row with a vector fast path for the canonical forms: a bare 129-symbol code and
+    a URL whose last segment is one (prefix without '?', '#', '%', ';', NUL or "/01/").
+    Anything else, or any non-symbol in those 129 characters, goes to _parse_row, so the
+    results are those of _parse_row on every row."""
+    cdef int v
+    if simd and ln >= 129:
+        if ln == 129:
+            v = af_b32_decode_code(t, raw)
+            if v >= 0:
+                kind[0] = RK_CODE
+                return v
+        elif t[ln - 130] == 47 and _plain_url_prefix(t, ln - 129):
+            v = af_b32_decode_code(t + ln - 129, raw)
+            if v >= 0:
+                kind[0] = RK_CODE
+                return v
+    return _parse_row(t, ln, kind, raw, suffix, suffix_len)
+
+
 def parse_texts(texts, threads=None):
     """Classify and decode a sequence (or 1-D object / "S" array) of str/bytes without a Python
     object per row: kind (uint8 ``K_*``), version (uint8), raw (n, 80) uint8 (body | signature
     for codes and GS1 URLs; number bits for numbers), suffix (n, 41) and suffix_len (uint8)
     holding the signed GS1 attributes of GS1 rows. Rows of kind ``K_SLOW`` are for the exact
-    Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts)."""
-    cdef Py_ssize_t n = len(texts)
-    ptrs_arr = np.zeros(n, dtype=np.uintp)
-    lens_arr = np.full(n, -1, dtype=np.int32)
+    Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts).
+
+    For object rows the str/bytes buffers are read inside the GIL-free kernel (the holder
+    array keeps every row alive), so there is no separate gathering pass."""
+    cdef Py_ssize_t n = len(texts), i
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
     raw = np.zeros((n, 80), dtype=np.uint8)
@@ -832,21 +889,47 @@ def parse_texts(texts, threads=None):
     suffix_len = np.zeros(n, dtype=np.uint8)
     if n == 0:
         return kind, version, raw, suffix, suffix_len
-    cdef uintptr_t[::1] P = ptrs_arr
-    cdef int32_t[::1] L = lens_arr
-    holder = _gather(texts, P, L)  # keeps every row's buffer alive until we return
     cdef uint8_t[::1] K = kind
     cdef uint8_t[::1] V = version
     cdef uint8_t[:, ::1] R = raw
     cdef uint8_t[:, ::1] X = suffix
     cdef uint8_t[::1] XL = suffix_len
+    cdef uintptr_t[::1] P
+    cdef int32_t[::1] L
+    cdef PyObject **objs = NULL
+    cdef object[:] ov
+    cdef int simd = af_b32_level() > 0
+    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
+        ptrs_arr = np.zeros(n, dtype=np.uintp)
+        lens_arr = np.full(n, -1, dtype=np.int32)
+        P = ptrs_arr
+        L = lens_arr
+        holder = _gather(texts, P, L)  # keeps the rows' buffer alive until we return
+    else:
+        if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
+            holder = np.ascontiguousarray(texts)
+        else:
+            holder = np.empty(n, dtype=object)
+            ov = holder
+            for i in range(n):
+                ov[i] = texts[i]
+        objs = <PyObject **>cnp.PyArray_DATA(holder)
 
     def work(Py_ssize_t a, Py_ssize_t b):
-        cdef Py_ssize_t i
+        cdef Py_ssize_t j
+        cdef const uint8_t *t = NULL
+        cdef int32_t ln
         with nogil:
-            for i in range(a, b):
-                V[i] = <uint8_t>_parse_row(<const uint8_t *>P[i], L[i], &K[i], &R[i, 0],
-                                           &X[i, 0], &XL[i])
+            if objs != NULL:
+                for j in range(a, b):
+                    ln = af_text_view(objs[j], &t)
+                    if ln >= ROW:
+                        ln = -1
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], simd)
+            else:
+                for j in range(a, b):
+                    V[j] = <uint8_t>_parse_one(<const uint8_t *>P[j], L[j], &K[j], &R[j, 0],
+                                               &X[j, 0], &XL[j], simd)
 
     _run_split(work, n, threads)
     del holder
