@@ -609,6 +609,17 @@ cdef object _gather(object texts, uintptr_t[::1] ptrs, int32_t[::1] lens):
     return holder
 
 
+cdef inline int _is_gtin_segment(const uint8_t *t) noexcept nogil:
+    """t[0:6] is "/gtin/" in any case (t[0] is known to be '/')."""
+    return ((t[1] | 32) == 103 and (t[2] | 32) == 116 and (t[3] | 32) == 105
+            and (t[4] | 32) == 110 and t[5] == 47)
+
+
+cdef inline int _is_strip(uint8_t c) noexcept nogil:
+    """ASCII whitespace as Python's str.strip() sees it (the reference strips with it)."""
+    return c == 32 or (c >= 9 and c <= 13) or (c >= 28 and c <= 31)
+
+
 cdef inline int _is_sep(uint8_t c) noexcept nogil:
     return c == 32 or c == 45 or c == 9 or c == 13 or c == 10 or c == 46 or c == 95
 
@@ -761,16 +772,16 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                     uint8_t *suffix, uint8_t *suffix_len) noexcept nogil:
     """Classify and decode one row. raw receives: for codes the 80 bytes body|signature;
     for numbers 12 bytes of number bits (data left-aligned). Returns the version."""
-    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, p01 = -1
+    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, p01 = -1, gtin = 0
     cdef uint8_t vals[136]
     cdef uint8_t c, cl, any_cl = 0
     cdef int v, factor, total, addend
     kind[0] = RK_SLOW
     if ln < 0:
         return 0
-    while a < b and (t[a] == 32 or (t[a] >= 9 and t[a] <= 13)):
+    while a < b and _is_strip(t[a]):
         a += 1
-    while b > a and (t[b - 1] == 32 or (t[b - 1] >= 9 and t[b - 1] <= 13)):
+    while b > a and _is_strip(t[b - 1]):
         b -= 1
     if a == b:
         kind[0] = RK_MALFORMED
@@ -784,6 +795,8 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                 if (p01 < 0 and not (any_cl & C_QUERY) and i + 3 < b and t[i + 1] == 48
                         and t[i + 2] == 49 and t[i + 3] == 47):
                     p01 = i  # a GS1 path segment, before any query string
+                if i + 5 < b and _is_gtin_segment(t + i):
+                    gtin = 1  # "/gtin/": the reference parser takes the GS1 branch
     if any_cl & C_NUL:
         kind[0] = RK_MALFORMED
         return 0
@@ -795,7 +808,7 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
             kind[0] = RK_GS1
             return v
         return 0
-    if any_cl & C_QUERY:  # '?' outside our GS1 layout
+    if any_cl & C_QUERY or gtin:  # '?' or "/gtin/" outside our GS1 layout
         return 0
     if last_slash >= 0:
         if last_slash == b - 1:
@@ -841,12 +854,14 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
 
 cdef inline int _plain_url_prefix(const uint8_t *t, int32_t end) noexcept nogil:
     """True when t[0:end] (ending in the URL's last '/') leaves the row to the plain code
-    branch of _parse_row: no NUL, no character for the Python parser, no '?', no "/01/"."""
+    branch of _parse_row: no NUL, no character for the Python parser, no '?', no "/01/" and
+    no "/gtin/"."""
     cdef int32_t i
-    for i in range(end - 1):
+    for i in range(end - 1):  # t[i + 5] < t + end + 129: in bounds
         if CLS[t[i]] & (C_NUL | C_SLOW | C_QUERY):
             return 0
-        if t[i] == 47 and t[i + 1] == 48 and t[i + 2] == 49 and t[i + 3] == 47:
+        if t[i] == 47 and ((t[i + 1] == 48 and t[i + 2] == 49 and t[i + 3] == 47)
+                           or _is_gtin_segment(t + i)):
             return 0
     return 1
 
