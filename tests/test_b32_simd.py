@@ -417,3 +417,40 @@ def test_encode_never_reads_past_the_inputs(level) -> None:
         for i in range(n):
             assert out[i].decode() == C.encode_code(bodies[i].tobytes(), sigs[i].tobytes())
         del bodies, sigs
+
+
+# ---- containers ----------------------------------------------------------------------------
+
+
+class _Seq:
+    """A sequence that is neither a list, a tuple nor an array."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_every_container_gives_the_same_rows_and_keeps_references() -> None:
+    _, _, code = random_code()
+    number = C.format_number(C.encode_number(1, 2, 3, b"\x01\x02\x03\x04\x05"))
+    items = [code, BASE + "/" + code, code.encode(), number, "", "x" * 300, None, 42,
+             bytearray(b"x"), "\u00e9" + code, code.lower()] * 50
+    probe = items[0]
+    before = sys.getrefcount(probe)
+    want = parse_same(np.array(items, dtype=object), threads=2)
+    spaced = np.empty(2 * len(items), dtype=object)
+    for i, x in enumerate(items):
+        spaced[2 * i] = x
+    for container in (items, tuple(items), _Seq(items), spaced[::2]):
+        got = parse_same(container, threads=2)
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+    del container, spaced
+    assert sys.getrefcount(probe) == before  # the list copy released its references
+    strs = [x for x in items if isinstance(x, str)]
+    check_against_reference(strs, parse_same(strs))

@@ -68,6 +68,31 @@ static inline int32_t af_text_view(PyObject *o, const uint8_t **p)
     return n > 0x7FFFFFFF ? 0x7FFFFFFF : (int32_t)n;
 }
 
+/* dst[i] = src[i] with new references, releasing what dst held (call with the GIL). */
+static inline void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        PyObject *old = dst[i];
+        Py_INCREF(src[i]);
+        dst[i] = src[i];
+        Py_XDECREF(old);
+    }
+}
+
+/* Prefetch the first 192 bytes of an object (header and, for a compact str, its text). */
+static inline void af_prefetch_obj(const PyObject *o)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *p = (const char *)o;
+    __builtin_prefetch(p, 0, 0);
+    __builtin_prefetch(p + 64, 0, 0);
+    __builtin_prefetch(p + 128, 0, 0);
+#else
+    (void)o;
+#endif
+}
+
 /* ---- scalar --------------------------------------------------------------------------- */
 
 static int8_t af_b32__dec[256];

@@ -10,7 +10,7 @@ reference implementation the tests compare against.
 
 from libc.stdint cimport (uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int8_t, int16_t,
                           int32_t, uintptr_t)
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, memchr
 from libc.stdlib cimport malloc, free
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_Check, PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -30,6 +30,11 @@ cdef extern from "_b32simd.h" nogil:
     int af_b32_level()
     int af_b32_set_level(int level)
     int32_t af_text_view(PyObject *o, const uint8_t **p)
+    void af_prefetch_obj(const PyObject *o)
+    void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
+
+cdef extern from "Python.h":
+    PyObject **PySequence_Fast_ITEMS(object o)
 
 _B32_LEVEL_NAMES = ("scalar", "avx2")
 
@@ -563,52 +568,6 @@ K_GS1 = RK_GS1
 SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
 
 
-cdef object _gather(object texts, uintptr_t[::1] ptrs, int32_t[::1] lens):
-    """Point at the bytes of every str/bytes row without copying (holding the GIL); lengths
-    are -1 for rows the native parser leaves to Python (non-ASCII, too long, not text).
-    Returns the object that keeps the pointed-to buffers alive."""
-    cdef Py_ssize_t n = ptrs.shape[0], i, ln, w
-    cdef object t
-    cdef cnp.ndarray arr
-    cdef char *base
-    cdef object[:] objs
-    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
-        arr = np.ascontiguousarray(texts)
-        w = arr.dtype.itemsize
-        base = <char *>cnp.PyArray_DATA(arr)
-        for i in range(n):
-            ln = 0
-            while ln < w and base[i * w + ln] != 0:
-                ln += 1
-            ptrs[i] = <uintptr_t>(base + i * w)
-            lens[i] = <int32_t>ln if ln < ROW else -1
-        return arr
-    if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
-        holder = texts
-        objs = holder
-    else:
-        holder = np.empty(n, dtype=object)
-        objs = holder
-        for i in range(n):
-            objs[i] = texts[i]
-    for i in range(n):
-        t = objs[i]
-        lens[i] = -1
-        if PyUnicode_Check(t):
-            if not PyUnicode_IS_ASCII(t):
-                continue  # non-ASCII text: the exact Python path decides
-            ptrs[i] = <uintptr_t>PyUnicode_DATA(t)
-            ln = PyUnicode_GET_LENGTH(t)
-        elif PyBytes_Check(t):
-            ptrs[i] = <uintptr_t>PyBytes_AS_STRING(t)
-            ln = PyBytes_GET_SIZE(t)
-        else:
-            continue
-        if ln < ROW:
-            lens[i] = <int32_t>ln
-    return holder
-
-
 cdef inline int _is_gtin_segment(const uint8_t *t) noexcept nogil:
     """t[0:6] is "/gtin/" in any case (t[0] is known to be '/')."""
     return ((t[1] | 32) == 103 and (t[2] | 32) == 116 and (t[3] | 32) == 105
@@ -894,8 +853,9 @@ def parse_texts(texts, threads=None):
     holding the signed GS1 attributes of GS1 rows. Rows of kind ``K_SLOW`` are for the exact
     Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts).
 
-    For object rows the str/bytes buffers are read inside the GIL-free kernel (the holder
-    array keeps every row alive), so there is no separate gathering pass."""
+    The rows' str/bytes buffers (or "S" rows) are read inside the GIL-free kernel, so there is
+    no separate gathering pass; a list or tuple is first copied (references only) into an
+    object array that keeps every row alive until the call returns."""
     cdef Py_ssize_t n = len(texts), i
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
@@ -909,42 +869,51 @@ def parse_texts(texts, threads=None):
     cdef uint8_t[:, ::1] R = raw
     cdef uint8_t[:, ::1] X = suffix
     cdef uint8_t[::1] XL = suffix_len
-    cdef uintptr_t[::1] P
-    cdef int32_t[::1] L
     cdef PyObject **objs = NULL
+    cdef const char *sbase = NULL
+    cdef Py_ssize_t width = 0
     cdef object[:] ov
     cdef int simd = af_b32_level() > 0
     if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
-        ptrs_arr = np.zeros(n, dtype=np.uintp)
-        lens_arr = np.full(n, -1, dtype=np.int32)
-        P = ptrs_arr
-        L = lens_arr
-        holder = _gather(texts, P, L)  # keeps the rows' buffer alive until we return
+        holder = np.ascontiguousarray(texts)
+        sbase = <const char *>cnp.PyArray_DATA(holder)
+        width = holder.dtype.itemsize
     else:
         if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
             holder = np.ascontiguousarray(texts)
         else:
             holder = np.empty(n, dtype=object)
-            ov = holder
-            for i in range(n):
-                ov[i] = texts[i]
+            if type(texts) is list or type(texts) is tuple:
+                af_copy_refs(<PyObject **>cnp.PyArray_DATA(holder),
+                             PySequence_Fast_ITEMS(texts), n)
+            else:
+                ov = holder
+                for i in range(n):
+                    ov[i] = texts[i]
         objs = <PyObject **>cnp.PyArray_DATA(holder)
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t j
         cdef const uint8_t *t = NULL
+        cdef const void *z
         cdef int32_t ln
         with nogil:
             if objs != NULL:
                 for j in range(a, b):
+                    if j + 8 < b:  # the rows' objects: a few cache lines each, ahead
+                        af_prefetch_obj(objs[j + 8])
                     ln = af_text_view(objs[j], &t)
                     if ln >= ROW:
                         ln = -1
                     V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], simd)
             else:
                 for j in range(a, b):
-                    V[j] = <uint8_t>_parse_one(<const uint8_t *>P[j], L[j], &K[j], &R[j, 0],
-                                               &X[j, 0], &XL[j], simd)
+                    t = <const uint8_t *>(sbase + j * width)
+                    z = memchr(t, 0, width)  # an "S" row ends at its first NUL
+                    ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
+                    if ln >= ROW:
+                        ln = -1
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], simd)
 
     _run_split(work, n, threads)
     del holder
