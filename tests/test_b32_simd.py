@@ -454,3 +454,21 @@ def test_every_container_gives_the_same_rows_and_keeps_references() -> None:
     assert sys.getrefcount(probe) == before  # the list copy released its references
     strs = [x for x in items if isinstance(x, str)]
     check_against_reference(strs, parse_same(strs))
+
+
+def test_url_prefix_marks_at_every_position() -> None:
+    """Each character the vector prefix check looks for, at every position of prefixes whose
+    length crosses the 32-byte blocks (the check reads the prefix 32 bytes at a time)."""
+    _, _, code = random_code()
+    rows = []
+    for plen in (1, 2, 5, 6, 30, 31, 32, 33, 34, 63, 64, 65, 66, 95, 96, 97, 120, 125, 126):
+        prefix = "h" * (plen - 1) + "/"
+        for pos in range(plen):
+            for mark in ("?", "#", "%", ";", "\x00", "\u00e9", "/", "/01/", "/gtin/", "/GtIn/",
+                         "/01", "/gti", "//"):
+                p = (prefix[:pos] + mark + prefix[pos:])
+                rows.append(p + code)
+                rows.append(p.encode("utf-8") + code.encode())
+    result = parse_same(rows)
+    check_against_reference([r if isinstance(r, str) else r.decode("utf-8") for r in rows],
+                            result)

@@ -80,7 +80,8 @@ static inline void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
     }
 }
 
-/* Prefetch the first 192 bytes of an object (header and, for a compact str, its text). */
+/* Prefetch the first 256 bytes of an object (header and, for a compact str, its text: a
+   160-character URL ends at byte 208). */
 static inline void af_prefetch_obj(const PyObject *o)
 {
 #if defined(__GNUC__) || defined(__clang__)
@@ -88,6 +89,7 @@ static inline void af_prefetch_obj(const PyObject *o)
     __builtin_prefetch(p, 0, 0);
     __builtin_prefetch(p + 64, 0, 0);
     __builtin_prefetch(p + 128, 0, 0);
+    __builtin_prefetch(p + 192, 0, 0);
 #else
     (void)o;
 #endif
@@ -290,6 +292,46 @@ AF_B32_TARGET_AVX2 static int af_b32__decode_avx2(const uint8_t *t, uint8_t *raw
     return ver;
 }
 
+/* Bit i (i < 32) set when t[o + i] is NUL, non-ASCII, '#', '%', ';' or '?'; *slashes gets
+   the '/' positions. Reads t[o .. o + 31]. */
+AF_B32_TARGET_AVX2 static inline uint32_t af_b32__url_marks(const uint8_t *p, uint32_t *slashes)
+{
+    __m256i c = _mm256_loadu_si256((const __m256i *)p);
+    __m256i bad = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()),
+                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8('#'))),
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('%')),
+                                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8(';'))),
+                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8('?'))));
+    *slashes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('/')));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(bad, c)); /* c: bit 7 = non-ASCII */
+}
+
+/* 1 when t[0:end] has none of NUL, non-ASCII, '#', '%', ';', '?', and no "/01/" or "/gtin/"
+   (any case) starting before end - 1; the caller guarantees t[0 .. end + 128] is readable and
+   end >= 1. Same answer as the scalar loop in _core.pyx (_plain_url_prefix). */
+AF_B32_TARGET_AVX2 static int af_b32__plain_prefix_avx2(const uint8_t *t, int32_t end)
+{
+    int32_t o;
+    for (o = 0; o < end; o += 32) { /* o + 32 <= end + 31 < end + 129: in bounds */
+        uint32_t sl, bad = af_b32__url_marks(t + o, &sl);
+        int32_t left = end - o;
+        uint32_t keep = left >= 32 ? 0xFFFFFFFFu : ((1u << left) - 1u);
+        if (bad & keep) return 0;
+        /* slashes at i <= end - 2 may start "/01/" or "/gtin/"; t[i + 5] is in bounds */
+        sl &= left - 1 >= 32 ? 0xFFFFFFFFu : ((1u << (left - 1)) - 1u);
+        while (sl) {
+            const uint8_t *s = t + o + __builtin_ctz(sl);
+            if ((s[1] == '0' && s[2] == '1' && s[3] == '/') ||
+                ((s[1] | 32) == 'g' && (s[2] | 32) == 't' && (s[3] | 32) == 'i' &&
+                 (s[4] | 32) == 'n' && s[5] == '/'))
+                return 0;
+            sl &= sl - 1;
+        }
+    }
+    return 1;
+}
+
 #endif /* AF_B32_X86_SIMD */
 
 /* ---- run-time dispatch ---------------------------------------------------------------- */
@@ -341,6 +383,17 @@ static inline void af_b32_encode_code(const uint8_t *body, const uint8_t *sig, c
     }
 #endif
     af_b32__encode_scalar(body, sig, vch, out);
+}
+
+/* The vector prefix check of a plain code URL (AVX2 level only; -1 when not available). */
+static inline int af_b32_plain_prefix(const uint8_t *t, int32_t end)
+{
+#if AF_B32_X86_SIMD
+    if (af_b32_level() == AF_B32_LEVEL_AVX2) return af_b32__plain_prefix_avx2(t, end);
+#endif
+    (void)t;
+    (void)end;
+    return -1;
 }
 
 static inline int af_b32_decode_code(const uint8_t *t, uint8_t *raw)

@@ -27,6 +27,7 @@ from cpython.object cimport PyObject
 cdef extern from "_b32simd.h" nogil:
     void af_b32_encode_code(const uint8_t *body, const uint8_t *sig, char vch, char *out)
     int af_b32_decode_code(const uint8_t *t, uint8_t *raw)
+    int af_b32_plain_prefix(const uint8_t *t, int32_t end)
     int af_b32_level()
     int af_b32_set_level(int level)
     int32_t af_text_view(PyObject *o, const uint8_t **p)
@@ -811,24 +812,11 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
     return 0
 
 
-cdef inline int _plain_url_prefix(const uint8_t *t, int32_t end) noexcept nogil:
-    """True when t[0:end] (ending in the URL's last '/') leaves the row to the plain code
-    branch of _parse_row: no NUL, no character for the Python parser, no '?', no "/01/" and
-    no "/gtin/"."""
-    cdef int32_t i
-    for i in range(end - 1):  # t[i + 5] < t + end + 129: in bounds
-        if CLS[t[i]] & (C_NUL | C_SLOW | C_QUERY):
-            return 0
-        if t[i] == 47 and ((t[i + 1] == 48 and t[i + 2] == 49 and t[i + 3] == 47)
-                           or _is_gtin_segment(t + i)):
-            return 0
-    return 1
-
-
 cdef inline int _parse_one(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                            uint8_t *suffix, uint8_t *suffix_len, int simd) noexcept nogil:
     """_parse_row with a vector fast path for the canonical forms: a bare 129-symbol code and
-    a URL whose last segment is one (prefix without '?', '#', '%', ';', NUL or "/01/").
+    a URL whose last segment is one (prefix without '?', '#', '%', ';', NUL, non-ASCII, "/01/"
+    or "/gtin/", checked 32 bytes at a time: af_b32_plain_prefix).
     Anything else, or any non-symbol in those 129 characters, goes to _parse_row, so the
     results are those of _parse_row on every row."""
     cdef int v
@@ -838,7 +826,7 @@ cdef inline int _parse_one(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t 
             if v >= 0:
                 kind[0] = RK_CODE
                 return v
-        elif t[ln - 130] == 47 and _plain_url_prefix(t, ln - 129):
+        elif t[ln - 130] == 47 and af_b32_plain_prefix(t, ln - 129) == 1:
             v = af_b32_decode_code(t + ln - 129, raw)
             if v >= 0:
                 kind[0] = RK_CODE
