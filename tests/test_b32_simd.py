@@ -1,7 +1,8 @@
 """The vector (AVX2) and scalar levels of the code encoder and of the bulk parser.
 
-Every level the CPU has must give bit-identical results (all five arrays of parse_texts, the
-"S129" codes of encode_codes), and both must agree with the pure-Python reference in
+Every level the CPU has must give bit-identical results (all five arrays of parse_texts, also
+against the generic row parser without the fast path; the "S129" codes of encode_codes), and
+all must agree with the pure-Python reference in
 ``antifake.codes`` on random and hostile inputs: every single-character change of a code and of
 a URL, lower case, Crockford aliases, wrong lengths around the 32-byte load boundaries,
 non-ASCII, NUL, separators. Rows that end at an inaccessible page catch any over-read.
@@ -59,8 +60,10 @@ def at_every_level(fn):
 
 
 def parse_same(texts, threads=1):
-    """parse_texts at every level; asserts the five arrays are identical and returns them."""
+    """parse_texts at every level, and the generic row parser alone (no fast path); asserts
+    the five arrays are identical and returns them."""
     results = at_every_level(lambda: _core.parse_texts(texts, threads))
+    results.append(_core._parse_texts_generic(texts, threads))
     first = results[0]
     for other in results[1:]:
         for a, b in zip(first, other, strict=True):

@@ -16,6 +16,10 @@
  *       -1 and writes nothing when any of the 129 bytes is not a symbol. Reads exactly 129
  *       bytes (no over-read past t + 129).
  *
+ *   int af_b32_plain_prefix(const uint8_t *t, int32_t end);
+ *       1 when a URL prefix leaves the row to the plain code branch of the row parser (see
+ *       the function); both levels give the same answer.
+ *
  *   int af_b32_level(void);            0 scalar, 1 AVX2: what the two functions above use.
  *   int af_b32_set_level(int level);   use at most `level` (process-wide; tests and
  *                                      benchmarks); returns the level in force.
@@ -385,15 +389,24 @@ static inline void af_b32_encode_code(const uint8_t *body, const uint8_t *sig, c
     af_b32__encode_scalar(body, sig, vch, out);
 }
 
-/* The vector prefix check of a plain code URL (AVX2 level only; -1 when not available). */
+/* 1 when the URL prefix t[0:end] (ending in '/', followed by 129 readable bytes) has none of
+   NUL, non-ASCII, '#', '%', ';', '?', and no "/01/" or "/gtin/" (any case) starting before
+   end - 1: then the generic row parser would take the plain code branch. */
 static inline int af_b32_plain_prefix(const uint8_t *t, int32_t end)
 {
+    int32_t i;
 #if AF_B32_X86_SIMD
     if (af_b32_level() == AF_B32_LEVEL_AVX2) return af_b32__plain_prefix_avx2(t, end);
 #endif
-    (void)t;
-    (void)end;
-    return -1;
+    for (i = 0; i < end - 1; i++) { /* t[i + 5] < t + end + 129: in bounds */
+        uint8_t c = t[i];
+        if (c == 0 || c >= 128 || c == '#' || c == '%' || c == ';' || c == '?') return 0;
+        if (c == '/' && ((t[i + 1] == '0' && t[i + 2] == '1' && t[i + 3] == '/') ||
+                         ((t[i + 1] | 32) == 'g' && (t[i + 2] | 32) == 't' &&
+                          (t[i + 3] | 32) == 'i' && (t[i + 4] | 32) == 'n' && t[i + 5] == '/')))
+            return 0;
+    }
+    return 1;
 }
 
 static inline int af_b32_decode_code(const uint8_t *t, uint8_t *raw)

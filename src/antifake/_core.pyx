@@ -813,14 +813,14 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
 
 
 cdef inline int _parse_one(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
-                           uint8_t *suffix, uint8_t *suffix_len, int simd) noexcept nogil:
+                           uint8_t *suffix, uint8_t *suffix_len, int fast) noexcept nogil:
     """_parse_row with a vector fast path for the canonical forms: a bare 129-symbol code and
     a URL whose last segment is one (prefix without '?', '#', '%', ';', NUL, non-ASCII, "/01/"
     or "/gtin/", checked 32 bytes at a time: af_b32_plain_prefix).
     Anything else, or any non-symbol in those 129 characters, goes to _parse_row, so the
     results are those of _parse_row on every row."""
     cdef int v
-    if simd and ln >= 129:
+    if fast and ln >= 129:
         if ln == 129:
             v = af_b32_decode_code(t, raw)
             if v >= 0:
@@ -843,7 +843,19 @@ def parse_texts(texts, threads=None):
 
     The rows' str/bytes buffers (or "S" rows) are read inside the GIL-free kernel, so there is
     no separate gathering pass; a list or tuple is first copied (references only) into an
-    object array that keeps every row alive until the call returns."""
+    object array that keeps every row alive until the call returns. Bare codes and plain code
+    URLs take a fast path (AVX2 or scalar, see ``b32_set_simd_level``); every other row, and
+    any row the fast path does not accept, goes through the generic row parser."""
+    return _parse_texts(texts, threads, 1)
+
+
+def _parse_texts_generic(texts, threads=None):
+    """parse_texts without the fast path: the generic row parser on every row (for tests)."""
+    return _parse_texts(texts, threads, 0)
+
+
+cdef _parse_texts(texts, threads, int fast):
+    """parse_texts; fast=0 skips the fast path."""
     cdef Py_ssize_t n = len(texts), i
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
@@ -861,7 +873,6 @@ def parse_texts(texts, threads=None):
     cdef const char *sbase = NULL
     cdef Py_ssize_t width = 0
     cdef object[:] ov
-    cdef int simd = af_b32_level() > 0
     if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
         holder = np.ascontiguousarray(texts)
         sbase = <const char *>cnp.PyArray_DATA(holder)
@@ -893,7 +904,7 @@ def parse_texts(texts, threads=None):
                     ln = af_text_view(objs[j], &t)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], simd)
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
             else:
                 for j in range(a, b):
                     t = <const uint8_t *>(sbase + j * width)
@@ -901,7 +912,7 @@ def parse_texts(texts, threads=None):
                     ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], simd)
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
 
     _run_split(work, n, threads)
     del holder
