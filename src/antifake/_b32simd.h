@@ -296,42 +296,42 @@ AF_B32_TARGET_AVX2 static int af_b32__decode_avx2(const uint8_t *t, uint8_t *raw
     return ver;
 }
 
-/* Bit i (i < 32) set when t[o + i] is NUL, non-ASCII, '#', '%', ';' or '?'; *slashes gets
-   the '/' positions. Reads t[o .. o + 31]. */
-AF_B32_TARGET_AVX2 static inline uint32_t af_b32__url_marks(const uint8_t *p, uint32_t *slashes)
-{
-    __m256i c = _mm256_loadu_si256((const __m256i *)p);
-    __m256i bad = _mm256_or_si256(
-        _mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()),
-                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8('#'))),
-        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('%')),
-                                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8(';'))),
-                        _mm256_cmpeq_epi8(c, _mm256_set1_epi8('?'))));
-    *slashes = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('/')));
-    return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(bad, c)); /* c: bit 7 = non-ASCII */
-}
-
 /* 1 when t[0:end] has none of NUL, non-ASCII, '#', '%', ';', '?', and no "/01/" or "/gtin/"
    (any case) starting before end - 1; the caller guarantees t[0 .. end + 128] is readable and
-   end >= 1. Same answer as the scalar loop in _core.pyx (_plain_url_prefix). */
+   end >= 1. Same answer as the scalar loop in af_b32_plain_prefix when t[end..end+128] are
+   symbols (the only case in which the caller uses the answer). The patterns are found with
+   byte masks, without a branch per slash. A prefix of at most 32 bytes (a 30-character base
+   URL) is one block: a pattern that does not fit in it would end among the symbols, which
+   hold no '/'. Longer prefixes go in blocks of 32 bytes at a stride of 26, so that a 6-byte
+   pattern starting in the first 26 bytes of a block lies in that block. */
 AF_B32_TARGET_AVX2 static int af_b32__plain_prefix_avx2(const uint8_t *t, int32_t end)
 {
-    int32_t o;
-    for (o = 0; o < end; o += 32) { /* o + 32 <= end + 31 < end + 129: in bounds */
-        uint32_t sl, bad = af_b32__url_marks(t + o, &sl);
+    int32_t o, step = end <= 32 ? 32 : 26;
+    for (o = 0; o < end; o += step) { /* o + 31 < end + 31 < end + 129: in bounds */
+        __m256i c = _mm256_loadu_si256((const __m256i *)(t + o));
+        __m256i lc = _mm256_or_si256(c, _mm256_set1_epi8(0x20));
+        __m256i bad = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()),
+                            _mm256_cmpeq_epi8(c, _mm256_set1_epi8('#'))),
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('%')),
+                                            _mm256_cmpeq_epi8(c, _mm256_set1_epi8(';'))),
+                            _mm256_cmpeq_epi8(c, _mm256_set1_epi8('?'))));
+        uint32_t b = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(bad, c)); /* bit 7: >= 128 */
+        uint32_t sl = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('/')));
+        uint32_t z = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('0')));
+        uint32_t one = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_set1_epi8('1')));
+        uint32_t g = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lc, _mm256_set1_epi8('g')));
+        uint32_t tt = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lc, _mm256_set1_epi8('t')));
+        uint32_t ii = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lc, _mm256_set1_epi8('i')));
+        uint32_t nn = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lc, _mm256_set1_epi8('n')));
+        uint32_t pat = (sl & (z >> 1) & (one >> 2) & (sl >> 3)) |
+                       (sl & (g >> 1) & (tt >> 2) & (ii >> 3) & (nn >> 4) & (sl >> 5));
         int32_t left = end - o;
+        /* bad bytes at i < left; patterns starting at i < min(step, left - 1) */
+        int32_t plim = left - 1 < step ? left - 1 : step;
         uint32_t keep = left >= 32 ? 0xFFFFFFFFu : ((1u << left) - 1u);
-        if (bad & keep) return 0;
-        /* slashes at i <= end - 2 may start "/01/" or "/gtin/"; t[i + 5] is in bounds */
-        sl &= left - 1 >= 32 ? 0xFFFFFFFFu : ((1u << (left - 1)) - 1u);
-        while (sl) {
-            const uint8_t *s = t + o + __builtin_ctz(sl);
-            if ((s[1] == '0' && s[2] == '1' && s[3] == '/') ||
-                ((s[1] | 32) == 'g' && (s[2] | 32) == 't' && (s[3] | 32) == 'i' &&
-                 (s[4] | 32) == 'n' && s[5] == '/'))
-                return 0;
-            sl &= sl - 1;
-        }
+        uint32_t pkeep = plim >= 32 ? 0xFFFFFFFFu : ((1u << plim) - 1u);
+        if ((b & keep) | (pat & pkeep)) return 0;
     }
     return 1;
 }
