@@ -38,6 +38,7 @@ cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)
 
 _B32_LEVEL_NAMES = ("scalar", "avx2")
+af_b32_level()  # fills the decoding table and picks the level once, at import (GIL held)
 
 
 def b32_simd_level():
