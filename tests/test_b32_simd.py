@@ -475,3 +475,33 @@ def test_url_prefix_marks_at_every_position() -> None:
     result = parse_same(rows)
     check_against_reference([r if isinstance(r, str) else r.decode("utf-8") for r in rows],
                             result)
+
+
+# ---- to_str_array ----------------------------------------------------------------------------
+
+
+def _old_to_str_array(arr, prefix=""):
+    out = np.empty(arr.shape[0], dtype=object)
+    for i in range(arr.shape[0]):
+        out[i] = prefix + arr[i].decode("ascii")
+    return out
+
+
+@pytest.mark.parametrize("prefix", ["", "https://xacthuc.example.vn/abc/", "\u00e9/"])
+def test_to_str_array_matches_the_python_expression(prefix) -> None:
+    rows = [b"", b"A", b"ABC\x00", b"A\x00B", b"\x00\x00", b"x" * 129, b"\x01\x7f", b" - "]
+    arr = np.array(rows, dtype="S129")
+    got = _core.to_str_array(arr, prefix)
+    want = _old_to_str_array(arr, prefix)
+    assert got.dtype == object and got.tolist() == want.tolist()
+    assert all(type(x) is str for x in got)
+    assert _core.to_str_array(arr[::2], prefix).tolist() == want[::2].tolist()
+    assert _core.to_str_array(np.array([], dtype="S5"), prefix).shape == (0,)
+
+
+def test_to_str_array_rejects_non_ascii_rows_as_before() -> None:
+    arr = np.array([b"abc", b"\xc3\xa9"], dtype="S4")
+    with pytest.raises(UnicodeDecodeError):
+        _core.to_str_array(arr, "p/")
+    with pytest.raises(TypeError):
+        _core.to_str_array(np.array([b"abc"], dtype="S4"), b"bytes prefix")

@@ -36,6 +36,7 @@ cdef extern from "_b32simd.h" nogil:
 
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
 
 _B32_LEVEL_NAMES = ("scalar", "avx2")
 af_b32_level()  # fills the decoding table and picks the level once, at import (GIL held)
@@ -537,11 +538,46 @@ def fingerprints(bytes fp_key, const uint8_t[:, ::1] bodies, const uint8_t[:, ::
 
 
 def to_str_array(cnp.ndarray arr, prefix=""):
-    """Object array of ``prefix + row`` strings from an "S" array (ASCII)."""
-    cdef Py_ssize_t n = arr.shape[0], i
+    """Object array of ``prefix + row`` strings from an "S" array (ASCII).
+
+    A row is what ``arr[i]`` gives (trailing NUL bytes dropped). With an ASCII prefix and an
+    ASCII row, the str is built directly (one allocation and two copies); other rows take
+    ``prefix + arr[i].decode("ascii")``, which raises for a non-ASCII row."""
+    cdef Py_ssize_t n = arr.shape[0], i, w, ln, k, plen
+    cdef const uint8_t *base
+    cdef const uint8_t *row
+    cdef const char *pp
+    cdef object s
+    cdef bint ascii_row
     out = np.empty(n, dtype=object)
     cdef object[:] o = out
     pre = prefix
+    if (arr.ndim == 1 and arr.dtype.kind == "S" and type(pre) is str and pre.isascii()
+            and n > 0):
+        carr = np.ascontiguousarray(arr)
+        w = carr.dtype.itemsize
+        base = <const uint8_t *>cnp.PyArray_DATA(carr)
+        pbytes = (<str>pre).encode("ascii")
+        pp = pbytes
+        plen = len(pbytes)
+        for i in range(n):
+            row = base + i * w
+            ln = w
+            while ln > 0 and row[ln - 1] == 0:
+                ln -= 1
+            ascii_row = True
+            for k in range(ln):
+                if row[k] >= 128:
+                    ascii_row = False
+                    break
+            if not ascii_row:
+                o[i] = pre + arr[i].decode("ascii")  # raises as before
+                continue
+            s = PyUnicode_New(plen + ln, 127)
+            memcpy(PyUnicode_DATA(s), pp, plen)
+            memcpy(<char *>PyUnicode_DATA(s) + plen, row, ln)
+            o[i] = s
+        return out
     for i in range(n):
         o[i] = pre + arr[i].decode("ascii")
     return out
