@@ -72,6 +72,19 @@ static inline int32_t af_text_view(PyObject *o, const uint8_t **p)
     return n > 0x7FFFFFFF ? 0x7FFFFFFF : (int32_t)n;
 }
 
+/* 1 when the n bytes at p are all ASCII (< 128); 8 bytes at a time. */
+static inline int af_is_ascii(const uint8_t *p, Py_ssize_t n)
+{
+    uint64_t acc = 0, w;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= p[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
 /* dst[i] = src[i] with new references, releasing what dst held (call with the GIL). */
 static inline void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
 {

@@ -33,6 +33,7 @@ cdef extern from "_b32simd.h" nogil:
     int32_t af_text_view(PyObject *o, const uint8_t **p)
     void af_prefetch_obj(const PyObject *o)
     void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
+    int af_is_ascii(const uint8_t *p, Py_ssize_t n)
 
 cdef extern from "Python.h":
     PyObject **PySequence_Fast_ITEMS(object o)
@@ -543,12 +544,11 @@ def to_str_array(cnp.ndarray arr, prefix=""):
     A row is what ``arr[i]`` gives (trailing NUL bytes dropped). With an ASCII prefix and an
     ASCII row, the str is built directly (one allocation and two copies); other rows take
     ``prefix + arr[i].decode("ascii")``, which raises for a non-ASCII row."""
-    cdef Py_ssize_t n = arr.shape[0], i, w, ln, k, plen
+    cdef Py_ssize_t n = arr.shape[0], i, w, ln, plen
     cdef const uint8_t *base
     cdef const uint8_t *row
     cdef const char *pp
     cdef object s
-    cdef bint ascii_row
     out = np.empty(n, dtype=object)
     cdef object[:] o = out
     pre = prefix
@@ -565,12 +565,7 @@ def to_str_array(cnp.ndarray arr, prefix=""):
             ln = w
             while ln > 0 and row[ln - 1] == 0:
                 ln -= 1
-            ascii_row = True
-            for k in range(ln):
-                if row[k] >= 128:
-                    ascii_row = False
-                    break
-            if not ascii_row:
+            if not af_is_ascii(row, ln):
                 o[i] = pre + arr[i].decode("ascii")  # raises as before
                 continue
             s = PyUnicode_New(plen + ln, 127)
