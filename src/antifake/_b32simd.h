@@ -25,9 +25,12 @@
  *                                      benchmarks); returns the level in force.
  *
  *   int32_t af_text_view(PyObject *o, const uint8_t **p);
- *       Length and data pointer of a str (compact ASCII only) or bytes object, or -1 for
- *       anything else (non-ASCII str, other types). Only reads the object: callable without
- *       the GIL while a reference to o is held elsewhere.
+ *       Length and data pointer of an ASCII str or of a bytes object, or -1 for anything
+ *       else (non-ASCII str, other types). Only reads the object: callable without the GIL
+ *       while a reference to o is held elsewhere and nothing modifies it.
+ *   void af_prefetch_obj(const PyObject *o);       prefetch an object's first 256 bytes.
+ *   void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n);   with the GIL.
+ *   int af_is_ascii(const uint8_t *p, Py_ssize_t n);
  *
  * Define AF_B32_NO_SIMD to build the portable code only.
  */

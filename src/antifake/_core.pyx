@@ -875,7 +875,8 @@ def parse_texts(texts, threads=None):
 
     The rows' str/bytes buffers (or "S" rows) are read inside the GIL-free kernel, so there is
     no separate gathering pass; a list or tuple is first copied (references only) into an
-    object array that keeps every row alive until the call returns. Bare codes and plain code
+    object array that keeps every row alive until the call returns. An array is read in place:
+    another thread must not modify it during the call. Bare codes and plain code
     URLs take a fast path (AVX2 or scalar, see ``b32_set_simd_level``); every other row, and
     any row the fast path does not accept, goes through the generic row parser."""
     return _parse_texts(texts, threads, 1)
