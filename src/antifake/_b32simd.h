@@ -118,6 +118,7 @@ static inline void af_prefetch_obj(const PyObject *o)
 /* ---- scalar --------------------------------------------------------------------------- */
 
 static int8_t af_b32__dec[256];
+static char af_b32__pair[1024][2]; /* 10 bits -> two symbols */
 static int af_b32__dec_ready = 0;
 
 static void af_b32__init_dec(void)
@@ -131,30 +132,29 @@ static void af_b32__init_dec(void)
     }
     af_b32__dec['I'] = af_b32__dec['i'] = af_b32__dec['L'] = af_b32__dec['l'] = 1;
     af_b32__dec['O'] = af_b32__dec['o'] = 0;
+    for (i = 0; i < 1024; i++) {
+        af_b32__pair[i][0] = AF_B32_ALPHA[i >> 5];
+        af_b32__pair[i][1] = AF_B32_ALPHA[i & 31];
+    }
     af_b32__dec_ready = 1;
 }
 
 static void af_b32__encode_scalar(const uint8_t *body, const uint8_t *sig, char vch,
                                   char *out)
 {
+    uint8_t x[80];
     int g, k;
+    memcpy(x, body, 16);
+    memcpy(x + 16, sig, 64);
     out[0] = vch;
     out++;
-    for (g = 0; g < 16; g++) {
-        const uint8_t *s = g < 3 ? NULL : sig + 5 * g - 16;
-        uint8_t b[5];
-        uint64_t acc;
-        if (g < 3) {
-            for (k = 0; k < 5; k++) b[k] = body[5 * g + k];
-        } else if (g == 3) {
-            b[0] = body[15];
-            for (k = 1; k < 5; k++) b[k] = sig[k - 1];
-        } else {
-            for (k = 0; k < 5; k++) b[k] = s[k];
-        }
-        acc = ((uint64_t)b[0] << 32) | ((uint64_t)b[1] << 24) | ((uint64_t)b[2] << 16) |
-              ((uint64_t)b[3] << 8) | b[4];
-        for (k = 0; k < 8; k++) out[8 * g + k] = AF_B32_ALPHA[(acc >> (35 - 5 * k)) & 31];
+    if (!af_b32__dec_ready) af_b32__init_dec();
+    for (g = 0; g < 16; g++) { /* 5 bytes -> 4 x 10 bits -> 8 symbols, two per lookup */
+        const uint8_t *b = x + 5 * g;
+        uint64_t acc = ((uint64_t)b[0] << 32) | ((uint64_t)b[1] << 24) |
+                       ((uint64_t)b[2] << 16) | ((uint64_t)b[3] << 8) | b[4];
+        for (k = 0; k < 4; k++)
+            memcpy(out + 8 * g + 2 * k, af_b32__pair[(acc >> (30 - 10 * k)) & 1023], 2);
     }
 }
 
