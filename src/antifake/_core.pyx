@@ -52,7 +52,8 @@ def b32_set_simd_level(str level):
     """Use at most `level` ("scalar", "avx2") in encode_codes and parse_texts, process-wide.
 
     Meant for tests and benchmarks. Never goes above what the CPU supports; returns the level
-    now in force. At "scalar" parse_texts runs the scalar row parser on every row.
+    now in force. Both levels give identical results; at "scalar" the encoder and the parser's
+    fast path (bare codes, plain code URLs) use table lookups instead of AVX2.
     """
     if level not in _B32_LEVEL_NAMES:
         raise ValueError(f"level must be one of {_B32_LEVEL_NAMES}, got {level!r}")
