@@ -162,7 +162,9 @@ def test_encode_codes(benchmark, threads: int) -> None:
     out = benchmark.pedantic(_core.encode_codes, args=(bodies, sigs, 1, threads), rounds=5,
                              iterations=1)
     assert out[3].decode() == C.encode_code(bodies[3].tobytes(), sigs[3].tobytes())
-    _report(benchmark, f"encode 129-symbol codes, {threads} thread(s)", N, base)
+    _report(benchmark, f"encode 129-symbol codes, {threads} thread(s), "
+            f"{_core.b32_simd_level()}{_scalar_rate(_core.encode_codes, bodies, sigs, 1, threads)}",
+            N, base)
 
 
 @pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
@@ -178,7 +180,38 @@ def test_parse_codes(benchmark, threads: int) -> None:
     kind = benchmark.pedantic(lambda: _core.parse_texts(texts, threads)[0], rounds=5,
                               iterations=1)
     assert (kind == _core.K_CODE).all()
-    _report(benchmark, f"parse 129-symbol codes, {threads} thread(s)", N, base)
+    _report(benchmark, f"parse 129-symbol codes, {threads} thread(s), "
+            f"{_core.b32_simd_level()}{_scalar_rate(_core.parse_texts, texts, threads)}",
+            N, base)
+
+
+@pytest.mark.parametrize("threads", [1, CORES], ids=lambda t: f"{t}thr")
+def test_parse_urls(benchmark, threads: int) -> None:
+    """QR URLs (30-character base, 160 characters), the form verify_many sees most."""
+    rng = np.random.default_rng(3)
+    bodies = rng.integers(0, 256, (N, 16), dtype=np.uint8)
+    sigs = rng.integers(0, 256, (N, 64), dtype=np.uint8)
+    urls = _core.to_str_array(_core.encode_codes(bodies, sigs, 1), BASE + "/")
+    sample = urls[:N_BASE].tolist()
+    base = len(sample) / _timed(lambda: [C.parse(u) for u in sample])
+    kind = benchmark.pedantic(lambda: _core.parse_texts(urls, threads)[0], rounds=5,
+                              iterations=1)
+    assert (kind == _core.K_CODE).all()
+    _report(benchmark, f"parse QR URLs, {threads} thread(s), "
+            f"{_core.b32_simd_level()}{_scalar_rate(_core.parse_texts, urls, threads)}", N, base)
+
+
+def _scalar_rate(fn, *args) -> str:
+    """The same call at the scalar level (best of 3), for the report line."""
+    if _core.b32_simd_level() == "scalar":
+        return ""
+    before = _core.b32_simd_level()
+    _core.b32_set_simd_level("scalar")
+    try:
+        rate = N / _timed(fn, *args)
+    finally:
+        _core.b32_set_simd_level(before)
+    return f" (scalar level {rate / 1e6:.1f} M/s)"
 
 
 _TO_RFC = bytes.maketrans(C.ALPHABET.encode(), b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")

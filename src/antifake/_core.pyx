@@ -10,7 +10,7 @@ reference implementation the tests compare against.
 
 from libc.stdint cimport (uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int8_t, int16_t,
                           int32_t, uintptr_t)
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy, memset, memchr
 from libc.stdlib cimport malloc, free
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_Check, PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -21,6 +21,43 @@ cimport numpy as cnp
 cnp.import_array()
 
 include "_blake3.pxi"
+
+from cpython.object cimport PyObject
+
+cdef extern from "_b32simd.h" nogil:
+    void af_b32_encode_code(const uint8_t *body, const uint8_t *sig, char vch, char *out)
+    int af_b32_decode_code(const uint8_t *t, uint8_t *raw)
+    int af_b32_plain_prefix(const uint8_t *t, int32_t end)
+    int af_b32_level()
+    int af_b32_set_level(int level)
+    int32_t af_text_view(PyObject *o, const uint8_t **p)
+    void af_prefetch_obj(const PyObject *o)
+    void af_copy_refs(PyObject **dst, PyObject **src, Py_ssize_t n)
+    int af_is_ascii(const uint8_t *p, Py_ssize_t n)
+
+cdef extern from "Python.h":
+    PyObject **PySequence_Fast_ITEMS(object o)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+
+_B32_LEVEL_NAMES = ("scalar", "avx2")
+af_b32_level()  # fills the decoding table and picks the level once, at import (GIL held)
+
+
+def b32_simd_level():
+    """The instruction set of the code encoder and parser fast path: "scalar" or "avx2"."""
+    return _B32_LEVEL_NAMES[af_b32_level()]
+
+
+def b32_set_simd_level(str level):
+    """Use at most `level` ("scalar", "avx2") in encode_codes and parse_texts, process-wide.
+
+    Meant for tests and benchmarks. Never goes above what the CPU supports; returns the level
+    now in force. Both levels give identical results; at "scalar" the encoder and the parser's
+    fast path (bare codes, plain code URLs) use table lookups instead of AVX2.
+    """
+    if level not in _B32_LEVEL_NAMES:
+        raise ValueError(f"level must be one of {_B32_LEVEL_NAMES}, got {level!r}")
+    return _B32_LEVEL_NAMES[af_b32_set_level(_B32_LEVEL_NAMES.index(level))]
 
 cdef extern from "Python.h":
     int PyUnicode_IS_ASCII(object o)
@@ -365,7 +402,7 @@ def encode_codes(const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs, int v
         raise ValueError("bodies are (n, 16) and signatures (n, 64)")
     if not 0 <= version < 32:
         raise ValueError("version is one symbol")
-    out = np.zeros(n, dtype="S129")
+    out = np.empty(n, dtype="S129")  # every byte of every row is written below
     if n == 0:
         return out
     cdef char *op = <char *>cnp.PyArray_DATA(out)
@@ -373,13 +410,9 @@ def encode_codes(const uint8_t[:, ::1] bodies, const uint8_t[:, ::1] sigs, int v
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t i
-        cdef uint8_t raw[80]
         with nogil:
             for i in range(a, b):
-                memcpy(raw, &bodies[i, 0], 16)
-                memcpy(raw + 16, &sigs[i, 0], 64)
-                op[i * 129] = vch
-                _b32enc(raw, 80, op + i * 129 + 1)
+                af_b32_encode_code(&bodies[i, 0], &sigs[i, 0], vch, op + i * 129)
 
     _run_split(work, n, threads)
     return out
@@ -543,11 +576,40 @@ def fingerprints(bytes fp_key, const uint8_t[:, ::1] bodies, const uint8_t[:, ::
 
 
 def to_str_array(cnp.ndarray arr, prefix=""):
-    """Object array of ``prefix + row`` strings from an "S" array (ASCII)."""
-    cdef Py_ssize_t n = arr.shape[0], i
+    """Object array of ``prefix + row`` strings from an "S" array (ASCII).
+
+    A row is what ``arr[i]`` gives (trailing NUL bytes dropped). With an ASCII prefix and an
+    ASCII row, the str is built directly (one allocation and two copies); other rows take
+    ``prefix + arr[i].decode("ascii")``, which raises for a non-ASCII row."""
+    cdef Py_ssize_t n = arr.shape[0], i, w, ln, plen
+    cdef const uint8_t *base
+    cdef const uint8_t *row
+    cdef const char *pp
+    cdef object s
     out = np.empty(n, dtype=object)
     cdef object[:] o = out
     pre = prefix
+    if (arr.ndim == 1 and arr.dtype.kind == "S" and type(pre) is str and pre.isascii()
+            and n > 0):
+        carr = np.ascontiguousarray(arr)
+        w = carr.dtype.itemsize
+        base = <const uint8_t *>cnp.PyArray_DATA(carr)
+        pbytes = (<str>pre).encode("ascii")
+        pp = pbytes
+        plen = len(pbytes)
+        for i in range(n):
+            row = base + i * w
+            ln = w
+            while ln > 0 and row[ln - 1] == 0:
+                ln -= 1
+            if not af_is_ascii(row, ln):
+                o[i] = pre + arr[i].decode("ascii")  # raises as before
+                continue
+            s = PyUnicode_New(plen + ln, 127)
+            memcpy(PyUnicode_DATA(s), pp, plen)
+            memcpy(<char *>PyUnicode_DATA(s) + plen, row, ln)
+            o[i] = s
+        return out
     for i in range(n):
         o[i] = pre + arr[i].decode("ascii")
     return out
@@ -576,50 +638,15 @@ K_GS1 = RK_GS1
 SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
 
 
-cdef object _gather(object texts, uintptr_t[::1] ptrs, int32_t[::1] lens):
-    """Point at the bytes of every str/bytes row without copying (holding the GIL); lengths
-    are -1 for rows the native parser leaves to Python (non-ASCII, too long, not text).
-    Returns the object that keeps the pointed-to buffers alive."""
-    cdef Py_ssize_t n = ptrs.shape[0], i, ln, w
-    cdef object t
-    cdef cnp.ndarray arr
-    cdef char *base
-    cdef object[:] objs
-    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
-        arr = np.ascontiguousarray(texts)
-        w = arr.dtype.itemsize
-        base = <char *>cnp.PyArray_DATA(arr)
-        for i in range(n):
-            ln = 0
-            while ln < w and base[i * w + ln] != 0:
-                ln += 1
-            ptrs[i] = <uintptr_t>(base + i * w)
-            lens[i] = <int32_t>ln if ln < ROW else -1
-        return arr
-    if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
-        holder = texts
-        objs = holder
-    else:
-        holder = np.empty(n, dtype=object)
-        objs = holder
-        for i in range(n):
-            objs[i] = texts[i]
-    for i in range(n):
-        t = objs[i]
-        lens[i] = -1
-        if PyUnicode_Check(t):
-            if not PyUnicode_IS_ASCII(t):
-                continue  # non-ASCII text: the exact Python path decides
-            ptrs[i] = <uintptr_t>PyUnicode_DATA(t)
-            ln = PyUnicode_GET_LENGTH(t)
-        elif PyBytes_Check(t):
-            ptrs[i] = <uintptr_t>PyBytes_AS_STRING(t)
-            ln = PyBytes_GET_SIZE(t)
-        else:
-            continue
-        if ln < ROW:
-            lens[i] = <int32_t>ln
-    return holder
+cdef inline int _is_gtin_segment(const uint8_t *t) noexcept nogil:
+    """t[0:6] is "/gtin/" in any case (t[0] is known to be '/')."""
+    return ((t[1] | 32) == 103 and (t[2] | 32) == 116 and (t[3] | 32) == 105
+            and (t[4] | 32) == 110 and t[5] == 47)
+
+
+cdef inline int _is_strip(uint8_t c) noexcept nogil:
+    """ASCII whitespace as Python's str.strip() sees it (the reference strips with it)."""
+    return c == 32 or (c >= 9 and c <= 13) or (c >= 28 and c <= 31)
 
 
 cdef inline int _is_sep(uint8_t c) noexcept nogil:
@@ -774,16 +801,16 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                     uint8_t *suffix, uint8_t *suffix_len) noexcept nogil:
     """Classify and decode one row. raw receives: for codes the 80 bytes body|signature;
     for numbers 12 bytes of number bits (data left-aligned). Returns the version."""
-    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, p01 = -1
+    cdef int32_t a = 0, b = ln, i, last_slash = -1, nsym = 0, p01 = -1, gtin = 0
     cdef uint8_t vals[136]
     cdef uint8_t c, cl, any_cl = 0
     cdef int v, factor, total, addend
     kind[0] = RK_SLOW
     if ln < 0:
         return 0
-    while a < b and (t[a] == 32 or (t[a] >= 9 and t[a] <= 13)):
+    while a < b and _is_strip(t[a]):
         a += 1
-    while b > a and (t[b - 1] == 32 or (t[b - 1] >= 9 and t[b - 1] <= 13)):
+    while b > a and _is_strip(t[b - 1]):
         b -= 1
     if a == b:
         kind[0] = RK_MALFORMED
@@ -797,6 +824,8 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                 if (p01 < 0 and not (any_cl & C_QUERY) and i + 3 < b and t[i + 1] == 48
                         and t[i + 2] == 49 and t[i + 3] == 47):
                     p01 = i  # a GS1 path segment, before any query string
+                if i + 5 < b and _is_gtin_segment(t + i):
+                    gtin = 1  # "/gtin/": the reference parser takes the GS1 branch
     if any_cl & C_NUL:
         kind[0] = RK_MALFORMED
         return 0
@@ -808,7 +837,7 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
             kind[0] = RK_GS1
             return v
         return 0
-    if any_cl & C_QUERY:  # '?' outside our GS1 layout
+    if any_cl & C_QUERY or gtin:  # '?' or "/gtin/" outside our GS1 layout
         return 0
     if last_slash >= 0:
         if last_slash == b - 1:
@@ -852,15 +881,52 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
     return 0
 
 
+cdef inline int _parse_one(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
+                           uint8_t *suffix, uint8_t *suffix_len, int fast) noexcept nogil:
+    """_parse_row with a vector fast path for the canonical forms: a bare 129-symbol code and
+    a URL whose last segment is one (prefix without '?', '#', '%', ';', NUL, non-ASCII, "/01/"
+    or "/gtin/", checked 32 bytes at a time: af_b32_plain_prefix).
+    Anything else, or any non-symbol in those 129 characters, goes to _parse_row, so the
+    results are those of _parse_row on every row."""
+    cdef int v
+    if fast and ln >= 129:
+        if ln == 129:
+            v = af_b32_decode_code(t, raw)
+            if v >= 0:
+                kind[0] = RK_CODE
+                return v
+        elif t[ln - 130] == 47 and af_b32_plain_prefix(t, ln - 129) == 1:
+            v = af_b32_decode_code(t + ln - 129, raw)
+            if v >= 0:
+                kind[0] = RK_CODE
+                return v
+    return _parse_row(t, ln, kind, raw, suffix, suffix_len)
+
+
 def parse_texts(texts, threads=None):
     """Classify and decode a sequence (or 1-D object / "S" array) of str/bytes without a Python
     object per row: kind (uint8 ``K_*``), version (uint8), raw (n, 80) uint8 (body | signature
     for codes and GS1 URLs; number bits for numbers), suffix (n, 41) and suffix_len (uint8)
     holding the signed GS1 attributes of GS1 rows. Rows of kind ``K_SLOW`` are for the exact
-    Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts)."""
-    cdef Py_ssize_t n = len(texts)
-    ptrs_arr = np.zeros(n, dtype=np.uintp)
-    lens_arr = np.full(n, -1, dtype=np.int32)
+    Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts).
+
+    The rows' str/bytes buffers (or "S" rows) are read inside the GIL-free kernel, so there is
+    no separate gathering pass; a list or tuple is first copied (references only) into an
+    object array that keeps every row alive until the call returns. An array is read in place:
+    another thread must not modify it during the call. Bare codes and plain code
+    URLs take a fast path (AVX2 or scalar, see ``b32_set_simd_level``); every other row, and
+    any row the fast path does not accept, goes through the generic row parser."""
+    return _parse_texts(texts, threads, 1)
+
+
+def _parse_texts_generic(texts, threads=None):
+    """parse_texts without the fast path: the generic row parser on every row (for tests)."""
+    return _parse_texts(texts, threads, 0)
+
+
+cdef _parse_texts(texts, threads, int fast):
+    """parse_texts; fast=0 skips the fast path."""
+    cdef Py_ssize_t n = len(texts), i
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
     raw = np.zeros((n, 80), dtype=np.uint8)
@@ -868,21 +934,55 @@ def parse_texts(texts, threads=None):
     suffix_len = np.zeros(n, dtype=np.uint8)
     if n == 0:
         return kind, version, raw, suffix, suffix_len
-    cdef uintptr_t[::1] P = ptrs_arr
-    cdef int32_t[::1] L = lens_arr
-    holder = _gather(texts, P, L)  # keeps every row's buffer alive until we return
     cdef uint8_t[::1] K = kind
     cdef uint8_t[::1] V = version
     cdef uint8_t[:, ::1] R = raw
     cdef uint8_t[:, ::1] X = suffix
     cdef uint8_t[::1] XL = suffix_len
+    cdef PyObject **objs = NULL
+    cdef const char *sbase = NULL
+    cdef Py_ssize_t width = 0
+    cdef object[:] ov
+    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
+        holder = np.ascontiguousarray(texts)
+        sbase = <const char *>cnp.PyArray_DATA(holder)
+        width = holder.dtype.itemsize
+    else:
+        if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
+            holder = np.ascontiguousarray(texts)
+        else:
+            holder = np.empty(n, dtype=object)
+            if type(texts) is list or type(texts) is tuple:
+                af_copy_refs(<PyObject **>cnp.PyArray_DATA(holder),
+                             PySequence_Fast_ITEMS(texts), n)
+            else:
+                ov = holder
+                for i in range(n):
+                    ov[i] = texts[i]
+        objs = <PyObject **>cnp.PyArray_DATA(holder)
 
     def work(Py_ssize_t a, Py_ssize_t b):
-        cdef Py_ssize_t i
+        cdef Py_ssize_t j
+        cdef const uint8_t *t = NULL
+        cdef const void *z
+        cdef int32_t ln
         with nogil:
-            for i in range(a, b):
-                V[i] = <uint8_t>_parse_row(<const uint8_t *>P[i], L[i], &K[i], &R[i, 0],
-                                           &X[i, 0], &XL[i])
+            if objs != NULL:
+                for j in range(a, b):
+                    if j + 8 < b:  # the rows' objects: a few cache lines each, ahead
+                        af_prefetch_obj(objs[j + 8])
+                    ln = af_text_view(objs[j], &t)
+                    if ln >= ROW:
+                        ln = -1
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
+            else:
+                for j in range(a, b):
+                    t = <const uint8_t *>(sbase + j * width)
+                    z = memchr(t, 0, width)  # an "S" row ends at its first NUL
+                    ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
+                    if ln >= ROW:
+                        ln = -1
+                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
 
     _run_split(work, n, threads)
     del holder
