@@ -229,6 +229,40 @@ def test_issue_signed_stamps(benchmark, key, c_sign_rate) -> None:
           f"measured now ({c_sign_rate:,.0f}/s per core, {CORES} cores): {floor:.2f} s")
 
 
+def test_issue_stages(benchmark, key, c_sign_rate) -> None:
+    """Where issue()'s time goes: each stage of it timed alone on N stamps (all cores)."""
+    from antifake.issue import _sign
+    from antifake.manifest import FINGERPRINT_KEY, Manifest
+
+    stages: dict[str, float] = {}
+    issued_at = af.issue(key, 1).issued_at
+
+    def run() -> None:
+        t = time.perf_counter()
+        serials = random_serials(N)
+        stages["serials"] = time.perf_counter() - t
+        t = time.perf_counter()
+        bodies = _core.make_bodies(key.key_id, 7, 0, serials)
+        stages["bodies"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sigs = _sign(key, bodies, None, None)
+        stages["signatures"] = time.perf_counter() - t
+        t = time.perf_counter()
+        fps = _core.fingerprints(FINGERPRINT_KEY, bodies, sigs, None)
+        stages["fingerprints"] = time.perf_counter() - t
+        t = time.perf_counter()
+        Manifest.build(key, 7, issued_at, None, fps)
+        stages["manifest"] = time.perf_counter() - t
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    total = sum(stages.values())
+    assert set(stages) == {"serials", "bodies", "signatures", "fingerprints", "manifest"}
+    print(f"\n  issue {N:,} stamps by stage ({total:.2f} s): " + ", ".join(
+        f"{k} {v:.3f} s ({v / total:.1%})" for k, v in stages.items()))
+    print(f"  signatures: {N / stages['signatures']:,.0f}/s on {CORES} thread(s); libsodium "
+          f"measured now {c_sign_rate:,.0f}/s per core: floor {N / (c_sign_rate * CORES):.2f} s")
+
+
 def test_issue_peak_memory() -> None:
     """Peak RSS of a fresh process issuing N stamps (target <= 500 MB per 1 M)."""
     # VmHWM, not ru_maxrss: the latter survives exec and would report pytest's own peak
