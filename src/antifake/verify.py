@@ -247,7 +247,9 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
 
     The common forms (QR URL, bare code, stamp number) are parsed and checked in native code
     without a Python object per row; GS1 Digital Link URLs and odd inputs take the exact
-    single-text path. ``threads=None`` uses every core.
+    single-text path. ``threads=None`` uses every core. A numpy array is read in place while
+    the GIL is released (lists are copied first): do not modify it from another thread during
+    the call.
     """
     n = len(texts)
     status = np.full(n, Status.MALFORMED, dtype=np.uint8)
