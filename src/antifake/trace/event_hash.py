@@ -745,9 +745,12 @@ def _fast_timestamp_text(text: str) -> str:
         # fraction carries into it (left to the general path).
         minute, second, fraction, zone = plain.groups()
         utc = _utc_minute(minute, zone)
-        millis = round(int(fraction[:6].ljust(6, "0")), -3) // 1000 if fraction else 0
-        if utc is not None and millis < 1000:
-            return f"{utc}:{second}.{millis:03d}Z"
+        if utc is not None:
+            if fraction is not None and len(fraction) == 3:
+                return utc + ":" + second + "." + fraction + "Z"
+            millis = round(int(fraction[:6].ljust(6, "0")), -3) // 1000 if fraction else 0
+            if millis < 1000:
+                return f"{utc}:{second}.{millis:03d}Z"
     return _timestamp_text(text)
 
 
@@ -1183,6 +1186,9 @@ _TREE_NAMES = frozenset({name for name, _ in ORDER} | _IGNORED_TOP_LEVEL | _UNSO
 _QUANTITY_FIELDS = ("epcClass", "quantity", "uom")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _MEMO_SIZE = 4096
+# (kind, term) -> IRI of the standard vocabulary terms, whatever the context.
+_TERM_IRIS = {(kind, term): base + term for kind, (base, terms) in _VOCAB.items()
+              for term in terms}
 
 
 class _Table:
@@ -1377,15 +1383,19 @@ def _flat_prehash(event: Mapping[str, Any], ns: Mapping[str, str]) -> str | None
 
     vocab = []
     for value, vocab_kind in typed:
-        iri = _vocab_iri(value, vocab_kind, ns)
+        iri = _TERM_IRIS.get((vocab_kind, value)) or _vocab_iri(value, vocab_kind, ns)
         if iri.startswith(_VOCAB_PREFIXES):
             vocab.append(iri)
     for value in untyped:
-        # Without a ":" no value is an IRI; _vocab_iri changes only CURIEs.
-        if ":" in value:
-            iri = _vocab_iri(value, None, ns)
-            if iri.startswith(_VOCAB_PREFIXES):
-                vocab.append(iri)
+        # _vocab_iri changes CURIEs whose prefix is declared; other values are IRIs already.
+        if value.startswith(_VOCAB_PREFIXES):
+            vocab.append(value)
+        elif ":" in value:
+            prefix = value.partition(":")[0]
+            if prefix in ns or prefix in STANDARD_PREFIXES:
+                iri = _vocab_iri(value, None, ns)
+                if iri.startswith(_VOCAB_PREFIXES):
+                    vocab.append(iri)
     table = _table(ns, frozenset(vocab))
     words = table.words
     leaf = table.leaf

@@ -192,6 +192,7 @@ def party_uri(party: str) -> str:
     return uri
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 _PARTY_URIS: dict[str, str] = {}  # party id -> URI, for the parties met lately
 
 
@@ -648,8 +649,19 @@ class Event:
         ``namespaces``)."""
         d = self._generated()
         for key, value in self.extensions.items():
-            d[key] = copy.deepcopy(value)
+            d[key] = value if type(value) in _IMMUTABLE else copy.deepcopy(value)
         return d
+
+    def _epcis_and_id(self) -> tuple[dict[str, Any], str]:
+        """``(to_epcis(), event_id)``: the id, if not known yet, hashed from that dict."""
+        d = self.to_epcis()
+        eid = self._id
+        if eid is None:
+            prehash = _flat_prehash(d, self.namespaces)
+            eid = hash_prehash(prehash) if prehash is not None else event_hash(
+                d, [dict(self.namespaces)])
+            object.__setattr__(self, "_id", eid)
+        return d, eid
 
     @classmethod
     def from_epcis(
