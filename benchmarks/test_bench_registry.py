@@ -12,7 +12,7 @@ Smoke (CI)::
 
 ``ANTIFAKE_BENCH_ITEMS`` (default 1,000,000) sizes every part: the batch registered, the
 events ingested (``ANTIFAKE_BENCH_ITEMS / 50``, at least 500 and at most 20,000: every event is
-hashed, about 0.1-0.3 ms each, in both the registry and the baseline), and the supply chain
+hashed, about 0.04-0.07 ms each, in both the registry and the baseline), and the supply chain
 whose events fill the store for ``graph()``. The graph store is filled through the storage
 layer with the simulation's columns (synthetic hashes, no EPCIS JSON), because hashing 4 M
 events would take longer than everything else here; ``graph()`` reads exactly what the

@@ -13,7 +13,7 @@ Smoke (CI)::
 
 ``ANTIFAKE_BENCH_ITEMS`` (default 10,000,000) is the number of codes verified and of scans
 examined; the ingest benchmark records ``ITEMS / 250`` events (at least 2,000, at most
-40,000: every event is hashed, 0.1-0.3 ms each), and the snapshot benchmark stores a
+40,000: every event is hashed, 0.04-0.07 ms each), and the snapshot benchmark stores a
 simulated supply chain of ``ITEMS / 40`` items (at most 250,000: about 1 M events) in both
 backends. Dask workers are processes with one thread each (``LocalCluster(n_workers=w,
 processes=True, threads_per_worker=1)``); cluster start-up is not timed. A calibration

@@ -34,6 +34,13 @@ epcis-event-hash-generator), checked against its published examples (see
    the constrained canonical Digital Link ``https://id.gs1.org/...`` (finest identification
    level only: a serial drops the lot; no query string, no CPV); see ``canonical_gs1_uri``.
 
+Speed: the steps above build an element tree per event. Flat events (standard fields with
+string values, EPC and quantity lists, readPoint/bizLocation ids, bizTransaction, source and
+destination entries, scalar user extensions: all the events antifake's constructors make) are
+written directly instead, with the vocabulary table and the strings of repeated values cached
+per context; the result is the same string (``tests/test_event_hash_fast.py`` compares the two
+on the conformance events and on generated ones). Everything else goes through the tree.
+
 Where the reference implementation fails or depends on the JSON key order, this module does the
 natural thing instead: a ``bizTransaction``/``source``/``destination`` entry is written type
 first whatever its key order, an entry without a type or with extra fields is hashed in full
@@ -708,7 +715,54 @@ def parse_timestamp(text: str, *, naive_as_utc: bool = True) -> datetime | None:
     return dt.replace(tzinfo=timezone(-offset if tz[0] == "-" else offset))
 
 
+# The usual spelling of a timestamp (what antifake writes): minute, second, fraction, zone.
+_PLAIN_TIMESTAMP = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):([0-5][0-9])(?:\.([0-9]+))?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_minute(minute: str, zone: str) -> str | None:
+    """``YYYY-MM-DDTHH:MM`` at UTC offset ``zone`` (``Z`` or ``+hh:mm``) as the same minute in
+    UTC; ``None`` if it is no valid time or falls out of range."""
+    offset = 0
+    if zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        offset = hours * 60 + minutes
+        if zone[0] == "-":
+            offset = -offset
+    try:
+        dt = datetime(int(minute[:4]), int(minute[5:7]), int(minute[8:10]), int(minute[11:13]),
+                      int(minute[14:16]))
+        if offset:
+            dt -= timedelta(minutes=offset)
+    except (ValueError, OverflowError):
+        return None
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}"
+
+
+def _fast_timestamp_text(text: str) -> str:
+    """``_timestamp_text(text)``, quicker for timestamps spelled as antifake writes them."""
+    plain = _PLAIN_TIMESTAMP.fullmatch(text)
+    if plain is not None:
+        # The offset is whole minutes: only the minute changes, unless the rounding of the
+        # fraction carries into it (left to the general path).
+        minute, second, fraction, zone = plain.groups()
+        utc = _utc_minute(minute, zone)
+        if utc is not None:
+            if fraction is not None and len(fraction) == 3:
+                return utc + ":" + second + "." + fraction + "Z"
+            millis = round(int(fraction[:6].ljust(6, "0")), -3) // 1000 if fraction else 0
+            if millis < 1000:
+                return f"{utc}:{second}.{millis:03d}Z"
+    return _timestamp_text(text)
+
+
 def _timestamp_text(text: str) -> str:
+    """A timestamp as the hash writes it (``utc_millis``), or ``text`` if it is none."""
     dt = parse_timestamp(text)
     if dt is None:
         return text
@@ -1100,14 +1154,319 @@ def canonical_gs1_uri(uri: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
+# The fast path: flat events without the element tree
+#
+# Most events (all those antifake's constructors make) are flat: standard fields with string
+# values, EPC lists, quantity lists, readPoint / bizLocation ids, bizTransaction / source /
+# destination lists of {type, value} entries, and scalar user extensions. For these the steps
+# above reduce to a few string operations per value, done here directly: the same vocabulary
+# expansion (step 1, one suffix table per set of vocabulary IRIs, cached), the same key and
+# value expansion (step 2) and the same normalisation (step 5), written in the order step 4
+# gives. Anything else (nested extensions, sensor data, persistentDisposition, ilmd, error
+# declarations, values of other types, names the tree treats specially) is left to the tree:
+# ``_flat_prehash`` returns ``None``. ``tests/test_event_hash_fast.py`` holds the two to the
+# same strings.
+
+_TIME, _LEAF, _EPCS, _QUANTITIES, _ID, _PAIRS, _DROPPED, _SKIPPED = range(8)
+_FLAT_FIELDS: dict[str, int] = {
+    "eventTime": _TIME,
+    **dict.fromkeys(("eventTimeZoneOffset", "certificationInfo", "parentID", "action",
+                     "transformationID", "bizStep", "disposition"), _LEAF),
+    **dict.fromkeys(("epcList", "inputEPCList", "childEPCs", "outputEPCList"), _EPCS),
+    **dict.fromkeys(("quantityList", "childQuantityList", "inputQuantityList",
+                     "outputQuantityList"), _QUANTITIES),
+    "readPoint": _ID,
+    "bizLocation": _ID,
+    **dict.fromkeys(_PAIR_LISTS, _PAIRS),
+    "eventID": _DROPPED,
+    "recordTime": _DROPPED,
+    **dict.fromkeys(_SKIPPED_KEYS, _SKIPPED),
+}
+# The ordered part of a flat event: its fields of ORDER, in that order.
+_FLAT_ORDER = tuple(name for name, _ in ORDER if name in _FLAT_FIELDS)
+# Names that the tree gives a meaning of their own (sorting, grouping, renaming, ordering):
+# an extension named so is left to the tree.
+_RENAMED = frozenset({"inputEPC", "outputEPC", "inputQuantity", "outputQuantity",
+                      "childQuantity", "quantity"})  # see _correct
+_TREE_NAMES = frozenset({name for name, _ in ORDER} | _IGNORED_TOP_LEVEL | _UNSORTED_NAMES
+                        | (_RENAMED - {"quantity"}))
+_QUANTITY_FIELDS = ("epcClass", "quantity", "uom")
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_MEMO_SIZE = 4096
+# (kind, term) -> IRI of the standard vocabulary terms, whatever the context.
+_TERM_IRIS = {(kind, term): base + term for kind, (base, terms) in _VOCAB.items()
+              for term in terms}
+
+
+class _Table:
+    """What the fast path needs for one context and one set of vocabulary IRIs: the
+    namespaces, the bare words that step 1 expands (the segments after a ``-`` or ``/`` that
+    belong to exactly one of the IRIs, as in ``_suffix_index``), and the elements already
+    written for repeated string values (``leaves``: ordered part, ``free``: remaining part)."""
+
+    __slots__ = ("ns", "words", "leaves", "free")
+
+    def __init__(self, ns: dict[str, str], iris: frozenset[str]) -> None:
+        self.ns = ns
+        self.words = {word: next(iter(matches))
+                      for word, matches in _suffix_index(set(iris)).items()
+                      if len(matches) == 1}
+        self.leaves: dict[tuple[str, str], str] = {}
+        self.free: dict[tuple[str, str], str] = {}
+
+    def text(self, value: Any) -> str:
+        """A scalar as the element tree holds it (steps 1 and 2), stripped."""
+        if type(value) is str:
+            if self.words:
+                value = self.words.get(value, value)
+            if ":" in value:
+                prefix, _, local = value.partition(":")
+                if prefix in self.ns:
+                    value = self.ns[prefix] + local
+            return value.strip()
+        if value is True:
+            return "True"
+        if value is False:
+            return "False"
+        if value is None:
+            return "None"
+        return str(value).strip()
+
+    def leaf(self, name: str, value: Any) -> str:
+        """An element of the ordered part: ``name=value``, or nothing if the value is empty."""
+        key = (name, value)
+        if type(value) is str:
+            out = self.leaves.get(key)
+            if out is not None:
+                return out
+        text = self.text(value)
+        if text:
+            text = _canonize(text)
+        out = name + "=" + text if text else ""
+        if type(value) is str:
+            if len(self.leaves) >= _MEMO_SIZE:
+                self.leaves.clear()
+            self.leaves[key] = out
+        return out
+
+    def element(self, name: str, value: Any) -> str:
+        """An element of the remaining part: ``name=value``, or the name alone."""
+        key = (name, value)
+        if type(value) is str:
+            out = self.free.get(key)
+            if out is not None:
+                return out
+        text = self.text(value)
+        out = name + "=" + _canonize(text) if text else name
+        if type(value) is str:
+            if len(self.free) >= _MEMO_SIZE:
+                self.free.clear()
+            self.free[key] = out
+        return out
+
+    def epcs(self, values: list[str]) -> str:
+        """The sorted ``epc=...`` elements of an EPC list (``leaf`` without the memo: EPCs
+        seldom repeat)."""
+        words, ns = self.words, self.ns
+        out = []
+        for value in values:
+            if words:
+                value = words.get(value, value)
+            if ":" in value:
+                prefix, _, local = value.partition(":")
+                if prefix in ns:
+                    value = ns[prefix] + local
+            value = value.strip()
+            if value:
+                value = _canonize(value)
+                if value:
+                    out.append("epc=" + value)
+        out.sort()
+        return "".join(out)
+
+
+_TABLES: dict[tuple[Any, ...], _Table] = {}
+
+
+def _table(ns: Mapping[str, str], iris: frozenset[str]) -> _Table:
+    key = (*ns.items(), iris)
+    table = _TABLES.get(key)
+    if table is None:
+        if len(_TABLES) >= 256:
+            _TABLES.clear()
+        table = _TABLES[key] = _Table(dict(ns), iris)
+    return table
+
+
+def _flat_prehash(event: Mapping[str, Any], ns: Mapping[str, str]) -> str | None:
+    """The pre-hash string of a flat event (ignored fields removed already), or ``None`` when
+    the event is not flat and needs the element tree."""
+    etype = event.get("type")
+    if type(etype) is not str or type(event.get("eventTime")) is not str or etype in _RENAMED:
+        return None
+    # Check the shape, and collect the vocabulary IRIs of step 1 on the way: those of the
+    # vocabulary-typed values, and the IRI-typed values under the CBV/GS1 namespaces (what
+    # _vocabulary_values collects from a flat event).
+    fields: dict[str, Any] = {}
+    extensions: list[tuple[str, Any]] = []
+    typed: list[tuple[str, str]] = []
+    untyped: list[str] = []
+    for key, value in event.items():
+        kind = _FLAT_FIELDS.get(key)
+        if kind is None:
+            if key == "type":
+                continue
+            if type(key) is not str or type(value) not in _SCALARS:
+                return None
+            if key[:1] == "@":
+                if key.startswith("@xmlns"):
+                    continue
+                return None
+            name = _expand_key(key, ns) if ":" in key else key
+            if name in _TREE_NAMES or name.endswith("List"):
+                return None
+            extensions.append((name, value))
+        elif kind in (_LEAF, _TIME):
+            if type(value) is not str:
+                return None
+            fields[key] = value
+            if key == "bizStep":
+                typed.append((value, "BizStep"))
+            elif key == "disposition":
+                typed.append((value, "Disp"))
+            elif key in _ID_FIELDS:
+                untyped.append(value)
+        elif kind == _EPCS:
+            if type(value) is not list:
+                return None
+            for item in value:
+                if type(item) is not str:
+                    return None
+                if ":" in item:
+                    untyped.append(item)
+            fields[key] = value
+        elif kind == _ID:
+            if type(value) is not dict or len(value) != 1 or type(value.get("id")) is not str:
+                return None
+            fields[key] = value["id"]
+            untyped.append(value["id"])
+        elif kind == _PAIRS:
+            if type(value) is not list:
+                return None
+            value_key = _PAIR_LISTS[key]
+            type_kind = "BTT" if key == "bizTransactionList" else "SDT"
+            for entry in value:
+                if type(entry) is not dict or not entry:
+                    return None
+                for k, v in entry.items():
+                    if type(v) is not str:
+                        return None
+                    if k == "type":
+                        typed.append((v, type_kind))
+                    elif k == value_key:
+                        untyped.append(v)
+                    else:
+                        return None
+            fields[key] = value
+        elif kind == _QUANTITIES:
+            if type(value) is not list:
+                return None
+            for entry in value:
+                if type(entry) is not dict or not entry:
+                    return None
+                for k, v in entry.items():
+                    if k not in _QUANTITY_FIELDS or v is None or type(v) not in _SCALARS:
+                        return None
+                epc_class = entry.get("epcClass")
+                if type(epc_class) is str:
+                    untyped.append(epc_class)
+            fields[key] = value
+        elif kind == _DROPPED:
+            if type(value) is not str:
+                return None
+            if key == "eventID":
+                untyped.append(value)
+        # _SKIPPED: comments take no part, not even in step 1.
+
+    vocab = []
+    for value, vocab_kind in typed:
+        iri = _TERM_IRIS.get((vocab_kind, value)) or _vocab_iri(value, vocab_kind, ns)
+        if iri.startswith(_VOCAB_PREFIXES):
+            vocab.append(iri)
+    for value in untyped:
+        # _vocab_iri changes CURIEs whose prefix is declared; other values are IRIs already.
+        if value.startswith(_VOCAB_PREFIXES):
+            vocab.append(value)
+        elif ":" in value:
+            prefix = value.partition(":")[0]
+            if prefix in ns or prefix in STANDARD_PREFIXES:
+                iri = _vocab_iri(value, None, ns)
+                if iri.startswith(_VOCAB_PREFIXES):
+                    vocab.append(iri)
+    table = _table(ns, frozenset(vocab))
+    words = table.words
+    leaf = table.leaf
+
+    out = ["eventType=", words.get(etype, etype) if words else etype]
+    add = out.append
+    for name in _FLAT_ORDER:
+        value = fields.get(name)
+        if value is None:
+            continue
+        kind = _FLAT_FIELDS[name]
+        if kind == _LEAF:
+            add(leaf(name, value))
+        elif kind == _TIME:
+            stamp = table.text(value)
+            if stamp:
+                add("eventTime=" + _fast_timestamp_text(stamp))
+        elif kind == _EPCS:
+            epcs = table.epcs(value)
+            if epcs:
+                add(name)
+                add(epcs)
+        elif kind == _QUANTITIES:
+            elements = []
+            for entry in value:
+                parts = "".join([leaf(k, entry[k]) for k in _QUANTITY_FIELDS if k in entry])
+                if parts:
+                    elements.append("quantityElement" + parts)
+            if elements:
+                elements.sort()
+                add(name)
+                add("".join(elements))
+        else:  # _ID
+            inner = leaf("id", value)
+            if inner:
+                add(name)
+                add(inner)
+    element = table.element
+    rest = [element(name, value) for name, value in extensions]
+    for name, value_key in _PAIR_LISTS.items():
+        entries = fields.get(name)
+        if entries:
+            pairs = [
+                (element("type", entry["type"]) if "type" in entry else "")
+                + (element(value_key, entry[value_key]) if value_key in entry else "")
+                for entry in entries
+            ]
+            pairs.sort()
+            rest.append(name + "".join(pairs))
+    if rest:
+        rest.sort()
+        out += rest
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
 # Public API
 
 _MAX_DEPTH = 200
 
 
-def _event_tree(
+def _without_ignored(
     event: Mapping[str, Any], ns: Mapping[str, str], ignore_fields: Iterable[str]
-) -> _Node:
+) -> Mapping[str, Any]:
     if not isinstance(event, Mapping):
         raise EPCISError("an event must be a JSON object", "$")
     ignored = set()
@@ -1118,9 +1477,40 @@ def _event_tree(
     if ignored:
         event = {k: v for k, v in event.items()
                  if not (k in ignored or (isinstance(k, str) and _expand_key(k, ns) in ignored))}
+    return event
+
+
+def _event_tree(
+    event: Mapping[str, Any], ns: Mapping[str, str], ignore_fields: Iterable[str]
+) -> _Node:
+    event = _without_ignored(event, ns, ignore_fields)
     index = _suffix_index(_vocabulary_values(event, ns))
     tree = _Converter(ns, index, _MAX_DEPTH).convert(event)
     return _correct(tree)
+
+
+def _tree_prehash(event: Mapping[str, Any], ns: Mapping[str, str]) -> str:
+    """The pre-hash string by the general algorithm: the element tree (steps 1-3), then its
+    ordered and remaining parts (step 4)."""
+    tree = _event_tree(event, ns, ())
+    head = "eventType=" + tree.name + _ordered(tree.children, ORDER)
+    rest = [c for c in tree.children if c.name not in _IGNORED_TOP_LEVEL]
+    return head + _generic(rest)
+
+
+def _reference_prehash_string(
+    event: Mapping[str, Any], context: Any = None, *, ignore_fields: Iterable[str] = ()
+) -> str:
+    """``prehash_string`` by the general algorithm alone, without the fast path for flat
+    events (the reference the fast path is tested against)."""
+    ns = namespaces_from_context(context)
+    return _tree_prehash(_without_ignored(event, ns, ignore_fields), ns)
+
+
+def _prehash(event: Mapping[str, Any], ns: Mapping[str, str]) -> str:
+    """The pre-hash string of an event (its ignored fields removed already) under ``ns``."""
+    flat = _flat_prehash(event, ns)
+    return flat if flat is not None else _tree_prehash(event, ns)
 
 
 def prehash_string(
@@ -1134,10 +1524,7 @@ def prehash_string(
     object.
     """
     ns = namespaces_from_context(context)
-    tree = _event_tree(event, ns, ignore_fields)
-    head = "eventType=" + tree.name + _ordered(tree.children, ORDER)
-    rest = [c for c in tree.children if c.name not in _IGNORED_TOP_LEVEL]
-    return head + _generic(rest)
+    return _prehash(_without_ignored(event, ns, ignore_fields), ns)
 
 
 def hash_prehash(prehash: str) -> str:

@@ -86,23 +86,18 @@ from urllib.parse import quote, unquote
 
 from antifake.errors import EPCISError
 from antifake.trace.event_hash import (
-    _VOCAB_PREFIXES,
     AF_NS,
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
     DISPOSITIONS,
     SOURCE_DEST_TYPES,
     STANDARD_PREFIXES,
-    _canonize,
-    _expand_value,
-    _timestamp_text,
-    _vocab_iri,
+    _flat_prehash,
     _words,
     event_hash,
     hash_prehash,
     namespaces_from_context,
     parse_timestamp,
-    utc_millis,
 )
 
 __all__ = [
@@ -188,9 +183,17 @@ class Quantity(NamedTuple):
 
 def party_uri(party: str) -> str:
     """The URI for a party id: ``urn:antifake:party:<id>``, or the id if it is a URI."""
-    if _URI_SCHEME.match(party):
-        return party
-    return PARTY_PREFIX + quote(party, safe=_PARTY_SAFE)
+    uri = _PARTY_URIS.get(party)
+    if uri is None:
+        uri = party if _URI_SCHEME.match(party) else PARTY_PREFIX + quote(party, safe=_PARTY_SAFE)
+        if len(_PARTY_URIS) >= 4096:
+            _PARTY_URIS.clear()
+        _PARTY_URIS[party] = uri
+    return uri
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+_PARTY_URIS: dict[str, str] = {}  # party id -> URI, for the parties met lately
 
 
 def party_id(uri: str) -> str:
@@ -646,8 +649,19 @@ class Event:
         ``namespaces``)."""
         d = self._generated()
         for key, value in self.extensions.items():
-            d[key] = copy.deepcopy(value)
+            d[key] = value if type(value) in _IMMUTABLE else copy.deepcopy(value)
         return d
+
+    def _epcis_and_id(self) -> tuple[dict[str, Any], str]:
+        """``(to_epcis(), event_id)``: the id, if not known yet, hashed from that dict."""
+        d = self.to_epcis()
+        eid = self._id
+        if eid is None:
+            prehash = _flat_prehash(d, self.namespaces)
+            eid = hash_prehash(prehash) if prehash is not None else event_hash(
+                d, [dict(self.namespaces)])
+            object.__setattr__(self, "_id", eid)
+        return d, eid
 
     @classmethod
     def from_epcis(
@@ -1030,152 +1044,13 @@ def _read_fields(raw: Mapping[str, Any], ns: Mapping[str, str], path: str) -> di
 
 
 # --------------------------------------------------------------------------------------------
-# The pre-hash string of a simple event, straight from its fields
-
-
-def _leaf(name: str, text: str) -> str:
-    """A leaf element of the hash's ordered part (as ``event_hash`` writes it)."""
-    if not text:
-        return ""
-    value = text.strip()
-    lname = name.lower()
-    value = _timestamp_text(value) if "time" in lname and "offset" not in lname else (
-        _canonize(value))
-    return f"{name}={value}" if value else ""
-
-
-def _free(name: str, text: str) -> str:
-    """An element of the hash's remaining (sorted) part."""
-    value = text.strip()
-    return f"{name}={_canonize(value)}" if value else name
+# The pre-hash string of an event, straight from its fields
 
 
 def _fast_prehash(ev: Event) -> str | None:
-    """``prehash_string(ev.to_epcis())`` computed from the fields, for events whose only
-    extensions are ``af:`` scalars in the default namespaces; ``None`` for other events."""
-    ns = ev.namespaces
-    if len(ns) != 1 or ns.get("af") != AF_NS:
-        return None
-    scalars: dict[str, Any] = {}
-    if ev.lat is not None:
-        scalars["af:lat"] = ev.lat
-    if ev.lon is not None:
-        scalars["af:lon"] = ev.lon
-    for key, value in ev.extensions.items():
-        if not key.startswith("af:") or isinstance(value, (Mapping, list, tuple)):
-            return None
-        scalars[key] = value
-    kind = ev.type
-    if kind in ("ObjectEvent", "TransactionEvent"):
-        ids = list(ev.epcs)
-    elif kind == "TransformationEvent":
-        ids = list(ev.inputs + ev.outputs)
-    else:
-        ids = list(ev.children)
-    if ev.parent is not None:
-        ids.append(ev.parent)
-    ids.extend(x for x in (ev.read_point, ev.biz_location) if x is not None)
-    source = party_uri(ev.source) if ev.source is not None else None
-    destination = party_uri(ev.destination) if ev.destination is not None else None
-    ids.extend(x for x in (source, destination) if x is not None)
-    if kind != "TransformationEvent":
-        ids.extend(q.epc_class for q in ev.quantities)
-    vocab: set[str] = set()
-    for value in ids:
-        if value.startswith(("cbv:", "gs1:", "af:", "https://ref.gs1.org/cbv", "https://gs1.org")):
-            iri = _vocab_iri(value, None, ns)
-            if iri.startswith(_VOCAB_PREFIXES):
-                vocab.add(iri)
-    typed: list[tuple[str | None, str | None]] = [(ev.biz_step, "BizStep"),
-                                                  (ev.disposition, "Disp")]
-    typed += [(t, "BTT") for t, _ in ev.biz_transactions]
-    typed += [(x, None) for _, x in ev.biz_transactions]
-    if source is not None or destination is not None:
-        typed.append(("owning_party", "SDT"))
-    for value, vkind in typed:
-        if value is not None:
-            iri = _vocab_iri(value, vkind, ns)
-            if iri.startswith(_VOCAB_PREFIXES):
-                vocab.add(iri)
-    words = tuple(vocab)
-
-    def text(value: Any) -> str:
-        if isinstance(value, str):
-            if words:
-                found = [w for w in words if w.endswith(("-" + value, "/" + value))]
-                if len(found) == 1:
-                    value = found[0]
-            return _expand_value(value, ns) if ":" in value else value
-        if value is True:
-            return "True"
-        if value is False:
-            return "False"
-        if value is None:
-            return "None"
-        return str(value)
-
-    def listed(name: str, values: Iterable[str]) -> str:
-        items = sorted(x for x in (_leaf("epc", text(v)) for v in values) if x)
-        return name + "".join(items) if items else ""
-
-    def quantity_list(name: str) -> str:
-        items = []
-        for q in ev.quantities:
-            sub = _leaf("epcClass", text(q.epc_class))
-            if q.quantity is not None:
-                sub += _leaf("quantity", text(q.quantity))
-            if q.uom is not None:
-                sub += _leaf("uom", text(q.uom))
-            if sub:
-                items.append("quantityElement" + sub)
-        items.sort()
-        return name + "".join(items) if items else ""
-
-    stamp = utc_millis(ev.time) if not words else None
-    ordered = [
-        "eventTime=" + stamp if stamp else _leaf("eventTime", text(_format_time(ev.time))),
-        _leaf("eventTimeZoneOffset", text(ev.tz_offset)),
-    ]
-    if ev.parent is not None:
-        ordered.append(_leaf("parentID", text(ev.parent)))
-    if kind in ("ObjectEvent", "TransactionEvent"):
-        ordered.append(listed("epcList", ev.epcs))
-        if ev.quantities:
-            ordered.append(quantity_list("quantityList"))
-    elif kind == "TransformationEvent":
-        ordered.append(listed("inputEPCList", ev.inputs))
-        ordered.append(listed("outputEPCList", ev.outputs))
-    else:
-        ordered.append(listed("childEPCs", ev.children))
-        if ev.quantities:
-            ordered.append(quantity_list("childQuantityList"))
-    if ev.action is not None:
-        ordered.append(_leaf("action", text(ev.action)))
-    if ev.biz_step is not None:
-        ordered.append(_leaf("bizStep", text(ev.biz_step)))
-    if ev.disposition is not None:
-        ordered.append(_leaf("disposition", text(ev.disposition)))
-    for name, value in (("readPoint", ev.read_point), ("bizLocation", ev.biz_location)):
-        if value is not None:
-            inner = _leaf("id", text(value))
-            if inner:
-                ordered.append(name + inner)
-
-    rest = []
-    if ev.biz_transactions:
-        pairs = [
-            ("" if t is None else _free("type", text(t))) + _free("bizTransaction", text(x))
-            for t, x in ev.biz_transactions
-        ]
-        pairs.sort()
-        rest.append("bizTransactionList" + "".join(pairs))
-    if source is not None:
-        rest.append("sourceList" + _free("type", text("owning_party"))
-                    + _free("source", text(source)))
-    if destination is not None:
-        rest.append("destinationList" + _free("type", text("owning_party"))
-                    + _free("destination", text(destination)))
-    for key, value in scalars.items():
-        rest.append(_free("{" + AF_NS + "}" + key[3:], text(value)))
-    rest.sort()
-    return "eventType=" + (text(kind) if words else kind) + "".join(ordered) + "".join(rest)
+    """``prehash_string(ev.to_epcis(), [dict(ev.namespaces)])`` by the fast path for flat
+    events (all those the constructors make), without copying the extensions; ``None`` for
+    other events."""
+    d = ev._generated()
+    d.update(ev.extensions)
+    return _flat_prehash(d, ev.namespaces)

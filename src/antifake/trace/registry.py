@@ -439,8 +439,8 @@ class Registry:
 
     def _row(self, e: Event) -> EventRow:
         ns = dict(e.namespaces)
-        return EventRow(id_to_hash(e.event_id), (e.time - _EPOCH) // _US, event_kind(e),
-                        e.to_epcis(),
+        doc, eid = e._epcis_and_id()  # one dict for both
+        return EventRow(id_to_hash(eid), (e.time - _EPOCH) // _US, event_kind(e), doc,
                         e.epcs, e.parent, e.by, e.source, e.destination, e.lat, e.lon,
                         None if ns == _DEFAULT_NS else ns)
 
