@@ -23,16 +23,9 @@ from antifake.trace.epcis import (
 )
 from antifake.trace.event_hash import AF_NS, EPCIS_CONTEXT_URL, event_hash
 from antifake.trace.events import Event
+from conformance import conformance_dir
 
-
-def _conformance_dir() -> Path:
-    override = os.environ.get("ANTIFAKE_CONFORMANCE")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
-
-
-EXAMPLES_DIR = _conformance_dir() / "epcis-examples"
+EXAMPLES_DIR = conformance_dir() / "epcis-examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.jsonld")) if EXAMPLES_DIR.is_dir() else []
 NI = re.compile(r"ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0")
 T = "2024-05-01T10:00:00+07:00"

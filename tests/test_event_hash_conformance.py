@@ -23,16 +23,9 @@ from antifake.trace.event_hash import (
     event_hash,
     prehash_string,
 )
+from conformance import conformance_dir
 
-
-def _conformance_dir() -> Path:
-    override = os.environ.get("ANTIFAKE_CONFORMANCE")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
-
-
-CONFORMANCE = _conformance_dir()
+CONFORMANCE = conformance_dir()
 HASH_DIR = CONFORMANCE / "epcis-event-hash"
 FILES = sorted(HASH_DIR.glob("*.jsonld")) if HASH_DIR.is_dir() else []
 # Upstream, these .prehashes files are stale: they do not hash to their .hashes (see README).

@@ -11,7 +11,6 @@ and on generated events of the shapes the registry produces and of shapes near t
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,16 +35,9 @@ from antifake.trace.event_hash import (
     prehash_string,
 )
 from antifake.trace.events import Event, Quantity, _fast_prehash
+from conformance import conformance_dir
 
-
-def _conformance_dir() -> Path:
-    override = os.environ.get("ANTIFAKE_CONFORMANCE")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
-
-
-DOCS = sorted(_conformance_dir().glob("*/*.jsonld"))
+DOCS = sorted(conformance_dir().glob("*/*.jsonld"))
 
 
 def _events(path: Path) -> list[tuple[Any, Any, list[str]]]:

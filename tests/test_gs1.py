@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -33,15 +31,12 @@ from antifake.gs1 import (
     validate_lot,
     validate_serial,
 )
+from conformance import conformance_dir
 
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 TODAY = date(2025, 6, 15)
 
-CONFORMANCE = Path(
-    os.environ.get(
-        "ANTIFAKE_CONFORMANCE", Path(__file__).resolve().parents[2] / "shared" / "conformance"
-    )
-)
+CONFORMANCE = conformance_dir()
 
 # --------------------------------------------------------------------------- strategies
 

@@ -170,34 +170,6 @@ def test_claims(reg: Registry, batch: af.Batch) -> None:
     assert reg.claim(batch[8], pins[8], at=at(2)).status == Status.RECALLED
 
 
-def test_concurrent_claims_in_threads_have_one_winner(url: str, reg: Registry,
-                                                      ring: af.Keyring,
-                                                      batch: af.Batch) -> None:
-    pin = batch.pins()[11]
-    n = 8
-    regs = [Registry(url, keyring=ring) for _ in range(n // 2)]
-    results = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(n)
-
-    def worker(i: int) -> None:
-        r = regs[i % len(regs)] if i % 2 else reg
-        barrier.wait()
-        res = r.claim(batch[11].url(BASE), pin, at=at(1), by=f"app:{i}")
-        with lock:
-            results.append(res)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for r in regs:
-        r.close()
-    assert sorted(r.result for r in results) == ["already_claimed"] * (n - 1) + ["ok"]
-    assert reg.status(batch[11]).attempts == n
-
-
 def test_a_claim_waits_for_another_on_the_same_stamp(url: str, reg: Registry,
                                                      ring: af.Keyring,
                                                      batch: af.Batch) -> None:

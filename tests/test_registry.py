@@ -40,6 +40,7 @@ from antifake.trace.storage import (
     id_to_hash,
 )
 from antifake.verify import Status
+from conformance import conformance_dir as shared_conformance_dir
 
 BASE = "https://xacthuc.example.vn/abc"
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -47,8 +48,7 @@ PRODUCT = af.Product(gtin="09521234543213", lot="L23", expiry="2027-12-31")
 
 
 def conformance_dir() -> Path | None:
-    env = os.environ.get("ANTIFAKE_CONFORMANCE")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "conformance"
+    root = shared_conformance_dir()
     if root.is_dir():
         return root
     if os.environ.get("CI"):
