@@ -34,23 +34,10 @@ STAMPS = 25_000
 
 WORKER = textwrap.dedent('''
     import sys
-    from datetime import UTC, datetime, timedelta
     import antifake as af
-    from antifake.trace.events import Event
     from antifake.trace.registry import Registry
 
-    T0 = datetime(2027, 6, 1, tzinfo=UTC)
-
-    def events(k, n):
-        out = []
-        for j in range(n):
-            item = f"urn:antifake:kill:{k}:{j}"
-            t = T0 + timedelta(seconds=k, milliseconds=j)
-            if j % 50 == 0:
-                out.append(Event.aggregate(f"urn:antifake:case:{k}:{j}", [item], by="P1", at=t))
-            else:
-                out.append(Event.scan(item, by=f"app:{k}", at=t, lat=10.0, lon=106.0))
-        return out
+    from test_registry_kill import T0, unit_events as events  # the test's own units
 
     mode, db = sys.argv[1], sys.argv[2]
     reg = Registry(db)
@@ -95,8 +82,12 @@ def unit_events(k: int, n: int) -> list[Event]:
 
 
 def run(script: Path, *args: str) -> subprocess.Popen[str]:
+    """The worker, able to import this module (for `unit_events`)."""
+    here = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [here, os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def wait_line(p: subprocess.Popen[str], prefix: str, timeout: float = 120) -> list[str]:
