@@ -35,6 +35,7 @@ from antifake.attacks import CATEGORIES, AttackMix, Noise, evaluate, inject
 from antifake.sim import SupplyChain, simulate
 from antifake.trace.detect import DetectConfig, Detector, TraceData, detect
 from antifake.trace.kinds import EventKind as K
+from reporting import print_uncaptured
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))
 N_EVAL = min(N_ITEMS, int(os.environ.get("ANTIFAKE_BENCH_EVAL_ITEMS", "200000")))
@@ -53,12 +54,7 @@ def chain(n: int, seed: int = SEED) -> SupplyChain:
 @pytest.fixture(scope="module", autouse=True)
 def report(request):
     yield
-    capman = request.config.pluginmanager.getplugin("capturemanager")
-    if capman is not None:
-        with capman.global_and_fixture_disabled():
-            print_report()
-    else:
-        print_report()
+    print_uncaptured(request, print_report)
 
 
 def print_report():

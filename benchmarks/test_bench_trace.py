@@ -38,6 +38,7 @@ import pytest
 from antifake.sim import DELIVERED, SupplyChain, simulate
 from antifake.trace.graph import TraceGraph
 from antifake.trace.kinds import EventKind as K
+from reporting import print_uncaptured
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))
 N_BASE = min(N_ITEMS, int(os.environ.get("ANTIFAKE_BENCH_BASELINE_ITEMS", "100000")))
@@ -99,12 +100,7 @@ def chain_params(n):
 @pytest.fixture(scope="module", autouse=True)
 def report(request):
     yield
-    capman = request.config.pluginmanager.getplugin("capturemanager")
-    if capman is not None:
-        with capman.global_and_fixture_disabled():
-            print_report()
-    else:
-        print_report()
+    print_uncaptured(request, print_report)
 
 
 def print_report():
