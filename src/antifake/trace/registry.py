@@ -59,7 +59,7 @@ from antifake.errors import (
 from antifake.issue import Batch, Stamp
 from antifake.keys import Keyring
 from antifake.timeutil import from_micros, parse_time, to_iso, to_micros
-from antifake.trace.epcis import parse_document
+from antifake.trace.epcis import _rename_prefix, parse_document
 from antifake.trace.event_hash import (
     AF_NS,
     EPCIS_CONTEXT_URL,
@@ -236,18 +236,6 @@ def _claim_event(epc: str, *, by: str | None, at: datetime, result: str, attempt
     return Event(type="ObjectEvent", action="OBSERVE", time=at, epcs=(epc,),
                  biz_step=BIZ_CLAIMING, by=by, lat=lat, lon=lon,
                  extensions={"af:claim": result, "af:attempt": attempt})
-
-
-def _rename_prefix(value: Any, old: str, new: str) -> Any:
-    head = old + ":"
-    if isinstance(value, str):
-        return new + ":" + value[len(head):] if value.startswith(head) else value
-    if isinstance(value, list):
-        return [_rename_prefix(v, old, new) for v in value]
-    if isinstance(value, Mapping):
-        return {(new + ":" + k[len(head):] if k.startswith(head) else k):
-                _rename_prefix(v, old, new) for k, v in value.items()}
-    return value
 
 
 def _merge_contexts(contexts: dict[int, dict[str, str]], literal: set[str]
