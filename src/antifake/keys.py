@@ -10,12 +10,10 @@ file's metadata is authenticated, so a corrupted or edited file is refused.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +26,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.signing
 
+from antifake._atomic import atomic_file
 from antifake.codes import MAX_BATCH_ID, MAX_KEY_ID, short_key_id
 from antifake.errors import InvalidKey, KeyFileError, KeyringError, WrongPassphrase
 from antifake.timeutil import parse_time, to_iso
@@ -358,19 +357,8 @@ class IssuerKey:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Atomic write of a 0600 file (temp file in the same directory, fsync, rename)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".antifake-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path, "wb", private=True) as f:
+        f.write(data)
 
 
 @dataclass(slots=True)

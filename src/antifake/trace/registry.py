@@ -32,23 +32,21 @@ What the registry adds to storage are the rules:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import struct
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import blake3
 import numpy as np
 
 from antifake import codes as C
+from antifake._atomic import atomic_file
 from antifake.errors import (
     EPCISError,
     FormatError,
@@ -464,40 +462,30 @@ class Registry:
         document, in the order they were recorded; returns how many. Importing it into
         another registry gives the same event ids. The file is replaced atomically."""
         since_us = None if since is None else to_micros(parse_time(since))
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".jsonld",
-                                   dir=target.resolve().parent)
         count = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out, self._store.snapshot():
-                ctx, renames, extra = self._export_context(since_us)
-                head = {"@context": ctx, "type": "EPCISDocument", "schemaVersion": "2.0",
-                        "creationDate": to_iso(datetime.now(UTC))}
-                out.write(json.dumps(head, ensure_ascii=False)[:-1])
-                out.write(', "epcisBody": {"eventList": [\n')
-                for h, body, cid in self._store.export_rows(since_us):
-                    eid = hash_to_id(h)
-                    for old, new in renames.get(cid, ()):
-                        body = _rename_prefix(body, old, new)
-                    if "eventID" not in body:
-                        body = {"type": body.get("type"), "eventID": eid, **body}
-                    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-                    if (cid in renames or any(f'"{p}:' in text for p in extra[cid])) \
-                            and event_hash(body, ctx) != eid:
-                        raise RegistryError(
-                            f"event {eid} cannot be exported with the others: its hash "
-                            "depends on a prefix they bind differently")
-                    out.write(",\n" if count else "")
-                    out.write(text)
-                    count += 1
-                out.write("\n]}}\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path, "w", prefix=".export-", suffix=".jsonld", encoding="utf-8") as out, \
+                self._store.snapshot():
+            ctx, renames, extra = self._export_context(since_us)
+            head = {"@context": ctx, "type": "EPCISDocument", "schemaVersion": "2.0",
+                    "creationDate": to_iso(datetime.now(UTC))}
+            out.write(json.dumps(head, ensure_ascii=False)[:-1])
+            out.write(', "epcisBody": {"eventList": [\n')
+            for h, body, cid in self._store.export_rows(since_us):
+                eid = hash_to_id(h)
+                for old, new in renames.get(cid, ()):
+                    body = _rename_prefix(body, old, new)
+                if "eventID" not in body:
+                    body = {"type": body.get("type"), "eventID": eid, **body}
+                text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+                if (cid in renames or any(f'"{p}:' in text for p in extra[cid])) \
+                        and event_hash(body, ctx) != eid:
+                    raise RegistryError(
+                        f"event {eid} cannot be exported with the others: its hash "
+                        "depends on a prefix they bind differently")
+                out.write(",\n" if count else "")
+                out.write(text)
+                count += 1
+            out.write("\n]}}\n")
         return count
 
     def _export_context(self, since_us: int | None) -> tuple[
