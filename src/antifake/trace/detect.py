@@ -1330,6 +1330,15 @@ def check_listings(source: Any, codes: Sequence[Any], sellers: Sequence[str] | s
     return ListingChecks(flags == 0, flags, reason)
 
 
+def _suspected_one(source: Any, epc: str | None) -> bool:
+    """Whether a Registry source has flagged ``epc`` as copied (one indexed lookup)."""
+    store = getattr(source, "storage", None)
+    if epc is None or store is None or not hasattr(store, "suspicions"):
+        return False
+    node = store.node_by_key(epc)
+    return node is not None and bool(store.suspicions([node]))
+
+
 def _suspected(source: Any, data: TraceData, nodes: np.ndarray) -> np.ndarray:
     """Which graph nodes a Registry source has flagged as copied (Registry.flag_suspected)."""
     flagged = getattr(source, "suspected", None)
@@ -1357,7 +1366,7 @@ def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
     flags, reason = _detect.listing_flags(k, np.array([node], np.int32),
                                           np.array([p], np.int32), data._garrays["cust_now"])
     f, rsn = int(flags[0]), int(reason[0])
-    if _suspected(source, data, np.array([node]))[0]:
+    if _suspected_one(source, epc):
         f |= LISTING_FLAGS["suspected_clone"]
     holder = data.graph.custodian(epc)
     reasons = []
