@@ -1224,7 +1224,7 @@ class SQLiteStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)
+        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)[0]
 
     def version(self) -> tuple[int, int]:
         """(last event row, last node row): changes whenever the graph would."""
@@ -1306,8 +1306,10 @@ def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]
 
 def _graph_arrays(epcs: np.ndarray, node_ids: np.ndarray, prow: Sequence[Any],
                   ev: dict[str, np.ndarray], inc: dict[str, np.ndarray],
-                  batches: Sequence[Any], exceptions: Sequence[Any]) -> dict[str, Any]:
-    """The keyword arguments of `TraceGraph.from_arrays` from what a backend read: nodes
+                  batches: Sequence[Any], exceptions: Sequence[Any]
+                  ) -> tuple[dict[str, Any], np.ndarray]:
+    """The keyword arguments of `TraceGraph.from_arrays` from what a backend read, and the
+    stored event ids in the graph's event order. Input: nodes
     (ids ascending, their EPCs), party rows, the packed event and incidence columns, the
     batches and the stamp-node exceptions. Events are put in id order (concurrent PostgreSQL
     writers may commit chunks out of order; incidences follow their events)."""
@@ -1361,7 +1363,7 @@ def _graph_arrays(epcs: np.ndarray, node_ids: np.ndarray, prow: Sequence[Any],
         "agg_parent": _to_index(ev["parent"], node_dense, node_ids, "node"),
         "node_key": node_key,
         "node_batch": node_batch,
-    }
+    }, ev_db
 
 
 def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:

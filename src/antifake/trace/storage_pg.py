@@ -1010,8 +1010,9 @@ class PostgresStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        self._graph_ev_ids = np.sort(ev["event"])
-        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)
+        columns, self._graph_ev_ids = _graph_arrays(epcs, node_ids, prow, ev, inc, batches,
+                                                    exceptions)
+        return columns
 
     def event_details(self) -> tuple[np.ndarray, np.ndarray]:
         """(position in the last `graph_columns`, detail code) of its claim and
