@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from antifake.trace.storage import EventRow
+from antifake.storage import EventRow
 
 
 def event_rows(sim: Any, step: int = 200_000) -> Iterator[list[EventRow]]:

@@ -13,7 +13,7 @@ Smoke (CI)::
 default evaluation). The sweep over noise levels and attack mixes runs on
 ``ANTIFAKE_BENCH_EVAL_ITEMS`` items (default 200,000, capped at ``ANTIFAKE_BENCH_ITEMS``).
 
-Timing: ``detect`` on a snapshot (:class:`antifake.trace.detect.TraceData`: event columns and
+Timing: ``detect`` on a snapshot (:class:`antifake.detect.TraceData`: event columns and
 the trace graph, built once per snapshot like the graph itself) is measured *cold* (the first
 run on a snapshot: it also partitions the incidence rows and packs the event records, once per
 snapshot) and *warm* (later runs), in wall-clock and CPU seconds (the CPU figure is what a
@@ -31,10 +31,10 @@ import time
 import numpy as np
 import pytest
 
-from antifake.attacks import CATEGORIES, AttackMix, Noise, evaluate, inject
-from antifake.sim import SupplyChain, simulate
-from antifake.trace.detect import DetectConfig, Detector, TraceData, detect
-from antifake.trace.kinds import EventKind as K
+from antifake.detect import DetectConfig, Detector, TraceData, detect
+from antifake.epcis.kinds import EventKind as K
+from antifake.research.attacks import CATEGORIES, AttackMix, Noise, evaluate, inject
+from antifake.research.sim import SupplyChain, simulate
 from reporting import print_uncaptured
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from antifake.trace import event_hash as eh
-from antifake.trace.event_hash import document_events, event_hash
-from antifake.trace.events import Event
+from antifake.epcis import event_hash as eh
+from antifake.epcis.event_hash import document_events, event_hash
+from antifake.epcis.events import Event
 
 N = min(int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000")) // 200, 5000) or 100
 

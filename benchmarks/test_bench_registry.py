@@ -34,9 +34,9 @@ import numpy as np
 import pytest
 
 import antifake as af
-from antifake.sim import SupplyChain, simulate
-from antifake.trace.events import Event
-from antifake.trace.registry import Registry
+from antifake.epcis.events import Event
+from antifake.registry import Registry
+from antifake.research.sim import SupplyChain, simulate
 from simrows import event_rows
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))

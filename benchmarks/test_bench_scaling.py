@@ -36,8 +36,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import antifake as af  # noqa: E402
 import pg_server  # noqa: E402
-from antifake.trace.events import Event  # noqa: E402
-from antifake.trace.registry import Registry  # noqa: E402
+from antifake.epcis.events import Event  # noqa: E402
+from antifake.registry import Registry  # noqa: E402
 from simrows import event_rows  # noqa: E402
 
 N = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "10000000"))
@@ -241,7 +241,7 @@ def scans_parquet(tmp_path_factory) -> Path:
 def test_detect_dask(benchmark, scans_parquet, workers: int, layout: str) -> None:
     """``shuffled``: any Parquet log, shuffled by code; ``by-code``: a log written partitioned
     by code (write_scan_log), read one partition per bucket, no shuffle."""
-    pytest.importorskip("antifake.trace.detect")
+    pytest.importorskip("antifake.detect")
     from antifake.dask import detect_scans_dask, read_scan_log
 
     cluster, client = _cluster(workers)
@@ -380,7 +380,7 @@ def _open_pg(url: str) -> None:
 def both_filled(tmp_path_factory, pg_base: str):
     """A simulated supply chain of N_GRAPH items stored through the storage layer of both
     backends (synthetic hashes, as benchmarks/test_bench_registry.py does)."""
-    from antifake.sim import SupplyChain, simulate
+    from antifake.research.sim import SupplyChain, simulate
 
     pg_server.install_dispatch()
     sim = simulate(SupplyChain(n_items=N_GRAPH, shuffle_events=False, seed=7))

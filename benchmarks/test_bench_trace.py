@@ -35,9 +35,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from antifake.sim import DELIVERED, SupplyChain, simulate
-from antifake.trace.graph import TraceGraph
-from antifake.trace.kinds import EventKind as K
+from antifake.epcis.kinds import EventKind as K
+from antifake.graph import TraceGraph
+from antifake.research.sim import DELIVERED, SupplyChain, simulate
 from reporting import print_uncaptured
 
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))

@@ -29,9 +29,9 @@ import antifake as af
 
 
 def registry_class() -> Any:
-    """``af.Registry`` (or ``antifake.trace.registry.Registry`` before it is exported)."""
+    """``af.Registry`` (or ``antifake.registry.Registry`` before it is exported)."""
     return getattr(af, "Registry", None) or importlib.import_module(
-        "antifake.trace.registry").Registry
+        "antifake.registry").Registry
 
 
 def build_demo(directory: Path) -> tuple[Path, int, int]:

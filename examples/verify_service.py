@@ -50,11 +50,11 @@ def load_keyring(pubkeys: list[str], keys: list[str], manifests: list[str]) -> a
 
 
 def registry_class() -> Any:
-    """``af.Registry`` (or ``antifake.trace.registry.Registry`` before it is exported)."""
+    """``af.Registry`` (or ``antifake.registry.Registry`` before it is exported)."""
     import importlib
 
     return getattr(af, "Registry", None) or importlib.import_module(
-        "antifake.trace.registry").Registry
+        "antifake.registry").Registry
 
 
 def verdict(code: str, ring: af.Keyring, registry: Any = None) -> dict[str, Any]:

@@ -232,9 +232,9 @@ if __name__ == "__main__":
 
 def install_dispatch() -> None:
     """Until ``open_storage`` dispatches ``postgresql://`` URLs itself, route them to
-    :class:`~antifake.trace.storage_pg.PostgresStorage` (a no-op once it does)."""
-    import antifake.trace.registry as registry_mod
-    from antifake.trace.storage_pg import PostgresStorage, is_postgres_url
+    :class:`~antifake.storage.postgres.PostgresStorage` (a no-op once it does)."""
+    import antifake.registry as registry_mod
+    from antifake.storage.postgres import PostgresStorage, is_postgres_url
 
     orig = registry_mod.open_storage
     if getattr(orig, "_antifake_pg", False):

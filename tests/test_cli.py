@@ -403,7 +403,7 @@ def test_registry_commands(env, capsys, tmp_path) -> None:
                      ["check-listing", "X", "--seller", "S", "--db", db]):
             code, _, err = run(capsys, *argv)
             assert code == 2 and "not available yet" in err, argv
-        pytest.xfail("antifake.trace.registry is not available yet")
+        pytest.xfail("antifake.registry is not available yet")
     code, res = run_json(capsys, *reg_args)
     assert code == 0 and res["stamps"] == 40
     code, out, _ = run(capsys, *reg_args)
@@ -465,7 +465,7 @@ def test_detect_command(env, capsys, tmp_path) -> None:
         assert code == 2 and "not available yet" in err
         pytest.xfail("antifake.detect is not available yet")
     if not _available("registry"):
-        pytest.xfail("antifake.trace.registry is not available yet")
+        pytest.xfail("antifake.registry is not available yet")
     assert run(capsys, "register", "--db", db, "--batch", "out/batch-4242-0.npz",
                "--owner", "MFR-01", "--at", "2026-11-01T08:00:00Z",
                "--pubkey", "issuer.pub.json")[0] == 0

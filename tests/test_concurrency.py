@@ -21,8 +21,8 @@ import pytest
 
 import antifake as af
 import pg_server
-from antifake.trace.events import Event
-from antifake.trace.registry import Registry
+from antifake.epcis.events import Event
+from antifake.registry import Registry
 
 T0 = datetime(2027, 5, 1, tzinfo=UTC)
 WRITERS = 4

@@ -105,10 +105,10 @@ def test_bad_input() -> None:
 
 @pytest.fixture(scope="module")
 def attacked():
-    from antifake.attacks import AttackMix, inject
-    from antifake.sim import SupplyChain, simulate
+    from antifake.research.attacks import AttackMix, inject
+    from antifake.research.sim import SupplyChain, simulate
 
-    pytest.importorskip("antifake.trace.detect")
+    pytest.importorskip("antifake.detect")
     sim = inject(simulate(SupplyChain(n_items=8000, seed=11)),
                  AttackMix(clone_fraction=0.01, brute_force_fraction=0.003,
                            listing_fraction=0.005), seed=2)
@@ -118,8 +118,8 @@ def attacked():
 def test_detect_scans_equals_detect_over_everything(attacked) -> None:
     """The single-process function: the per-code alerts detect() gives over the context plus
     the scans, for the scanned codes."""
-    from antifake.trace.detect import DetectConfig, TraceData, detect
-    from antifake.trace.kinds import EventKind
+    from antifake.detect import DetectConfig, TraceData, detect
+    from antifake.epcis.kinds import EventKind
 
     ctx, log = afd.scan_log_from_events(attacked)
     got = afd.detect_scans(log, ctx)

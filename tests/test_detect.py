@@ -1,4 +1,4 @@
-"""Tests of detection (antifake.trace.detect) and attack injection (antifake.attacks).
+"""Tests of detection (antifake.detect) and attack injection (antifake.research.attacks).
 
 * hand-built chains where each rule fires exactly on the attacked codes, with the evidence
   event ids expected, and noise that must not raise act-on-it alerts;
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 import antifake as af
-from antifake.attacks import AttackMix, Noise, evaluate, inject
-from antifake.errors import AntifakeError
-from antifake.sim import SupplyChain, simulate
-from antifake.trace.detect import (
+from antifake.detect import (
     ACT_ON_IT,
     CLAIM_DETAILS,
     KINDS,
@@ -37,9 +34,12 @@ from antifake.trace.detect import (
     detect,
     listing_reasons,
 )
-from antifake.trace.kinds import EventKind as K
+from antifake.epcis.kinds import EventKind as K
+from antifake.errors import AntifakeError
+from antifake.research.attacks import AttackMix, Noise, evaluate, inject
+from antifake.research.sim import SupplyChain, simulate
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 SG = (10.77, 106.70)  # Ho Chi Minh City
 HN = (21.03, 105.85)  # Hanoi, 1,140 km north
 DN = (16.05, 108.20)  # Da Nang
@@ -530,7 +530,7 @@ def test_incremental_with_event_objects() -> None:
 # ---------------------------------------------------------------------------------------
 @pytest.fixture
 def registry():
-    from antifake.trace.registry import Registry
+    from antifake.registry import Registry
 
     key = af.IssuerKey.generate("VN-QLTT-01")
     batch = af.issue(key, 12)
@@ -709,7 +709,7 @@ def test_bad_listing_inputs() -> None:
 
 def test_alert_value_object() -> None:
     a = Alert("over_scanned", ["urn:x"], 0.7, ["e1", "e2"], T0, "2025-03-02T00:00:00Z", "why")
-    assert a.first_seen == T0 and a.last_seen == datetime(2025, 3, 2, tzinfo=timezone.utc)
+    assert a.first_seen == T0 and a.last_seen == datetime(2025, 3, 2, tzinfo=UTC)
     assert a.act and a.codes == ("urn:x",) and pickle.loads(pickle.dumps(a)) == a
     assert a.to_dict()["first_seen"].startswith("2025-03-01T08:00:00")
     with pytest.raises(AttributeError):

@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from antifake.errors import EPCISError
-from antifake.trace.epcis import (
+from antifake.epcis.event_hash import AF_NS, EPCIS_CONTEXT_URL, event_hash
+from antifake.epcis.events import Event
+from antifake.epcis.jsonld import (
     MAX_DOCUMENT_BYTES,
     EPCISDocument,
     document,
     dumps,
     parse_document,
 )
-from antifake.trace.event_hash import AF_NS, EPCIS_CONTEXT_URL, event_hash
-from antifake.trace.events import Event
+from antifake.errors import EPCISError
 from conformance import conformance_dir
 
 EXAMPLES_DIR = conformance_dir() / "epcis-examples"

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from antifake.trace.epcis import parse_document
-from antifake.trace.event_hash import (
+from antifake.epcis.event_hash import (
     canonical_gs1_uri,
     document_event_hashes,
     document_events,
     event_hash,
     prehash_string,
 )
+from antifake.epcis.jsonld import parse_document
 from conformance import conformance_dir
 
 CONFORMANCE = conformance_dir()

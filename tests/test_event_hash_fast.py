@@ -20,8 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
-from antifake.errors import EPCISError
-from antifake.trace.event_hash import (
+from antifake.epcis.event_hash import (
     AF_NS,
     _fast_timestamp_text,
     _flat_prehash,
@@ -34,7 +33,8 @@ from antifake.trace.event_hash import (
     namespaces_from_context,
     prehash_string,
 )
-from antifake.trace.events import Event, Quantity, _fast_prehash
+from antifake.epcis.events import Event, Quantity, _fast_prehash
+from antifake.errors import EPCISError
 from conformance import conformance_dir
 
 DOCS = sorted(conformance_dir().glob("*/*.jsonld"))

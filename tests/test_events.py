@@ -7,16 +7,14 @@ import dataclasses
 import json
 import pickle
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from antifake.errors import AntifakeError, EPCISError
-from antifake.trace.epcis import dumps, parse_document
-from antifake.trace.event_hash import AF_NS, event_hash, prehash_string
-from antifake.trace.events import (
+from antifake.epcis.event_hash import AF_NS, event_hash, prehash_string
+from antifake.epcis.events import (
     BIZ_CLAIMING,
     BIZ_LISTING,
     BIZ_REACTIVATING,
@@ -27,6 +25,8 @@ from antifake.trace.events import (
     party_id,
     party_uri,
 )
+from antifake.epcis.jsonld import dumps, parse_document
+from antifake.errors import AntifakeError, EPCISError
 
 T = "2024-05-01T10:00:00+07:00"
 ITEM = "urn:epc:id:sgtin:4012345.011111.1001"
@@ -168,7 +168,7 @@ def test_time_handling() -> None:
         Event.scan(ITEM, by="x", at="yesterday")
     with pytest.raises(EPCISError):
         Event.scan(ITEM, by="x", at=1714532400)
-    aware = datetime(2024, 5, 1, 3, 0, tzinfo=timezone.utc)
+    aware = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
     a = Event.scan(ITEM, by="x", at=aware)
     b = Event.scan(ITEM, by="x", at="2024-05-01T03:00:00Z")
     assert a.event_id == b.event_id and a.tz_offset == "+00:00"
@@ -483,7 +483,7 @@ WORD = st.one_of(
 )
 TIME = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1),
-    timezones=st.sampled_from([timezone.utc, TZ7, timezone(timedelta(hours=-5, minutes=-30))]),
+    timezones=st.sampled_from([UTC, TZ7, timezone(timedelta(hours=-5, minutes=-30))]),
 )
 SCALAR = st.one_of(WORD, st.integers(-10**6, 10**6), st.floats(-1e6, 1e6), st.booleans(),
                    st.none())

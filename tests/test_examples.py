@@ -148,13 +148,13 @@ def _has_registry() -> bool:
     if getattr(af, "Registry", None) is not None:
         return True
     try:
-        importlib.import_module("antifake.trace.registry")
+        importlib.import_module("antifake.registry")
     except ModuleNotFoundError:
         return False
     return True
 
 
-@pytest.mark.xfail(not _has_registry(), reason="antifake.trace.registry is not available yet",
+@pytest.mark.xfail(not _has_registry(), reason="antifake.registry is not available yet",
                    strict=True)
 def test_recall_report(tmp_path: Path) -> None:
     p = _run("recall_report.py", "--demo", str(tmp_path / "demo"), "--out", "recall.csv",

@@ -1,30 +1,29 @@
-"""Tests of the trace graph (antifake.trace.graph) and the supply-chain simulator (part 1).
+"""Tests of the trace graph (antifake.graph) and the supply-chain simulator (part 1).
 
 Three layers:
 * a hand-written chain with exact expected answers (repack, unpack-all, in transit, a sold
   item staying in its case, custody at past times, ties broken by input order);
 * property tests comparing every query with a pure-Python reference that replays the events
-  in time order (small chains from ``antifake.sim`` and fully random event streams);
+  in time order (small chains from ``antifake.research.sim`` and fully random event streams);
 * bad inputs: errors, never a crash.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from antifake.epcis.kinds import EventKind as K
 from antifake.errors import AntifakeError, FormatError, UnknownStampError
-from antifake.sim import DELIVERED, HELD, TRANSIT, SupplyChain, describe, simulate
-from antifake.trace import _graph
-from antifake.trace.graph import Recall, TraceGraph, UnknownPartyError, to_microseconds
-from antifake.trace.kinds import EventKind as K
+from antifake.graph import Recall, TraceGraph, UnknownPartyError, _graph, to_microseconds
+from antifake.research.sim import DELIVERED, HELD, TRANSIT, SupplyChain, describe, simulate
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def at(hours: float) -> datetime:
@@ -876,7 +875,7 @@ def test_to_microseconds_is_to_micros_plus_array_forms() -> None:
     from antifake.timeutil import to_micros
 
     for t in (T0, T0 + timedelta(microseconds=7), datetime(1969, 12, 31, 23, 59, 59, 999999,
-                                                            tzinfo=timezone.utc)):
+                                                            tzinfo=UTC)):
         assert to_microseconds(t) == to_micros(t) == to_microseconds(t.isoformat())
         assert to_microseconds(np.datetime64(t.replace(tzinfo=None), "us")) == to_micros(t)
     assert to_microseconds(" 2025-03-01T08:00:00Z ") == to_micros(T0)

@@ -19,10 +19,10 @@ import pytest
 import antifake as af
 import pg_server
 import test_registry as shared
+from antifake.epcis.events import Event
 from antifake.errors import EPCISError, LifecycleError, RegistryError, UnknownStampError
-from antifake.trace.events import Event
-from antifake.trace.registry import MAX_WRONG_PINS, Registry
-from antifake.trace.storage import SCHEMA_VERSION, Storage
+from antifake.registry import MAX_WRONG_PINS, Registry
+from antifake.storage import SCHEMA_VERSION, Storage
 from antifake.verify import Status
 
 try:
@@ -32,7 +32,7 @@ except ImportError:  # under CI the tests fail instead, through the pg fixture (
     if not os.environ.get("CI"):
         pytest.skip("psycopg is not installed (pip install 'antifake[postgres]')",
                     allow_module_level=True)
-from antifake.trace.storage_pg import PG_CHUNK_CAP, PostgresStorage  # noqa: E402
+from antifake.storage.postgres import PG_CHUNK_CAP, PostgresStorage  # noqa: E402
 
 pg_server.install_dispatch()
 
@@ -279,7 +279,7 @@ def test_graph_columns_equal_sqlite_for_the_same_events(tmp_path: Path, reg: Reg
 
 def test_detection_sees_the_same_registry(tmp_path: Path, reg: Registry, ring: af.Keyring,
                                           batch: af.Batch, plain: af.Batch) -> None:
-    detect = pytest.importorskip("antifake.trace.detect")
+    detect = pytest.importorskip("antifake.detect")
     lite = setup_registry(Registry(tmp_path / "d.db", keyring=ring), batch, plain)
     try:
         for r in (reg, lite):

@@ -17,28 +17,21 @@ import pytest
 import antifake as af
 import pg_server
 from antifake import gs1
+from antifake import registry as registry_mod
+from antifake.detect import LISTING_FLAGS, Alert, check_listings
+from antifake.epcis.event_id import hash_ids, hash_to_id, id_to_hash
+from antifake.epcis.events import Event, event_kind
+from antifake.epcis.jsonld import dumps, parse_document
+from antifake.epcis.kinds import EventKind
 from antifake.errors import (
     EPCISError,
     LifecycleError,
     RegistryError,
     UnknownStampError,
 )
-from antifake.trace import registry as registry_mod
-from antifake.trace.detect import LISTING_FLAGS, Alert, check_listings
-from antifake.trace.epcis import dumps, parse_document
-from antifake.trace.events import Event
-from antifake.trace.kinds import EventKind
-from antifake.trace.registry import MAX_WRONG_PINS, Registry, event_kind
-from antifake.trace.storage import (
-    APPLICATION_ID,
-    CHUNK_CAP,
-    SCHEMA_VERSION,
-    SQLiteStorage,
-    Storage,
-    hash_ids,
-    hash_to_id,
-    id_to_hash,
-)
+from antifake.registry import MAX_WRONG_PINS, Registry
+from antifake.storage import CHUNK_CAP, SCHEMA_VERSION, SQLiteStorage, Storage
+from antifake.storage.sqlite import APPLICATION_ID
 from antifake.verify import Status
 from conformance import conformance_dir as shared_conformance_dir
 
@@ -753,12 +746,12 @@ def test_detection_then_flag_catches_a_copied_code(reg: Registry, batch: af.Batc
 def test_schema_1_registry_is_migrated_on_open(backend: str, db: Path | str, ring: af.Keyring,
                                                batch: af.Batch,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from antifake.trace import storage as sqlite_mod
+    from antifake.storage import sqlite as sqlite_mod
 
     if backend == "sqlite":
         monkeypatch.setattr(sqlite_mod, "SCHEMA_VERSION", 1)
     else:
-        from antifake.trace import storage_pg as pg_mod
+        from antifake.storage import postgres as pg_mod
 
         monkeypatch.setattr(pg_mod, "SCHEMA_VERSION", 1)
     with Registry(db, keyring=ring) as old:  # written by a version knowing schema 1 only

@@ -28,9 +28,9 @@ import pytest
 
 import antifake as af
 import pg_server
-from antifake.trace.epcis import dumps
-from antifake.trace.events import Event
-from antifake.trace.registry import COMMISSION_CHUNK, Registry
+from antifake.epcis.events import Event
+from antifake.epcis.jsonld import dumps
+from antifake.registry import COMMISSION_CHUNK, Registry
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -42,7 +42,7 @@ STAMPS = 25_000
 WORKER = textwrap.dedent('''
     import sys
     import antifake as af
-    from antifake.trace.registry import Registry
+    from antifake.registry import Registry
 
     from test_registry_kill import T0, unit_events as events  # the test's own units
 
@@ -67,7 +67,7 @@ WORKER = textwrap.dedent('''
             print("unit", k, new, flush=True)
     else:
         doc = sys.argv[3]
-        from antifake.trace.epcis import parse_document
+        from antifake.epcis.jsonld import parse_document
         d = parse_document(doc)
         print("parsed", flush=True)
         res = reg._store_events(d.events)

@@ -4,7 +4,22 @@ Issue signed stamp codes (QR URL, stamp number, scratch-off PIN) by the million,
 offline or in bulk, and trace every stamp's life to catch copies and diverted goods.
 """
 
+from antifake import qr
+from antifake._version import __version__
 from antifake.codes import GS1Attributes
+from antifake.detect import (
+    Alert,
+    DetectConfig,
+    DetectError,
+    Detector,
+    ListingCheck,
+    TraceData,
+    check_listing,
+    check_listings,
+    detect,
+)
+from antifake.epcis.event_hash import event_hash
+from antifake.epcis.events import Event
 from antifake.errors import (
     AntifakeError,
     EPCISError,
@@ -20,27 +35,17 @@ from antifake.errors import (
     UnknownStampError,
     WrongPassphrase,
 )
+from antifake.graph import Recall, TraceGraph
 from antifake.issue import Batch, IssueStream, Product, Stamp, issue, issue_iter
-from antifake.keys import IssuerKey, IssuerPublicKey, Keyring
+from antifake.keys import IssuerKey, IssuerPublicKey
 from antifake.manifest import Manifest
-from antifake.trace.detect import (
-    Alert,
-    DetectConfig,
-    DetectError,
-    Detector,
-    ListingCheck,
-    TraceData,
-    check_listing,
-    check_listings,
-    detect,
-)
-from antifake.trace.event_hash import event_hash
-from antifake.trace.events import Event
-from antifake.trace.graph import Recall, TraceGraph
-from antifake.trace.registry import ClaimResult, ImportResult, Registry, StampStatus
+from antifake.registry import ClaimResult, ImportResult, Registry, StampStatus
+from antifake.trust import Keyring
 from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, verify_pin
 
 __all__ = [
+    "__version__",
+    "qr",
     "Alert",
     "AntifakeError",
     "Batch",
@@ -89,4 +94,3 @@ __all__ = [
     "verify_many",
     "verify_pin",
 ]
-__version__ = "0.1.0"

@@ -14,7 +14,7 @@ import nacl.exceptions
 import nacl.signing
 import numpy as np
 
-from antifake import _core
+import antifake._core as _core
 
 __all__ = ["native_ed25519"]
 

@@ -689,11 +689,11 @@ def _optional(module: str, name: str) -> Any:
 
 
 def _registry_class() -> Any:
-    return getattr(af, "Registry", None) or _optional("antifake.trace.registry", "Registry")
+    return getattr(af, "Registry", None) or _optional("antifake.registry", "Registry")
 
 
 def _detect_function() -> Any:
-    return getattr(af, "detect", None) or _optional("antifake.trace.detect", "detect")
+    return getattr(af, "detect", None) or _optional("antifake.detect", "detect")
 
 
 def _not_yet(command: str, what: str) -> CLIError:
@@ -715,7 +715,7 @@ def _open_registry(args: argparse.Namespace, command: str, must_exist: bool = Tr
                    ring: af.Keyring | None = None) -> Any:
     cls = _registry_class()
     if cls is None:
-        raise _not_yet(command, "registry (antifake.trace.registry)")
+        raise _not_yet(command, "registry (antifake.registry)")
     db = _db_path(args, must_exist)
     if ring is None:
         ring = _keyring(args, required=False)
@@ -864,7 +864,7 @@ def _graph_view(reg: Any) -> tuple[Any, dict[str, Any] | None]:
     store = getattr(reg, "storage", None)
     cols_fn = getattr(store, "graph_columns", None)
     if callable(cols_fn):
-        from antifake.trace.graph import TraceGraph
+        from antifake.graph import TraceGraph
 
         cols = cols_fn()
         return TraceGraph.from_arrays(**cols), cols
@@ -879,8 +879,8 @@ def _history(g: Any, cols: dict[str, Any] | None, code: str) -> list[dict[str, A
     ids = g.event_ids
     if cols is None:
         return [{"event_id": str(ids[i])} for i in h.tolist()]
+    from antifake.epcis.kinds import EventKind
     from antifake.timeutil import from_micros, to_iso
-    from antifake.trace.kinds import EventKind
 
     parties = cols["parties"]
     out = []
@@ -1036,7 +1036,7 @@ def _check_listing_function() -> Any:
     cls = _registry_class()
     if cls is not None and hasattr(cls, "check_listing"):
         return lambda reg, code, seller: reg.check_listing(code, seller=seller)
-    fn = getattr(af, "check_listing", None) or _optional("antifake.trace.detect",
+    fn = getattr(af, "check_listing", None) or _optional("antifake.detect",
                                                           "check_listing")
     if fn is None:
         return None
@@ -1079,7 +1079,7 @@ def _timed(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from antifake import _core
+    import antifake._core as _core
 
     n = args.count
     if n < 100:

@@ -18,7 +18,7 @@ so stamp numbers come back ``UNVERIFIABLE`` there (a warning says so).
 
 Detection over a scan log
 -------------------------
-`detect_scans_dask` runs the per-code rules of `antifake.trace.detect` over a
+`detect_scans_dask` runs the per-code rules of `antifake.detect` over a
 partitioned scan log (Parquet via `read_scan_log`, or any dask dataframe with columns
 ``code, time, by, lat, lon, event_id``). The log is shuffled so that all scans of one code
 share a partition (``DataFrame.shuffle(on="code")``): every rule about one code then runs
@@ -31,7 +31,7 @@ regions) cannot be partitioned by code and are not run here: run `antifake.detec
 the registry for them.
 
 `detect_scans` is the single-process function (one partition holding every code): the
-Dask result equals it, alert for alert, and equals `antifake.trace.detect.detect` over
+Dask result equals it, alert for alert, and equals `antifake.detect.detect` over
 the context plus the same scans (per-code kinds, scanned codes; scans ordered by (time,
 event id) after the context's events).
 """
@@ -49,9 +49,10 @@ from typing import Any
 import numpy as np
 
 from antifake.errors import AntifakeError
-from antifake.keys import IssuerPublicKey, Keyring
+from antifake.keys import IssuerPublicKey
 from antifake.manifest import Manifest
 from antifake.timeutil import parse_time, to_iso
+from antifake.trust import Keyring
 
 __all__ = [
     "PER_CODE_KINDS",
@@ -292,13 +293,13 @@ def write_scan_log(scans: Any, path: Any, *, buckets: int = 16, part: str = "0")
 
 
 def scan_log_from_events(data: Any) -> tuple[Any, Any]:
-    """Split a `antifake.trace.detect.TraceData` (or what `detect` takes) into
+    """Split a `antifake.detect.TraceData` (or what `detect` takes) into
     a context without scans and a pandas scan log of its scans (one code each): for tests
     and for moving a registry's scans out to Parquet."""
     import pandas as pd
 
-    from antifake.trace.detect import TraceData, _as_data
-    from antifake.trace.kinds import EventKind
+    from antifake.detect import TraceData, _as_data
+    from antifake.epcis.kinds import EventKind
 
     d = _as_data(data)
     is_scan = d.ev_kind == int(EventKind.SCAN)
@@ -407,7 +408,7 @@ def _context_columns(context: Any) -> dict[str, Any]:
     """The columns of a context (Registry, Simulation, TraceData or None)."""
     if context is None:
         return dict(_EMPTY_CONTEXT)
-    from antifake.trace.detect import _as_data
+    from antifake.detect import _as_data
 
     d = _as_data(context)
     g = d.graph
@@ -446,8 +447,8 @@ def _obj(values: Iterable[Any]) -> np.ndarray:
 
 def _detect_part(scans: Any, ctx: _Context, config: Any) -> list[Any]:
     """The per-code rules over one partition of a scan log, against the context."""
-    from antifake.trace.detect import Detector, TraceData
-    from antifake.trace.kinds import EventKind
+    from antifake.detect import Detector, TraceData
+    from antifake.epcis.kinds import EventKind
 
     if not len(scans):
         return []
@@ -520,9 +521,9 @@ def _detect_part(scans: Any, ctx: _Context, config: Any) -> list[Any]:
 
 
 def _rank(alerts: list[Any]) -> list[Any]:
-    """The order `antifake.trace.detect.detect` gives: score (4 decimals) down, first
+    """The order `antifake.detect.detect` gives: score (4 decimals) down, first
     seen, kind, first code."""
-    from antifake.trace.detect import KINDS
+    from antifake.detect import KINDS
 
     kind_id = {k: i for i, k in enumerate(KINDS)}
     return sorted(alerts, key=lambda a: (-round(a.score, 4), a.first_us, kind_id[a.kind],
@@ -530,7 +531,7 @@ def _rank(alerts: list[Any]) -> list[Any]:
 
 
 def _config(config: Any) -> Any:
-    from antifake.trace.detect import DetectConfig
+    from antifake.detect import DetectConfig
 
     if config is None:
         config = DetectConfig(kinds=PER_CODE_KINDS)

@@ -18,7 +18,7 @@ import blake3
 import numpy as np
 import numpy.typing as npt
 
-from antifake import _core
+import antifake._core as _core
 from antifake import codes as C
 from antifake._sodium import native_ed25519
 from antifake.errors import FormatError, InvalidKey, IssueError
@@ -217,15 +217,6 @@ class Batch:
                                      self.index_offset, len(self))
         material = _core.keyed_tags(key.pin_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_pins(material, grouped, threads))
-
-    def qr(self, i: int, base: str, kind: str = "png",
-           path: str | os.PathLike[str] | None = None, *, error: str = "M", scale: int = 4,
-           border: int = 4) -> bytes | str | os.PathLike[str]:
-        """QR image of stamp ``i`` (row number) with resolver ``base``: PNG bytes, SVG text,
-        or the path written when ``path`` is given (see `antifake.qr`; needs segno)."""
-        from antifake.qr import stamp_qr
-
-        return stamp_qr(self, i, base, kind, path, error=error, scale=scale, border=border)
 
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -177,7 +177,7 @@ def stamp_qr(batch: Batch, i: int, base: str, kind: str = "png",
              path: str | os.PathLike[str] | None = None, *, error: str = DEFAULT_ERROR,
              scale: int = DEFAULT_SCALE, border: int = DEFAULT_BORDER) -> bytes | str | Path:
     """The QR image of stamp ``i`` (row number) of ``batch`` with resolver ``base``: PNG bytes,
-    SVG text, or the path written (backs ``Batch.qr``)."""
+    SVG text, or the path written."""
     return render(batch[i].url(base), kind, path, error=error, scale=scale, border=border)
 
 

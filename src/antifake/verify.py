@@ -21,12 +21,12 @@ import blake3
 import numpy as np
 import numpy.typing as npt
 
-from antifake import _core
+import antifake._core as _core
 from antifake import codes as C
 from antifake._sodium import native_ed25519
 from antifake.issue import Stamp
-from antifake.keys import Keyring, KeyState
 from antifake.manifest import FINGERPRINT_KEY, Manifest, fingerprint
+from antifake.trust import Keyring, KeyState
 
 __all__ = ["Status", "Verdict", "VerifyResult", "verify", "verify_many"]
 

@@ -1,0 +1,308 @@
+"""What the SQL backends share: packed column chunks, the row queries both run (written once
+with ``?`` placeholders, adapted per driver) and the assembly of the trace-graph columns."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from antifake.epcis.event_id import hash_ids
+from antifake.errors import RegistryError
+from antifake.storage.abc import NodeState, StampRow
+
+_IN_CHUNK = 500  # bound parameters per IN (...) list: portable and well under every limit
+_dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+def _names(dtype: np.dtype) -> tuple[str, ...]:
+    """The field names of a structured dtype."""
+    if dtype.names is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return dtype.names
+
+
+def _pack(rec: np.ndarray) -> bytes:
+    """A structured array as column-major bytes: every field's values, one field after the
+    other (so that reading a column is one contiguous copy)."""
+    return b"".join(np.ascontiguousarray(rec[name]).tobytes() for name in _names(rec.dtype))
+
+
+def _unpack(blob: bytes, dtype: np.dtype, n: int) -> dict[str, np.ndarray]:
+    """Inverse of `_pack`: read-only views of each field."""
+    out: dict[str, np.ndarray] = {}
+    off = 0
+    for name in _names(dtype):
+        ft = dtype[name]
+        out[name] = np.frombuffer(blob, dtype=ft, count=n, offset=off)
+        off += ft.itemsize * n
+    if off != len(blob):
+        raise RegistryError("column store chunk of the wrong size (run Registry.check())")
+    return out
+
+
+def _concat(parts: list[dict[str, np.ndarray]], dtype: np.dtype) -> bytes:
+    return b"".join(np.concatenate([p[name] for p in parts]).tobytes()
+                    for name in _names(dtype))
+
+
+
+def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i: i + size]
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _id_map(ids: np.ndarray) -> tuple[bool, np.ndarray]:
+    """Whether database ids ``ids`` (ascending) are exactly 1..n, and the ids themselves."""
+    n = len(ids)
+    dense = n == 0 or (int(ids[0]) == 1 and int(ids[-1]) == n)
+    return dense, ids
+
+
+def _to_index(values: np.ndarray, dense: bool, ids: np.ndarray, what: str) -> np.ndarray:
+    """Map database ids to 0-based positions in ``ids`` (-1, none, stays -1)."""
+    v = np.asarray(values, dtype=np.int64)
+    if dense:
+        out = v - 1
+        out[v < 0] = -1
+        if len(v) and int(out.max(initial=-1)) >= len(ids):
+            raise RegistryError(f"column store names an unknown {what} row")
+        return out
+    if not len(ids):
+        if np.any(v >= 0):
+            raise RegistryError(f"column store names an unknown {what} row")
+        return np.full(len(v), -1, dtype=np.int64)
+    pos = np.searchsorted(ids, v)
+    ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == v)
+    if np.any(~ok & (v >= 0)):
+        raise RegistryError(f"column store names an unknown {what} row")
+    return np.where(v >= 0, pos, -1).astype(np.int64)
+
+
+class _SQLRows:
+    """What the SQLite and PostgreSQL backends share: the row queries both run, written once
+    with ``?`` placeholders (`_x` adapts them to the driver), and the error mapping."""
+
+    _db: Any
+    _lock: threading.RLock
+    _tx: str | None
+    _canonical: Callable[[str], str | None] | None
+    _ctx_cache: dict[str, int]  # context ids committed
+    _pending_ctx: dict[str, int]  # context ids of the open transaction
+    #: the driver's exception classes, turned into RegistryError by `_storage_error`
+    _db_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def _x(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        """Execute ``sql`` (``?`` placeholders) on the connection; returns the cursor."""
+        return self._db.execute(sql, args)
+
+    def _storage_error(self, exc: BaseException) -> RegistryError:
+        return RegistryError(f"registry storage error: {exc}")
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(*self._db_errors):
+            self._x("ROLLBACK")
+
+    def _need_tx(self) -> None:
+        if self._tx != "write":
+            raise RegistryError("internal: write outside a transaction")
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(*self._db_errors):
+            self._db.close()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with self._lock:
+            try:
+                yield self._db
+            except self._db_errors as exc:
+                raise self._storage_error(exc) from exc
+
+    def _one(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        try:
+            with self._lock:
+                return self._x(sql, args).fetchone()
+        except self._db_errors as exc:
+            raise self._storage_error(exc) from exc
+
+    def _all(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
+        try:
+            with self._lock:
+                return self._x(sql, args).fetchall()
+        except self._db_errors as exc:
+            raise self._storage_error(exc) from exc
+
+    def party_rows(self) -> list[tuple[Any, ...]]:
+        return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")
+
+    def _stamp_row(self, node: int, b: Sequence[Any], idx: int) -> StampRow | None:
+        row = self._x("SELECT epc, serial FROM nodes WHERE id = ?", (node,)).fetchone()
+        if row is None:
+            return None
+        serial = None if row[1] is None else int(row[1]) & 0xFFFF_FFFF_FFFF_FFFF
+        return StampRow(node, row[0], b[0], int(b[1]), int(b[2]), idx, serial)
+
+    def stamp_by_index(self, issuer: str, key_id: int, batch_id: int,
+                       index: int) -> StampRow | None:
+        with self._reading():
+            b = self._x(
+                "SELECT issuer, key_id, batch_id, id, first_index, first_node FROM batches "
+                "WHERE issuer = ? AND key_id = ? AND batch_id = ? AND first_index <= ? "
+                "AND first_index + n > ? ORDER BY first_index DESC LIMIT 1",
+                (issuer, key_id, batch_id, index, index)).fetchone()
+            if b is None:
+                return None
+            ex = self._x("SELECT node FROM stamp_nodes WHERE batch = ? AND idx = ?",
+                                  (b[3], index)).fetchone()
+            node = int(ex[0]) if ex else int(b[5]) + index - int(b[4])
+            return self._stamp_row(node, b, index)
+
+    def stamp_by_node(self, node: int) -> StampRow | None:
+        with self._reading():
+            ex = self._x(
+                "SELECT b.issuer, b.key_id, b.batch_id, s.idx FROM stamp_nodes s "
+                "JOIN batches b ON b.id = s.batch WHERE s.node = ?", (node,)).fetchone()
+            if ex is not None:
+                return self._stamp_row(node, ex, int(ex[3]))
+            b = self._x(
+                "SELECT issuer, key_id, batch_id, id, first_index, first_node, n FROM batches "
+                "WHERE first_node <= ? ORDER BY first_node DESC LIMIT 1", (node,)).fetchone()
+            if b is None or node >= int(b[5]) + int(b[6]):
+                return None
+            idx = int(b[4]) + node - int(b[5])
+            taken = self._x("SELECT 1 FROM stamp_nodes WHERE batch = ? AND idx = ?",
+                                     (b[3], idx)).fetchone()
+            if taken is not None:  # a hole: this id was never this stamp's node
+                return None
+            return self._stamp_row(node, b, idx)
+
+    def node_by_key(self, key: str) -> int | None:
+        """The node of an EPC, as written or (failing that) in its canonical form."""
+        row = self._one("SELECT id FROM nodes WHERE epc = ?", (key,))
+        if row is None and self._canonical is not None:
+            alias = self._canonical(key)
+            if alias is not None and alias != key:
+                row = self._one("SELECT id FROM nodes WHERE epc = ?", (alias,))
+        return None if row is None else int(row[0])
+
+    def node_epc(self, node: int) -> str:
+        row = self._one("SELECT epc FROM nodes WHERE id = ?", (node,))
+        if row is None:
+            raise RegistryError(f"internal: no node {node}")
+        return str(row[0])
+
+    def _ctx_id(self, ns: Mapping[str, str] | None) -> int | None:
+        if ns is None:
+            return None
+        text = json.dumps(dict(ns), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        cid = self._ctx_cache.get(text, self._pending_ctx.get(text))
+        if cid is None:
+            self._x("INSERT INTO contexts(ns) VALUES (?) ON CONFLICT(ns) DO NOTHING",
+                             (text,))
+            cid = int(self._x("SELECT id FROM contexts WHERE ns = ?",
+                                       (text,)).fetchone()[0])
+            self._pending_ctx[text] = cid
+        return cid
+
+    def contexts(self) -> dict[int, dict[str, str]]:
+        return {int(i): json.loads(ns) for i, ns in self._all("SELECT id, ns FROM contexts")}
+
+    def put_state(self, s: NodeState) -> None:
+        self._need_tx()
+        self._x(
+            "INSERT INTO lifecycle(node, state, reason, since_us, claim, wrong_pins, attempts, "
+            "claim_us) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(node) DO UPDATE SET "
+            "state = excluded.state, reason = excluded.reason, since_us = excluded.since_us, "
+            "claim = excluded.claim, wrong_pins = excluded.wrong_pins, "
+            "attempts = excluded.attempts, claim_us = excluded.claim_us",
+            (s.node, s.state, s.reason, s.since_us, s.claim, s.wrong_pins, s.attempts,
+             s.claim_us))
+
+
+
+def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]:
+    """``d`` with ``key`` restored after the event's time fields (where EPCIS puts lists)."""
+    out: dict[str, Any] = {}
+    placed = False
+    for k, v in d.items():
+        out[k] = v
+        if k == "eventTimeZoneOffset" and not placed:
+            out[key] = values
+            placed = True
+    if not placed:
+        out[key] = values
+    return out
+
+
+def _graph_arrays(epcs: np.ndarray, node_ids: np.ndarray, prow: Sequence[Any],
+                  ev: dict[str, np.ndarray], inc: dict[str, np.ndarray],
+                  batches: Sequence[Any], exceptions: Sequence[Any]
+                  ) -> tuple[dict[str, Any], np.ndarray]:
+    """The keyword arguments of `TraceGraph.from_arrays` from what a backend read, and the
+    stored event ids in the graph's event order. Input: nodes
+    (ids ascending, their EPCs), party rows, the packed event and incidence columns, the
+    batches and the stamp-node exceptions. Events are put in id order (concurrent PostgreSQL
+    writers may commit chunks out of order; incidences follow their events)."""
+    party_ids = np.array([r[0] for r in prow], dtype=np.int64)
+    parties = np.empty(len(prow), dtype=object)
+    parties[:] = [r[1] for r in prow]
+    ev_db = ev["event"]
+    if len(ev_db) > 1 and not np.all(ev_db[1:] > ev_db[:-1]):
+        o = np.argsort(ev_db, kind="stable")
+        ev = {f: a[o] for f, a in ev.items()}
+        ev_db = ev["event"]
+        if not np.all(ev_db[1:] > ev_db[:-1]):
+            raise RegistryError("column store holds an event twice (run Registry.check())")
+        oi = np.argsort(inc["event"], kind="stable")
+        inc = {f: a[oi] for f, a in inc.items()}
+    ev_dense, _ = _id_map(ev_db)
+    node_dense, _ = _id_map(node_ids)
+    party_dense, _ = _id_map(party_ids)
+    node_key = np.full(len(node_ids), -1, dtype=np.int32)
+    node_batch = np.full(len(node_ids), -1, dtype=np.int64)
+    for _, key_id, batch_id, first_node, n in batches:
+        ids = np.arange(first_node, first_node + n, dtype=np.int64)
+        if node_dense:
+            pos = ids - 1
+            pos = pos[pos < len(node_ids)]
+        else:
+            p = np.searchsorted(node_ids, ids)
+            ok = p < len(node_ids)
+            ok[ok] = node_ids[p[ok]] == ids[ok]
+            pos = p[ok]
+        node_key[pos] = key_id
+        node_batch[pos] = batch_id
+    for node, key_id, batch_id in exceptions:
+        p = _to_index(np.array([node]), node_dense, node_ids, "node")[0]
+        node_key[p] = key_id
+        node_batch[p] = batch_id
+    hashes = ev.pop("hash").view(np.uint8).reshape(-1, 32)
+    return {
+        "epcs": epcs,
+        "parties": parties,
+        "ev_ids": hash_ids(hashes),
+        "ev_time": ev["time"],
+        "ev_kind": ev["kind"],
+        "ev_by": _to_index(ev["by"], party_dense, party_ids, "party").astype(np.int32),
+        "ev_src": _to_index(ev["src"], party_dense, party_ids, "party").astype(np.int32),
+        "ev_dst": _to_index(ev["dst"], party_dense, party_ids, "party").astype(np.int32),
+        "ev_lat": ev["lat"],
+        "ev_lon": ev["lon"],
+        "inc_event": _to_index(inc["event"], ev_dense, ev_db, "event"),
+        "inc_node": _to_index(inc["node"], node_dense, node_ids, "node"),
+        "agg_parent": _to_index(ev["parent"], node_dense, node_ids, "node"),
+        "node_key": node_key,
+        "node_batch": node_batch,
+    }, ev_db
+
+

@@ -1,0 +1,875 @@
+"""The SQLite registry backend (the default): one file, WAL, one transaction per write.
+
+It implements the [`Storage`][antifake.storage.abc.Storage] protocol; the SQL it shares with the
+PostgreSQL backend (portable where that is cheap: ``ON CONFLICT``, integer keys, no triggers)
+lives in `antifake.storage._sql`, and what is SQLite's own is here: connection set-up, DDL and
+locking.
+
+Data model (schema version 1)
+-----------------------------
+``parties``      one row per party id (role, region, coordinates); events name parties by row.
+``nodes``        one row per EPC ever seen (stamps, containers, EPCs of imported events), keyed
+                 by its canonical form (GS1 EPC URNs become canonical Digital Links, as in the
+                 CBV 2.0 hash), with the 64-bit serial of a stamp.
+``batches``      one row per registered batch (or streamed chunk of one): issuer, key id, batch
+                 id, index range, a digest of its stamps, and ``first_node``: stamp ``i`` of the
+                 batch is node ``first_node + i - first_index``, except for the few stamps whose
+                 EPC was already a node (listed in ``stamp_nodes``). No row per stamp is needed,
+                 so 1 M stamps are 1 M ``nodes`` rows and nothing else; the ``stamps`` view shows
+                 them as (epc, issuer, key_id, batch_id, idx, serial) rows.
+``events``       one row per event: the 32-byte CBV 2.0 hash (unique: re-submitting is a
+                 no-op), time, `EventKind`, parties, aggregation
+                 parent, coordinates, and the EPCIS JSON as written. A commissioning event of a
+                 registered batch covers a node range (``first_node``, ``n_nodes``) and leaves
+                 its ``epcList`` to the ``nodes`` rows.
+``incidence``    (node, event) for every EPC an event lists (range events excepted).
+``lifecycle``    sparse state per node: decommissioned (reason, since) and claim state (claimed
+                 / locked, wrong PINs, attempts). Absent row: active and unclaimed.
+``columns``      the integer columns of the events and incidences, packed as little-endian
+                 arrays (``EV_DTYPE``, ``INC_DTYPE``) in append-only chunks written in the same
+                 transaction as the rows.
+                 [`Storage.graph_columns`][antifake.storage.abc.Storage.graph_columns] reads a few
+                 blobs instead of millions of rows (``sqlite3`` needs about 2 us per row and column:
+                 8 s for 4 M events). Small chunks are merged as they accumulate (a binary counter:
+                 each chunk is more than twice the next, so there are O(log n) of them and a row is
+                 rewritten O(log n) times), up to ``CHUNK_CAP`` rows.
+``contexts``     the JSON-LD namespaces of events read from other documents.
+``meta``         schema version (also in ``PRAGMA user_version``), creation data.
+
+SQLite settings
+---------------
+WAL journal (readers never block the writer and see a consistent snapshot); every write is one
+``BEGIN IMMEDIATE`` transaction, so a read-check-write (a claim) is atomic across threads and
+processes; ``busy_timeout`` lets writers queue instead of failing; ``foreign_keys=ON``.
+
+``synchronous=FULL`` by default. In WAL mode NORMAL is already safe against a crashed or killed
+process (a committed transaction is in the WAL, which the OS holds), and never corrupts the
+database; what it gives up is durability of the last transactions on power loss or an OS crash.
+The registry records legal facts (a decommissioning, the first claim of a stamp, after which a
+second claim is proof of a copy): losing an acknowledged claim would let a copy be claimed as
+genuine. FULL costs one ``fsync`` of the WAL per commit, which bulk writes (``register``,
+``record_many``, ``import_epcis``: one transaction each) amortise and a claim (a person typing a
+PIN) does not notice. Bulk loaders that can replay their input may pass ``synchronous="normal"``.
+"""
+
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from antifake.errors import RegistryError
+from antifake.storage._sql import (
+    _chunks,
+    _concat,
+    _dump_json,
+    _graph_arrays,
+    _names,
+    _now_us,
+    _pack,
+    _SQLRows,
+    _unpack,
+    _with_list,
+)
+from antifake.storage.abc import (
+    CHUNK_CAP,
+    EV_DTYPE,
+    INC_DTYPE,
+    SCHEMA_VERSION,
+    BatchPart,
+    EventRow,
+    Inserted,
+    NodeState,
+    Suspicion,
+)
+
+__all__ = ["APPLICATION_ID", "SQLiteStorage"]
+
+APPLICATION_ID = 0x4146_5247  # "AFRG" in PRAGMA application_id: an antifake registry file
+
+# ----------------------------------------------------------------------------------------
+# SQLite
+# ----------------------------------------------------------------------------------------
+_SCHEMA_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE parties (
+    id     INTEGER PRIMARY KEY,
+    name   TEXT NOT NULL UNIQUE,
+    role   TEXT,
+    region TEXT,
+    lat    REAL,
+    lon    REAL
+);
+CREATE TABLE nodes (
+    id     INTEGER PRIMARY KEY,
+    epc    TEXT NOT NULL UNIQUE,
+    serial INTEGER
+);
+CREATE TABLE batches (
+    id            INTEGER PRIMARY KEY,
+    issuer        TEXT NOT NULL,
+    key_id        INTEGER NOT NULL,
+    batch_id      INTEGER NOT NULL,
+    first_index   INTEGER NOT NULL,
+    n             INTEGER NOT NULL CHECK (n > 0),
+    first_node    INTEGER NOT NULL,
+    digest        BLOB NOT NULL,
+    owner         INTEGER REFERENCES parties(id),
+    gtin          TEXT,
+    lot           TEXT,
+    expiry        TEXT,
+    registered_us INTEGER NOT NULL,
+    UNIQUE (issuer, key_id, batch_id, first_index)
+);
+CREATE INDEX batches_first_node ON batches(first_node);
+CREATE TABLE stamp_nodes (
+    batch INTEGER NOT NULL REFERENCES batches(id),
+    idx   INTEGER NOT NULL,
+    node  INTEGER NOT NULL UNIQUE REFERENCES nodes(id),
+    PRIMARY KEY (batch, idx)
+);
+CREATE TABLE contexts (
+    id INTEGER PRIMARY KEY,
+    ns TEXT NOT NULL UNIQUE
+);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL UNIQUE,
+    time_us     INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    by_party    INTEGER REFERENCES parties(id),
+    src         INTEGER REFERENCES parties(id),
+    dst         INTEGER REFERENCES parties(id),
+    parent      INTEGER REFERENCES nodes(id),
+    lat         REAL,
+    lon         REAL,
+    recorded_us INTEGER NOT NULL,
+    ctx         INTEGER REFERENCES contexts(id),
+    first_node  INTEGER,
+    n_nodes     INTEGER,
+    doc         TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time_us);
+CREATE INDEX events_parent ON events(parent) WHERE parent IS NOT NULL;
+CREATE INDEX events_range ON events(first_node) WHERE first_node IS NOT NULL;
+CREATE TABLE incidence (
+    node  INTEGER NOT NULL REFERENCES nodes(id),
+    event INTEGER NOT NULL REFERENCES events(id),
+    PRIMARY KEY (node, event)
+) WITHOUT ROWID;
+CREATE TABLE lifecycle (
+    node       INTEGER PRIMARY KEY REFERENCES nodes(id),
+    state      INTEGER NOT NULL DEFAULT 0,
+    reason     TEXT,
+    since_us   INTEGER,
+    claim      INTEGER NOT NULL DEFAULT 0,
+    wrong_pins INTEGER NOT NULL DEFAULT 0,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    claim_us   INTEGER
+);
+CREATE TABLE columns (
+    id          INTEGER PRIMARY KEY,
+    first_event INTEGER NOT NULL,
+    last_event  INTEGER NOT NULL,
+    n_events    INTEGER NOT NULL,
+    n_inc       INTEGER NOT NULL,
+    events      BLOB NOT NULL,
+    inc         BLOB NOT NULL
+);
+CREATE VIEW stamps AS
+    SELECT n.id AS node, n.epc AS epc, b.issuer AS issuer, b.key_id AS key_id,
+           b.batch_id AS batch_id, b.first_index + (n.id - b.first_node) AS idx,
+           n.serial AS serial
+    FROM batches b JOIN nodes n ON n.id >= b.first_node AND n.id < b.first_node + b.n
+    WHERE n.id NOT IN (SELECT node FROM stamp_nodes)
+    UNION ALL
+    SELECT n.id, n.epc, b.issuer, b.key_id, b.batch_id, s.idx, n.serial
+    FROM stamp_nodes s JOIN batches b ON b.id = s.batch JOIN nodes n ON n.id = s.node;
+"""
+
+# v2: codes that detection found copied (Registry.flag_suspected); verify says SUSPECTED_CLONE.
+_SCHEMA_V2 = """
+CREATE TABLE suspicions (
+    node     INTEGER PRIMARY KEY REFERENCES nodes(id),
+    kind     TEXT NOT NULL,
+    score    REAL NOT NULL,
+    since_us INTEGER NOT NULL,
+    evidence TEXT NOT NULL
+);
+"""
+
+#: Upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (run in one transaction).
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+
+
+
+class SQLiteStorage(_SQLRows):
+    """The SQLite backend (see the module documentation for the schema and settings).
+
+    ``path`` is a file path or ``":memory:"``; ``timeout`` (seconds) is how long a writer waits
+    for another one; ``synchronous`` is ``"full"`` (default) or ``"normal"``. One connection,
+    shared by the threads of one process under a lock; other processes open their own.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
+                 synchronous: str = "full", cache_mb: int = 256,
+                 canonical: Callable[[str], str | None] | None = None) -> None:
+        sync = str(synchronous).lower()
+        if sync not in ("full", "normal", "extra"):
+            raise RegistryError(f"synchronous must be 'full', 'normal' or 'extra', not "
+                                f"{synchronous!r}")
+        self.path = os.fspath(path)
+        self.url = "sqlite:///" + self.path
+        self._canonical = canonical
+        self._lock = threading.RLock()
+        self._tx: str | None = None  # "write", "read" or None
+        self._pending_ev: list[np.ndarray] = []
+        self._pending_inc: list[np.ndarray] = []
+        self._party_cache: dict[str, int] = {}
+        self._pending_parties: dict[str, int] = {}
+        self._ctx_cache: dict[str, int] = {}
+        self._pending_ctx: dict[str, int] = {}
+        self._timeout = float(timeout)
+        try:
+            if self.path != ":memory:":
+                parent = Path(self.path).resolve().parent
+                if not parent.is_dir():
+                    raise RegistryError(f"no such directory for the registry: {parent}")
+            self._db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                                       check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise RegistryError(f"cannot open registry {self.path!r}: {exc}") from None
+        try:
+            self._configure(sync, cache_mb)
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- set-up (SQLite specific) ----------------------------------------------------------
+    def _configure(self, sync: str, cache_mb: int) -> None:
+        db = self._db
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            if self.path != ":memory:":
+                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise RegistryError(f"cannot switch {self.path!r} to WAL mode ({mode})")
+            db.execute(f"PRAGMA synchronous = {sync.upper()}")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute(f"PRAGMA cache_size = {-1024 * int(cache_mb)}")
+            db.execute("PRAGMA temp_store = MEMORY")
+            db.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"{self.path!r} is not a usable SQLite database: {exc}") from None
+
+    def _migrate(self) -> None:
+        db = self._db
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            app = db.execute("PRAGMA application_id").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"{self.path!r} is not a usable SQLite database: {exc}") from None
+        self._check_version(version, app)
+        if version == SCHEMA_VERSION:
+            self._check_meta()
+            return
+        with self.transaction():  # re-read under the write lock: another process may be here
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            app = db.execute("PRAGMA application_id").fetchone()[0]
+            self._check_version(version, app)
+            if version == 0:
+                n = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if n:
+                    raise RegistryError(f"{self.path!r} is an SQLite database but not an "
+                                        "antifake registry")
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                self._run_script(MIGRATIONS[v])
+                db.execute(f"PRAGMA user_version = {v}")
+            from antifake._version import __version__
+
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            meta = {"schema_version": str(SCHEMA_VERSION), "format": "antifake-registry",
+                    "written_by": f"antifake {__version__}"}
+            if version == 0:
+                meta["created_us"] = str(_now_us())
+            db.executemany("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+                           "DO UPDATE SET value = excluded.value", list(meta.items()))
+        self._check_meta()
+
+    def _run_script(self, script: str) -> None:
+        # executescript would COMMIT the open transaction: run statement by statement
+        for stmt in script.split(";\n"):
+            if stmt.strip():
+                self._db.execute(stmt)
+
+    def _check_version(self, version: int, app: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise RegistryError(
+                f"registry {self.path!r} has schema version {version}, newer than this antifake "
+                f"supports ({SCHEMA_VERSION}); upgrade antifake to open it")
+        if version > 0 and app != APPLICATION_ID:
+            raise RegistryError(f"{self.path!r} is an SQLite database but not an antifake "
+                                "registry (application_id differs)")
+
+    def _check_meta(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise RegistryError(f"registry {self.path!r}: meta.schema_version {row and row[0]!r}"
+                                f" disagrees with PRAGMA user_version {SCHEMA_VERSION}")
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: ``BEGIN IMMEDIATE`` (takes the write lock first, so what is read
+        inside cannot change before the commit), ``COMMIT`` on success, ``ROLLBACK`` on any
+        exception. Nested calls join the outer transaction."""
+        with self._lock:
+            if self._tx == "write":
+                yield
+                return
+            if self._tx == "read":
+                raise RegistryError("internal: a write inside a read snapshot")
+            self._begin("BEGIN IMMEDIATE")
+            self._tx = "write"
+            try:
+                yield
+                self._flush_columns()
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise RegistryError(f"registry storage error: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                self._party_cache.update(self._pending_parties)
+                self._ctx_cache.update(self._pending_ctx)
+            finally:
+                self._tx = None
+                self._pending_ev.clear()
+                self._pending_inc.clear()
+                self._pending_parties.clear()
+                self._pending_ctx.clear()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees one committed state."""
+        with self._lock:
+            if self._tx is not None:
+                yield
+                return
+            self._begin("BEGIN")
+            self._tx = "read"
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise RegistryError(f"registry storage error: {exc}") from exc
+            finally:
+                self._tx = None
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("COMMIT")
+
+    def _begin(self, stmt: str) -> None:
+        try:
+            self._db.execute(stmt)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RegistryError(f"registry is busy: another writer held it for more than "
+                                    f"{self._timeout:g} s") from None
+            raise RegistryError(f"cannot start a transaction: {exc}") from None
+
+    # -- parties ---------------------------------------------------------------------------
+    def add_party(self, name: str, role: str | None, region: str | None,
+                  lat: float | None, lon: float | None) -> int:
+        self._need_tx()
+        self._db.execute(
+            "INSERT INTO parties(name, role, region, lat, lon) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET role = coalesce(excluded.role, role), "
+            "region = coalesce(excluded.region, region), lat = coalesce(excluded.lat, lat), "
+            "lon = coalesce(excluded.lon, lon)", (name, role, region, lat, lon))
+        pid = int(self._db.execute("SELECT id FROM parties WHERE name = ?", (name,)).fetchone()[0])
+        self._pending_parties[name] = pid
+        return pid
+
+    def party_ids(self, names: Iterable[str]) -> dict[str, int]:
+        """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
+        self._need_tx()
+        out: dict[str, int] = {}
+        missing = []
+        for name in set(names):
+            pid = self._party_cache.get(name, self._pending_parties.get(name))
+            if pid is None:
+                missing.append(name)
+            else:
+                out[name] = pid
+        for part in _chunks(missing):
+            q = ",".join("?" * len(part))
+            for pid, name in self._db.execute(
+                    f"SELECT id, name FROM parties WHERE name IN ({q})", list(part)):  # noqa: S608
+                out[name] = int(pid)
+                self._pending_parties[name] = int(pid)
+        new = [n for n in missing if n not in out]
+        if new:
+            nxt = (self._db.execute("SELECT max(id) FROM parties").fetchone()[0] or 0) + 1
+            rows = [(nxt + i, n) for i, n in enumerate(new)]
+            self._db.executemany("INSERT INTO parties(id, name) VALUES (?, ?)", rows)
+            for pid, name in rows:
+                out[name] = pid
+                self._pending_parties[name] = pid
+        return out
+
+    # -- stamps ----------------------------------------------------------------------------
+    def batch_parts(self, issuer: str, key_id: int, batch_id: int) -> list[BatchPart]:
+        rows = self._all(
+            "SELECT id, first_index, n, digest, first_node FROM batches "
+            "WHERE issuer = ? AND key_id = ? AND batch_id = ? ORDER BY first_index",
+            (issuer, key_id, batch_id))
+        return [BatchPart(issuer, key_id, batch_id, int(fi), int(n), bytes(d), row=int(r),
+                          first_node=int(fn)) for r, fi, n, d, fn in rows]
+
+    def _next_node(self) -> int:
+        a = self._db.execute("SELECT max(id) FROM nodes").fetchone()[0] or 0
+        b = self._db.execute("SELECT max(first_node + n - 1) FROM batches").fetchone()[0] or 0
+        return max(int(a), int(b)) + 1
+
+    def insert_batch(self, part: BatchPart, epcs: Sequence[str],
+                     serials: np.ndarray) -> np.ndarray:
+        """Store a batch part and its stamps' nodes; returns the node id of every stamp.
+
+        Stamp ``i`` gets node ``first_node + i``; a stamp whose EPC is already a node (an
+        imported event named it before it was registered) keeps that node, listed in
+        ``stamp_nodes``; one that is already a registered stamp is refused."""
+        self._need_tx()
+        db = self._db
+        n = len(epcs)
+        if n != part.n or len(serials) != n:
+            raise RegistryError("internal: batch part, EPCs and serials disagree")
+        owner = self.party_ids([part.owner])[part.owner] if part.owner else None
+        first = self._next_node()
+        cur = db.execute(
+            "INSERT INTO batches(issuer, key_id, batch_id, first_index, n, first_node, digest, "
+            "owner, gtin, lot, expiry, registered_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (part.issuer, part.key_id, part.batch_id, part.first_index, n, first, part.digest,
+             owner, part.gtin, part.lot, part.expiry, part.registered_us))
+        part.row = int(cur.lastrowid)
+        part.first_node = first
+        sers = np.ascontiguousarray(serials, dtype=np.uint64).view(np.int64).tolist()
+        before = db.total_changes
+        db.executemany("INSERT INTO nodes(id, epc, serial) VALUES (?, ?, ?) "
+                       "ON CONFLICT(epc) DO NOTHING",
+                       zip(range(first, first + n), epcs, sers, strict=True))
+        nodes = np.arange(first, first + n, dtype=np.int64)
+        if db.total_changes - before != n:
+            present = np.fromiter(
+                (r[0] for r in db.execute("SELECT id FROM nodes WHERE id BETWEEN ? AND ?",
+                                          (first, first + n - 1))), dtype=np.int64)
+            holes = np.setdiff1d(nodes, present)
+            for i in (holes - first).tolist():
+                row = db.execute("SELECT id, serial FROM nodes WHERE epc = ?",
+                                 (epcs[i],)).fetchone()
+                node = int(row[0])
+                if row[1] is not None or self.stamp_by_node(node) is not None:
+                    raise RegistryError(f"stamp {epcs[i]} is already registered in another "
+                                        "batch")
+                db.execute("UPDATE nodes SET serial = ? WHERE id = ?", (sers[i], node))
+                db.execute("INSERT INTO stamp_nodes(batch, idx, node) VALUES (?, ?, ?)",
+                           (part.row, part.first_index + i, node))
+                nodes[i] = node
+        return nodes
+
+    def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for part in _chunks(keys):
+            q = ",".join("?" * len(part))
+            for nid, epc in self._db.execute(
+                    f"SELECT id, epc FROM nodes WHERE epc IN ({q})", list(part)):  # noqa: S608
+                out[epc] = int(nid)
+        return out
+
+    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        """Node ids of EPCs, creating the unknown ones (inside a transaction). An EPC not
+        stored as written but whose canonical form is (a GS1 EPC URN of a registered stamp)
+        is that node; other new EPCs are stored as written."""
+        db = self._db
+        uniq = list(dict.fromkeys(keys))
+        out = self._lookup_nodes(uniq)
+        new = [k for k in uniq if k not in out]
+        if new and self._canonical is not None:
+            alias = {}
+            for k in new:
+                c = self._canonical(k)
+                if c is not None and c != k:
+                    alias[k] = c
+            if alias:
+                found = self._lookup_nodes(list(set(alias.values())))
+                for k, c in alias.items():
+                    if c in found:
+                        out[k] = found[c]
+                new = [k for k in new if k not in out]
+        if new:
+            nxt = self._next_node()
+            rows = [(nxt + i, k) for i, k in enumerate(new)]
+            db.executemany("INSERT INTO nodes(id, epc) VALUES (?, ?)", rows)
+            out.update((k, i) for i, k in rows)
+        return out
+
+    # -- events ----------------------------------------------------------------------------
+    def insert_events(self, rows: Sequence[EventRow]) -> list[Inserted]:
+        """Store events idempotently (a hash already stored, or met earlier in ``rows``, is
+        skipped); parties and nodes they name are created as needed."""
+        self._need_tx()
+        db = self._db
+        known: dict[bytes, int] = {}
+        hashes = list({r.hash for r in rows})
+        for part in _chunks(hashes):
+            q = ",".join("?" * len(part))
+            for eid, h in db.execute(f"SELECT id, hash FROM events WHERE hash IN ({q})",  # noqa: S608
+                                     list(part)):
+                known[bytes(h)] = int(eid)
+        fresh: list[int] = []
+        claimed: set[bytes] = set()
+        for k, r in enumerate(rows):
+            if r.hash not in known and r.hash not in claimed:
+                claimed.add(r.hash)
+                fresh.append(k)
+        out: list[Inserted | None] = [None] * len(rows)
+        if fresh:
+            new_rows = [rows[k] for k in fresh]
+            parties = self.party_ids(p for r in new_rows for p in (r.by, r.src, r.dst) if p)
+            keys = [e for r in new_rows if r.nodes is None for e in r.epcs]
+            keys += [r.parent for r in new_rows if r.parent is not None]
+            node_of = self._node_ids(keys) if keys else {}
+            nxt = (db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
+            now = _now_us()
+            ev_rows: list[tuple[Any, ...]] = []
+            inc_parts: list[np.ndarray] = []  # incidence of rows that came with node arrays
+            inc_ev: list[int] = []
+            inc_node: list[int] = []
+            sql_rows = []
+            sql_inc: list[tuple[int, int]] = []
+            for j, (k, r) in enumerate(zip(fresh, new_rows, strict=True)):
+                eid = nxt + j
+                doc = r.doc
+                first_node = n_nodes = None
+                if r.nodes is not None:
+                    arr = np.asarray(r.nodes, dtype=np.int64)
+                    if len(arr) > 1:
+                        _, first = np.unique(arr, return_index=True)
+                        if len(first) != len(arr):
+                            arr = arr[np.sort(first)]
+                    if (r.range_key is not None and r.range_key in doc and len(arr)
+                            and int(arr[-1]) - int(arr[0]) == len(arr) - 1
+                            and bool(np.all(np.diff(arr) == 1))):
+                        doc = {k2: v for k2, v in doc.items() if k2 != r.range_key}
+                        first_node, n_nodes = int(arr[0]), len(arr)
+                    else:
+                        sql_inc.extend(zip(arr.tolist(), [eid] * len(arr), strict=True))
+                    inc_part = np.empty(len(arr), dtype=INC_DTYPE)
+                    inc_part["event"] = eid
+                    inc_part["node"] = arr
+                    inc_parts.append(inc_part)
+                    nodes = arr.tolist()
+                else:
+                    nodes = [node_of[e] for e in r.epcs]
+                    if len(nodes) > 1:
+                        nodes = list(dict.fromkeys(nodes))
+                    sql_inc.extend((n, eid) for n in nodes)
+                    inc_ev.extend([eid] * len(nodes))
+                    inc_node.extend(nodes)
+                parent = node_of[r.parent] if r.parent is not None else None
+                by = parties[r.by] if r.by else None
+                src = parties[r.src] if r.src else None
+                dst = parties[r.dst] if r.dst else None
+                sql_rows.append((
+                    eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat, r.lon, now,
+                    self._ctx_id(r.namespaces), first_node, n_nodes,
+                    _dump_json(doc)))
+                ev_rows.append((eid, r.time_us, -1 if parent is None else parent,
+                                -1 if by is None else by, -1 if src is None else src,
+                                -1 if dst is None else dst, int(r.kind),
+                                np.nan if r.lat is None else r.lat,
+                                np.nan if r.lon is None else r.lon, r.hash))
+                out[k] = Inserted(eid, True, nodes)
+            db.executemany(
+                "INSERT INTO events(id, hash, time_us, kind, by_party, src, dst, parent, lat, "
+                "lon, recorded_us, ctx, first_node, n_nodes, doc) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sql_rows)
+            db.executemany("INSERT INTO incidence(node, event) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", sql_inc)
+            ev = np.array(ev_rows, dtype=EV_DTYPE)
+            small = np.empty(len(inc_ev), dtype=INC_DTYPE)
+            small["event"] = inc_ev
+            small["node"] = inc_node
+            # incidence in event order (node-array rows and the others may interleave)
+            inc = np.concatenate([*inc_parts, small]) if inc_parts else small
+            if inc_parts and len(small):
+                inc = inc[np.argsort(inc["event"], kind="stable")]
+            self._pending_ev.append(ev)
+            self._pending_inc.append(inc)
+            for r, k in zip(new_rows, fresh, strict=True):
+                known.setdefault(r.hash, out[k].event)  # type: ignore[union-attr]
+        for k, r in enumerate(rows):
+            if out[k] is None:
+                out[k] = Inserted(known[r.hash], False)
+        return out  # type: ignore[return-value]
+
+    def _flush_columns(self) -> None:
+        """Append this transaction's packed columns, merging small trailing chunks."""
+        if not self._pending_ev:
+            return
+        ev = np.concatenate(self._pending_ev)
+        inc = np.concatenate(self._pending_inc)
+        if not len(ev):
+            return
+        db = self._db
+        size = len(ev) + len(inc)
+        tail = db.execute("SELECT id, n_events + n_inc FROM columns ORDER BY id DESC LIMIT 64"
+                          ).fetchall()
+        merge_from = None
+        acc = size
+        for cid, csize in tail:
+            if csize <= 2 * acc and csize + acc <= CHUNK_CAP:
+                merge_from = int(cid)
+                acc += int(csize)
+            else:
+                break
+        first_event, n_ev, n_inc = int(ev["event"][0]), len(ev), len(inc)
+        if merge_from is not None:
+            old = db.execute("SELECT first_event, n_events, n_inc, events, inc FROM columns "
+                             "WHERE id >= ? ORDER BY id", (merge_from,)).fetchall()
+            first_event = int(old[0][0])
+            n_ev += sum(int(o[1]) for o in old)
+            n_inc += sum(int(o[2]) for o in old)
+            ev_b = _concat([_unpack(o[3], EV_DTYPE, int(o[1])) for o in old]
+                           + [{f: ev[f] for f in _names(EV_DTYPE)}], EV_DTYPE)
+            inc_b = _concat([_unpack(o[4], INC_DTYPE, int(o[2])) for o in old]
+                            + [{f: inc[f] for f in _names(INC_DTYPE)}], INC_DTYPE)
+            del old
+            db.execute("DELETE FROM columns WHERE id >= ?", (merge_from,))
+        else:
+            ev_b, inc_b = _pack(ev), _pack(inc)
+        db.execute("INSERT INTO columns(id, first_event, last_event, n_events, n_inc, events, "
+                   "inc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (merge_from, first_event, int(ev["event"][-1]), n_ev, n_inc, ev_b, inc_b))
+
+    def last_event(self, node: int) -> tuple[bytes, int] | None:
+        row = self._one(
+            "SELECT hash, time_us FROM events WHERE id IN ("
+            " SELECT event FROM incidence WHERE node = :n"
+            " UNION ALL SELECT id FROM events WHERE parent = :n"
+            " UNION ALL SELECT id FROM (SELECT id, first_node, n_nodes FROM events"
+            "   WHERE first_node IS NOT NULL AND first_node <= :n"
+            "   ORDER BY first_node DESC LIMIT 1) WHERE first_node + n_nodes > :n)"
+            " ORDER BY time_us DESC, id DESC LIMIT 1", {"n": node})
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    def uses_text(self, needle: str, ctx_ids: Sequence[int | None],
+                  since_us: int | None) -> bool:
+        """Whether the JSON of an event read with one of these contexts (None: the default)
+        and with ``time >= since_us`` contains ``needle``."""
+        ids = [c for c in ctx_ids if c is not None]
+        conds = []
+        if ids:
+            conds.append(f"ctx IN ({','.join('?' * len(ids))})")
+        if None in ctx_ids:
+            conds.append("ctx IS NULL")
+        if not conds:
+            return False
+        sql = f"SELECT 1 FROM events WHERE instr(doc, ?) > 0 AND ({' OR '.join(conds)})"  # noqa: S608
+        args: list[Any] = [needle, *ids]
+        if since_us is not None:
+            sql += " AND time_us >= ?"
+            args.append(since_us)
+        return self._one(sql + " LIMIT 1", args) is not None
+
+    def export_rows(self, since_us: int | None
+                    ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
+        """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
+        the order they were recorded; call inside
+        [`snapshot`][antifake.storage.sqlite.SQLiteStorage.snapshot]."""
+        db = self._db
+        where, args = ("WHERE time_us >= ?", (since_us,)) if since_us is not None else ("", ())
+        cur = db.execute(f"SELECT hash, doc, ctx, first_node, n_nodes FROM events {where} "  # noqa: S608
+                         "ORDER BY id", args)
+        while True:
+            batch = cur.fetchmany(2048)
+            if not batch:
+                return
+            for h, doc, ctx, first_node, n_nodes in batch:
+                d = json.loads(doc)
+                if first_node is not None:
+                    epcs = [r[0] for r in db.execute(
+                        "SELECT epc FROM nodes WHERE id BETWEEN ? AND ? ORDER BY id",
+                        (first_node, first_node + n_nodes - 1))]
+                    d = _with_list(d, "epcList", epcs)
+                yield bytes(h), d, ctx
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def states(self, nodes: Sequence[int]) -> dict[int, NodeState]:
+        out = {int(n): NodeState(int(n)) for n in nodes}
+        with self._reading():
+            for part in _chunks(list(out)):
+                q = ",".join("?" * len(part))
+                cols = "node, state, reason, since_us, claim, wrong_pins, attempts, claim_us"
+                sql = f"SELECT {cols} FROM lifecycle WHERE node IN ({q})"  # noqa: S608
+                for row in self._db.execute(sql, list(part)):
+                    out[int(row[0])] = NodeState(*row)
+        return out
+
+    # -- suspected copies ------------------------------------------------------------------
+    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
+        """Suspicions of ``nodes`` (None: all)."""
+        out: dict[int, Suspicion] = {}
+        with self._reading():
+            if nodes is None:
+                for row in self._db.execute("SELECT node, kind, score, since_us, evidence "
+                                            "FROM suspicions ORDER BY node"):
+                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
+                                                 int(row[3]), row[4])
+                return out
+            for part in _chunks(sorted({int(n) for n in nodes})):
+                q = ",".join("?" * len(part))
+                sql = ("SELECT node, kind, score, since_us, evidence FROM suspicions "  # noqa: S608
+                       f"WHERE node IN ({q})")
+                for row in self._db.execute(sql, list(part)):
+                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
+                                                 int(row[3]), row[4])
+        return out
+
+    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
+        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
+        self._need_tx()
+        self._db.executemany(
+            "INSERT INTO suspicions(node, kind, score, since_us, evidence) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(node) DO UPDATE SET kind = excluded.kind, score = excluded.score, "
+            "since_us = excluded.since_us, evidence = excluded.evidence "
+            "WHERE excluded.score >= suspicions.score",
+            [(r.node, r.kind, r.score, r.since_us, r.evidence) for r in rows])
+
+    def clear_suspicions(self, nodes: Sequence[int]) -> int:
+        self._need_tx()
+        n = 0
+        for part in _chunks(sorted({int(x) for x in nodes})):
+            q = ",".join("?" * len(part))
+            n += self._db.execute(f"DELETE FROM suspicions WHERE node IN ({q})",  # noqa: S608
+                                  list(part)).rowcount
+        return n
+
+    # -- bulk ------------------------------------------------------------------------------
+    def graph_columns(self) -> dict[str, Any]:
+        """The keyword arguments of `TraceGraph.from_arrays`, read in one snapshot."""
+        with self.snapshot():
+            db = self._db
+            n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
+            n_nodes = int(n_nodes)
+            if n_nodes == (max_node or 0):
+                node_ids = np.arange(1, n_nodes + 1, dtype=np.int64)
+                cur = db.execute("SELECT epc FROM nodes ORDER BY id")
+                epcs = np.empty(n_nodes, dtype=object)
+                epcs[:] = [r[0] for r in cur.fetchall()]
+            else:
+                rows = db.execute("SELECT id, epc FROM nodes ORDER BY id").fetchall()
+                node_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                epcs = np.empty(len(rows), dtype=object)
+                epcs[:] = [r[1] for r in rows]
+                del rows
+            prow = db.execute("SELECT id, name FROM parties ORDER BY id").fetchall()
+            n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
+                                     "coalesce(sum(n_inc), 0) FROM columns").fetchone()
+            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
+            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE[f]) for f in _names(INC_DTYPE)}
+            pe = pi = 0
+            for ev_b, inc_b, ne, ni in db.execute(
+                    "SELECT events, inc, n_events, n_inc FROM columns ORDER BY id"):
+                a = _unpack(ev_b, EV_DTYPE, int(ne))
+                b = _unpack(inc_b, INC_DTYPE, int(ni))
+                for f in _names(EV_DTYPE):
+                    ev[f][pe: pe + ne] = a[f]
+                for f in _names(INC_DTYPE):
+                    inc[f][pi: pi + ni] = b[f]
+                pe, pi = pe + ne, pi + ni
+                del a, b, ev_b, inc_b
+            if pe != n_ev or pi != n_inc:
+                raise RegistryError("column store sizes disagree (run Registry.check())")
+            batches = db.execute("SELECT id, key_id, batch_id, first_node, n FROM batches"
+                                 ).fetchall()
+            exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
+                                    "JOIN batches b ON b.id = s.batch").fetchall()
+        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)[0]
+
+    def version(self) -> tuple[int, int]:
+        """(last event row, last node row): changes whenever the graph would."""
+        with self.snapshot():
+            e = self._db.execute("SELECT max(last_event) FROM columns").fetchone()[0]
+            n = self._db.execute("SELECT max(id) FROM nodes").fetchone()[0]
+        return int(e or 0), int(n or 0)
+
+    def counts(self) -> dict[str, int]:
+        with self.snapshot():
+            db = self._db
+            events = db.execute("SELECT coalesce(sum(n_events), 0) FROM columns").fetchone()[0]
+            stamps = db.execute("SELECT coalesce(sum(n), 0) FROM batches").fetchone()[0]
+            parties = db.execute("SELECT count(*) FROM parties").fetchone()[0]
+            nodes = db.execute("SELECT count(*) FROM nodes").fetchone()[0]
+            batches = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+        return {"events": int(events), "stamps": int(stamps), "parties": int(parties),
+                "nodes": int(nodes), "batches": int(batches)}
+
+    def check(self) -> dict[str, Any]:
+        """Consistency of the store: SQLite's integrity and foreign-key checks, and the
+        invariants between tables (every batch complete, column store = event rows)."""
+        problems: list[str] = []
+        with self.snapshot():
+            db = self._db
+            integrity = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
+            if integrity != ["ok"]:
+                problems += [f"integrity: {m}" for m in integrity[:20]]
+            fk = db.execute("PRAGMA foreign_key_check").fetchall()
+            if fk:
+                problems.append(f"{len(fk)} foreign key violations, e.g. {fk[0]}")
+            n_events, max_event = db.execute("SELECT count(*), max(id) FROM events").fetchone()
+            if n_events != (max_event or 0):
+                problems.append(f"event ids are not dense: {n_events} rows, max id {max_event}")
+            c_ev, c_inc, c_last = db.execute(
+                "SELECT coalesce(sum(n_events), 0), coalesce(sum(n_inc), 0), max(last_event) "
+                "FROM columns").fetchone()
+            if c_ev != n_events or (c_last or 0) != (max_event or 0):
+                problems.append(f"column store holds {c_ev} events, the table {n_events}")
+            n_inc = db.execute("SELECT count(*) FROM incidence").fetchone()[0]
+            n_range = db.execute("SELECT coalesce(sum(n_nodes), 0) FROM events "
+                                 "WHERE first_node IS NOT NULL").fetchone()[0]
+            if c_inc != n_inc + n_range:
+                problems.append(f"column store holds {c_inc} incidences, the tables "
+                                f"{n_inc} + {n_range} in ranges")
+            for bid, first_node, n in db.execute("SELECT id, first_node, n FROM batches"
+                                                 ).fetchall():
+                have = db.execute("SELECT count(*) FROM nodes WHERE id >= ? AND id < ?",
+                                  (first_node, first_node + n)).fetchone()[0]
+                moved = db.execute("SELECT count(*) FROM stamp_nodes WHERE batch = ?",
+                                   (bid,)).fetchone()[0]
+                if have + moved != n:
+                    problems.append(f"batch row {bid}: {have + moved} of {n} stamps stored")
+                covered = db.execute(
+                    "SELECT coalesce(sum(n_nodes), 0) FROM events WHERE first_node >= ? AND "
+                    "first_node < ?", (first_node, first_node + n)).fetchone()[0]
+                if covered > n:
+                    problems.append(f"batch row {bid}: commissioning ranges overlap")
+            dup = db.execute("SELECT count(*) - count(DISTINCT hash) FROM events").fetchone()[0]
+            if dup:
+                problems.append(f"{dup} duplicate event hashes")
+        return {"ok": not problems, "problems": problems, "integrity": integrity,
+                "events": int(n_events), "incidences": int(n_inc + n_range)}
+
+
