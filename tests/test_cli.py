@@ -381,29 +381,14 @@ def test_bench_and_demo(env, capsys, tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# registry, trace, detection: whichever of them exists is exercised; the others must say
-# "not available yet" with exit code 2
+# registry, trace, detection
 # ---------------------------------------------------------------------------------------
-def _available(name: str) -> bool:
-    return {"registry": cli._registry_class, "detect": cli._detect_function}[name]() is not None
-
-
 def test_registry_commands(env, capsys, tmp_path) -> None:
     d, rows, gs1 = env
     db = str(tmp_path / "stamps.db")
     reg_args = ["register", "--db", db, "--batch", "out/batch-4242-0.npz", "--owner", "MFR-01",
                 "--role", "manufacturer", "--at", "2026-11-01T08:00:00+07:00",
                 "--pubkey", "issuer.pub.json"]
-    if not _available("registry"):
-        code, _, err = run(capsys, *reg_args)
-        assert code == 2 and "not available yet" in err
-        for argv in (["import-epcis", "--db", db, "x.jsonld"],
-                     ["export-epcis", "--db", db, "x.jsonld"],
-                     ["trace", "history", "X", "--db", db],
-                     ["check-listing", "X", "--seller", "S", "--db", db]):
-            code, _, err = run(capsys, *argv)
-            assert code == 2 and "not available yet" in err, argv
-        pytest.xfail("antifake.registry is not available yet")
     code, res = run_json(capsys, *reg_args)
     assert code == 0 and res["stamps"] == 40
     code, out, _ = run(capsys, *reg_args)
@@ -443,29 +428,17 @@ def test_registry_commands(env, capsys, tmp_path) -> None:
     assert run(capsys, "trace", "recall", "--batch-id", "0", "--db",
                str(tmp_path / "none.db"))[0] == 3
     # marketplace listing check
-    if cli._check_listing_function() is None:
-        code, _, err = run(capsys, "check-listing", rows[3]["url"], "--seller", "MFR-01", *ring)
-        assert code == 2 and "not available yet" in err
-    else:
-        code, res = run_json(capsys, "check-listing", rows[3]["url"], "--seller", "MFR-01",
-                             *ring)
-        assert code == 0 and res["ok"]
-        code, res = run_json(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42",
-                             *ring)
-        assert code == 1 and not res["ok"] and res["reasons"]
-        code, out, _ = run(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42", *ring)
-        assert code == 1 and out.startswith("REFUSED") and "SHOP-42" in out
+    code, res = run_json(capsys, "check-listing", rows[3]["url"], "--seller", "MFR-01", *ring)
+    assert code == 0 and res["ok"]
+    code, res = run_json(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42", *ring)
+    assert code == 1 and not res["ok"] and res["reasons"]
+    code, out, _ = run(capsys, "check-listing", rows[3]["url"], "--seller", "SHOP-42", *ring)
+    assert code == 1 and out.startswith("REFUSED") and "SHOP-42" in out
 
 
 def test_detect_command(env, capsys, tmp_path) -> None:
     d, rows, _ = env
     db = str(tmp_path / "stamps.db")
-    if not _available("detect"):
-        code, _, err = run(capsys, "detect", "--db", db)
-        assert code == 2 and "not available yet" in err
-        pytest.xfail("antifake.detect is not available yet")
-    if not _available("registry"):
-        pytest.xfail("antifake.registry is not available yet")
     assert run(capsys, "register", "--db", db, "--batch", "out/batch-4242-0.npz",
                "--owner", "MFR-01", "--at", "2026-11-01T08:00:00Z",
                "--pubkey", "issuer.pub.json")[0] == 0
@@ -475,7 +448,7 @@ def test_detect_command(env, capsys, tmp_path) -> None:
     assert code == 0 and "no alerts" in out
     # a shop that never held stamp 7 sells it: an unauthorised seller, act on it
     b = af.Batch.load(d / "out" / "batch-4242-0.npz")
-    reg = cli._registry_class()(db)
+    reg = af.Registry(db)
     try:
         reg.record(af.Event.sell([b.epcs()[7]], by="SHOP-X", at="2026-11-20T10:00:00Z"))
     finally:
@@ -491,7 +464,7 @@ def test_detect_command(env, capsys, tmp_path) -> None:
     assert run(capsys, "detect", "--db", db, "--since", "2026-11-21T00:00:00Z")[0] == 0
     assert run(capsys, "detect", "--db", db, "--min-score", "0.99")[0] == 0
     # a copied code: scanned in Hanoi and, 20 minutes later, in Ho Chi Minh City
-    reg = cli._registry_class()(db)
+    reg = af.Registry(db)
     try:
         reg.record(af.Event.scan(b.epcs()[3], by="app:1", at="2026-11-22T10:00:00Z",
                                  lat=21.03, lon=105.85))
@@ -503,7 +476,7 @@ def test_detect_command(env, capsys, tmp_path) -> None:
     assert code == 1 and res["flagged"] == 1  # the seller alert is not about copies
     code, out, _ = run(capsys, "detect", "--db", db, "--flag")
     assert "1 stamps flagged as copied" in out
-    reg = cli._registry_class()(db)
+    reg = af.Registry(db)
     try:
         assert reg.status(b.epcs()[3]).suspected == "impossible_travel"
         assert reg.status(b.epcs()[7]).suspected is None

@@ -311,6 +311,8 @@ def test_conformance_example_imports(tmp_path: Path, new_db: NewDb, path: Path) 
         g = reg.graph()
         assert g.n_events == res.new
         assert reg.check()["ok"]
+        # every stored event reads back by id with the same identity
+        assert [e.event_id for e in reg.events(res.event_ids)] == res.event_ids
 
 
 @pytest.mark.skipif(not EXAMPLES, reason="conformance examples not available")
@@ -809,6 +811,22 @@ def test_graph_follows_the_supply_chain(reg: Registry, batch: af.Batch) -> None:
     assert len(g.history(items[1].epc)) == 6  # commission, pack, (pallet: pack, ship,
     # receive, unpack) -> own 2 + case's pallet pack..unpack 4
     assert g.stats()["events"] == reg.stats()["events"]
+    # the same history as events: own and inherited, in time order, with ids and parties
+    hist = reg.history(items[1])
+    assert [e.event_id for e in hist] == g.history_ids(items[1].epc)
+    assert [event_kind(e) for e in hist] == [
+        EventKind.COMMISSION, EventKind.AGGREGATE, EventKind.AGGREGATE, EventKind.SHIP,
+        EventKind.RECEIVE, EventKind.DISAGGREGATE]
+    assert [e.time for e in hist] == sorted(e.time for e in hist)
+    assert hist[3].source == "MFR-01" and hist[3].destination == "DIST-07"
+    assert items[1].epc in hist[0].epcs  # a registered batch's commissioning lists its stamps
+    assert reg.history(items[1].url(BASE)) == hist  # any code form
+    ids = [e.event_id for e in hist]
+    assert reg.events(ids[::-1]) == hist[::-1]
+    with pytest.raises(RegistryError, match="no event"):
+        reg.events([ids[0].replace(ids[0][20], "0" if ids[0][20] != "0" else "1")])
+    with pytest.raises(RegistryError):
+        reg.events(["not an id"])
 
 
 def test_column_chunks_stay_few_and_graph_matches(reg: Registry, batch: af.Batch) -> None:

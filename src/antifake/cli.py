@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import antifake as af
+from antifake.epcis.events import event_kind
 
 __all__ = ["main", "CLIError", "EXIT_OK", "EXIT_FOUND", "EXIT_USAGE", "EXIT_FILE", "EXIT_BUG"]
 
@@ -675,32 +676,6 @@ def _verify(args: argparse.Namespace, ring: af.Keyring, reg: Any) -> int:
 # ---------------------------------------------------------------------------------------
 # registry, trace, detection (their modules may land later)
 # ---------------------------------------------------------------------------------------
-def _optional(module: str, name: str) -> Any:
-    """``module.name`` when the module exists (it may land in a later release), else None."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
-    return getattr(mod, name, None)
-
-
-def _registry_class() -> Any:
-    return getattr(af, "Registry", None) or _optional("antifake.registry", "Registry")
-
-
-def _detect_function() -> Any:
-    return getattr(af, "detect", None) or _optional("antifake.detect", "detect")
-
-
-def _not_yet(command: str, what: str) -> CLIError:
-    return CLIError(f"'antifake {command}' is not available yet: this antifake has no {what}; "
-                    "upgrade antifake when it ships", EXIT_USAGE)
-
-
 def _db_path(args: argparse.Namespace, must_exist: bool) -> str:
     db = args.db or os.environ.get(DB_ENV)
     if not db:
@@ -712,15 +687,12 @@ def _db_path(args: argparse.Namespace, must_exist: bool) -> str:
 
 
 def _open_registry(args: argparse.Namespace, command: str, must_exist: bool = True,
-                   ring: af.Keyring | None = None) -> Any:
-    cls = _registry_class()
-    if cls is None:
-        raise _not_yet(command, "registry (antifake.registry)")
+                   ring: af.Keyring | None = None) -> af.Registry:
     db = _db_path(args, must_exist)
     if ring is None:
         ring = _keyring(args, required=False)
     try:
-        return cls(db, keyring=ring)
+        return af.Registry(db, keyring=ring)
     except (OSError, af.RegistryError) as e:
         raise CLIError(f"cannot open registry {db}: {e}", EXIT_FILE) from None
     except Exception as e:
@@ -732,10 +704,8 @@ def _open_registry(args: argparse.Namespace, command: str, must_exist: bool = Tr
         raise
 
 
-def _close(reg: Any) -> None:
-    close = getattr(reg, "close", None)
-    if callable(close):
-        close()
+def _close(reg: af.Registry) -> None:
+    reg.close()
 
 
 def _time_arg(text: str | None, what: str) -> datetime | None:
@@ -780,6 +750,17 @@ def _event_json(ev: Any) -> dict[str, Any]:
     for k in ("reason", "listing"):
         v = getattr(ev, k, None)
         if v is not None and not callable(v):
+            d[k] = v
+    return d
+
+
+def _event_summary(ev: af.Event) -> dict[str, Any]:
+    """An event as the history listing shows it: id, time, kind, parties, location."""
+    d: dict[str, Any] = {"event_id": ev.event_id, "time": _iso(ev.time),
+                         "kind": event_kind(ev).name.lower()}
+    for k in ("by", "source", "destination", "lat", "lon"):
+        v = getattr(ev, k)
+        if v is not None:
             d[k] = v
     return d
 
@@ -829,8 +810,7 @@ def cmd_import_epcis(args: argparse.Namespace) -> int:
         for f in args.files:
             p = _need_file(f, "EPCIS file")
             res = reg.import_epcis(p)
-            ids = list(getattr(res, "event_ids", []) or [])
-            new = int(getattr(res, "new", 0) or 0)
+            ids, new = res.event_ids, res.new
             total_new += new
             files.append({"file": str(p), "events": len(ids), "new": new})
             _out(args, f"{p}: {len(ids):,} events, {new:,} new")
@@ -858,53 +838,9 @@ def cmd_export_epcis(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _graph_view(reg: Any) -> tuple[Any, dict[str, Any] | None]:
-    """The trace graph and, when the registry exposes them, its event columns (time, kind,
-    parties) to describe events without loading their JSON."""
-    store = getattr(reg, "storage", None)
-    cols_fn = getattr(store, "graph_columns", None)
-    if callable(cols_fn):
-        from antifake.graph import TraceGraph
-
-        cols = cols_fn()
-        return TraceGraph.from_arrays(**cols), cols
-    return reg.graph(), None
-
-
-def _history(g: Any, cols: dict[str, Any] | None, code: str) -> list[dict[str, Any]]:
-    """``g.history(code)`` as event summaries (id, time, kind, parties)."""
-    h = g.history(code)
-    if not hasattr(h, "dtype") or h.dtype.kind not in "iu":
-        return [_event_json(e) for e in h]
-    ids = g.event_ids
-    if cols is None:
-        return [{"event_id": str(ids[i])} for i in h.tolist()]
-    from antifake.epcis.kinds import EventKind
-    from antifake.timeutil import from_micros, to_iso
-
-    parties = cols["parties"]
-    out = []
-    for i in h.tolist():
-        d: dict[str, Any] = {"event_id": str(ids[i]),
-                             "time": to_iso(from_micros(int(cols["ev_time"][i])))}
-        k = int(cols["ev_kind"][i])
-        d["kind"] = EventKind(k).name.lower() if k in EventKind._value2member_map_ else str(k)
-        for name, col in (("by", "ev_by"), ("source", "ev_src"), ("destination", "ev_dst")):
-            p = int(cols[col][i])
-            if p >= 0:
-                d[name] = str(parties[p])
-        for name, col in (("lat", "ev_lat"), ("lon", "ev_lon")):
-            v = float(cols[col][i])
-            if v == v:  # not NaN
-                d[name] = v
-        out.append(d)
-    return out
-
-
-def _resolve(reg: Any, text: str, ring: af.Keyring) -> str:
-    fn = getattr(reg, "resolve", None)
+def _resolve(reg: af.Registry, text: str) -> str:
     try:
-        return str(fn(text)) if callable(fn) else _code_arg(text, ring)
+        return reg.resolve(text)
     except af.UnknownStampError as e:
         hint = ("give the issuer's --pubkey (--key for stamp numbers) or the stamp's EPC"
                 if "KEY" in str(e) or "UNVERIFIABLE" in str(e) else
@@ -915,18 +851,15 @@ def _resolve(reg: Any, text: str, ring: af.Keyring) -> str:
 def cmd_trace(args: argparse.Namespace) -> int:
     reg = _open_registry(args, f"trace {args.trace_cmd}")
     try:
-        g, cols = _graph_view(reg)
-        ring = reg.keyring if isinstance(getattr(reg, "keyring", None), af.Keyring) \
-            else _keyring(args, required=False)
+        g = reg.graph()
         if args.trace_cmd == "history":
-            code = _resolve(reg, args.code, ring)
-            evs = _history(g, cols, code)
+            code = _resolve(reg, args.code)
+            evs = [_event_summary(e) for e in reg.history(code)]
             res: dict[str, Any] = {"code": code, "events": evs}
-            for name in ("containers", "custody_chain", "custodian"):
-                fn = getattr(g, name, None)
-                if callable(fn):
-                    with contextlib.suppress(af.AntifakeError, LookupError):
-                        res[name] = fn(code)
+            for name, fn in (("containers", g.containers), ("custody_chain", g.custody_chain),
+                             ("custodian", g.custodian)):
+                with contextlib.suppress(af.AntifakeError, LookupError):
+                    res[name] = fn(code)
             if args.json:
                 _emit_json(res)
                 return EXIT_OK
@@ -944,7 +877,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             if "custodian" in res:
                 print(f"  held by now: {res['custodian'] or 'nobody (sold or unknown)'}")
         elif args.trace_cmd == "contents":
-            code = _resolve(reg, args.code, ring)
+            code = _resolve(reg, args.code)
             items = [str(x) for x in g.contents(code)]
             if args.json:
                 _emit_json({"code": code, "contents": items})
@@ -983,29 +916,22 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    fn = _detect_function()
-    if fn is None:
-        raise _not_yet("detect", "detection (antifake.detect)")
     since = _time_arg(args.since, "--since")
     reg = _open_registry(args, "detect")
     flagged = None
     try:
-        alerts = list(fn(reg, since=since) if since is not None else fn(reg))
+        alerts = af.detect(reg, since=since) if since is not None else af.detect(reg)
         if args.flag:
             flagged = reg.flag_suspected(alerts, min_score=max(args.min_score, 0.5))
     finally:
         _close(reg)
     rows: list[dict[str, Any]] = []
     for a in alerts:
-        score = float(getattr(a, "score", 0.0))
-        if score < args.min_score:
+        if a.score < args.min_score:
             continue
-        rows.append({"kind": str(getattr(a, "kind", "")), "score": round(score, 4),
-                     "codes": list(getattr(a, "codes", ()) or ()),
-                     "reason": getattr(a, "reason", "") or "",
-                     "first_seen": _iso(getattr(a, "first_seen", None)),
-                     "last_seen": _iso(getattr(a, "last_seen", None)),
-                     "evidence": list(getattr(a, "evidence", ()) or ())})
+        rows.append({"kind": a.kind, "score": round(float(a.score), 4), "codes": list(a.codes),
+                     "reason": a.reason or "", "first_seen": _iso(a.first_seen),
+                     "last_seen": _iso(a.last_seen), "evidence": list(a.evidence)})
     rows.sort(key=lambda r: -r["score"])
     code = EXIT_FOUND if rows else EXIT_OK
     if args.json:
@@ -1031,34 +957,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return code
 
 
-def _check_listing_function() -> Any:
-    """``Registry.check_listing`` (SPEC) or the detection module's ``check_listing``."""
-    cls = _registry_class()
-    if cls is not None and hasattr(cls, "check_listing"):
-        return lambda reg, code, seller: reg.check_listing(code, seller=seller)
-    fn = getattr(af, "check_listing", None) or _optional("antifake.detect",
-                                                          "check_listing")
-    if fn is None:
-        return None
-    return lambda reg, code, seller: fn(reg, code, seller)
-
-
 def cmd_check_listing(args: argparse.Namespace) -> int:
-    fn = _check_listing_function()
-    if fn is None:
-        raise _not_yet("check-listing", "marketplace listing check (Registry.check_listing)")
     reg = _open_registry(args, "check-listing")
     try:
-        res = fn(reg, args.code, args.seller)
+        res = reg.check_listing(args.code, seller=args.seller)
     finally:
         _close(reg)
-    ok = bool(getattr(res, "ok", False))
-    reasons = [str(r) for r in (getattr(res, "reasons", None) or [])]
+    ok, reasons = res.ok, list(res.reasons)
     code = EXIT_OK if ok else EXIT_FOUND
     if args.json:
         _emit_json({"code": args.code, "seller": args.seller, "ok": ok, "reasons": reasons,
-                    "epc": getattr(res, "epc", None),
-                    "custodian": getattr(res, "custodian", None), "exit_code": code})
+                    "epc": res.epc, "custodian": res.custodian, "exit_code": code})
         return code
     print(("OK" if ok else "REFUSED") + f": {args.seller} listing {args.code}")
     for r in reasons:

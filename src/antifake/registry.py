@@ -40,13 +40,14 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import blake3
 import numpy as np
 
 from antifake import codes as C
 from antifake._atomic import atomic_file
+from antifake.detect import Alert, ListingCheck, check_listing
 from antifake.epcis.event_hash import (
     AF_NS,
     EPCIS_CONTEXT_URL,
@@ -80,9 +81,6 @@ from antifake.storage import (
 from antifake.timeutil import from_micros, parse_time, to_iso, to_micros
 from antifake.trust import Keyring
 from antifake.verify import Status, Verdict, parse_pin, verify, verify_pin
-
-if TYPE_CHECKING:
-    from antifake.detect import Alert, ListingCheck
 
 __all__ = [
     "Registry",
@@ -713,7 +711,6 @@ class Registry:
         ``min_score`` (default 0.5, "act on it"); codes this registry does not hold are
         skipped. A stamp keeps its strongest alert. One transaction. Returns how many
         stamps the alerts named (flagged now or before)."""
-        from antifake.detect import Alert
 
         if isinstance(min_score, bool) or not isinstance(min_score, int | float) \
                 or not 0.0 <= min_score <= 1.0:
@@ -761,8 +758,6 @@ class Registry:
         ``reasons``, ``epc``, ``custodian``, ``flags``)."""
         if not isinstance(seller, str) or not seller:
             raise RegistryError("seller must be a party id")
-        from antifake.detect import check_listing
-
         return check_listing(self, code, seller)
 
     def _snapshot(self) -> TraceGraph:
@@ -770,14 +765,38 @@ class Registry:
         version = self._store.version()
         with self._graph_lock:
             if self._graph_cache is None or self._graph_cache[0] != version:
-                self._graph_cache = (version, self.graph())
+                self._graph_cache = (version, TraceGraph.from_arrays(
+                    **self._store.graph_columns()))
             return self._graph_cache[1]
 
-    # -- snapshot and counts ---------------------------------------------------------------
+    # -- snapshot, history and counts ------------------------------------------------------
     def graph(self) -> TraceGraph:
         """An immutable [`TraceGraph`][antifake.graph.TraceGraph] snapshot of everything
-        stored."""
-        return TraceGraph.from_arrays(**self._store.graph_columns())
+        stored (shared between calls until the store changes: snapshots never change)."""
+        return self._snapshot()
+
+    def events(self, ids: Iterable[str]) -> list[Event]:
+        """The stored events with these CBV 2.0 event ids, in the order given, as
+        [`Event`][antifake.epcis.events.Event]s. An id that is not stored raises
+        `RegistryError` naming it."""
+        wanted = [id_to_hash(i) for i in ids]
+        rows = self._store.event_rows(wanted)
+        contexts = self._store.contexts()
+        out = []
+        for h in wanted:
+            hit = rows.get(h)
+            if hit is None:
+                raise RegistryError(f"no event {hash_to_id(h)} in this registry")
+            doc, cid = hit
+            ns = contexts.get(cid) if cid is not None else None
+            out.append(Event.from_epcis(doc, [EPCIS_CONTEXT_URL, ns] if ns else None,
+                                        owned=True))
+        return out
+
+    def history(self, code: Any) -> list[Event]:
+        """The stamp's events in time order: its own and those of each container it was in,
+        at every level, while it was inside (``code``: any form `resolve` takes)."""
+        return self.events(self._snapshot().history_ids(self.resolve(code)))
 
     def stats(self) -> dict[str, int]:
         """Counts: ``events``, ``stamps``, ``parties`` (and ``nodes``, ``batches``)."""

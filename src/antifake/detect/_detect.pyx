@@ -40,40 +40,9 @@ cimport numpy as cnp
 cnp.import_array()
 
 
-cdef enum:
-    K_COMMISSION = 0
-    K_AGGREGATE = 1
-    K_DISAGGREGATE = 2
-    K_SHIP = 3
-    K_RECEIVE = 4
-    K_SELL = 5
-    K_SCAN = 6
-    K_LIST = 7
-    K_DECOMMISSION = 8
-    K_REACTIVATE = 9
-    K_CLAIM = 10
-    K_OTHER = 11
-
-# event details (antifake.detect.CLAIM_DETAILS, REASON_DETAILS)
-cdef enum:
-    D_NONE = 0
-    D_OK = 1
-    D_WRONG_PIN = 2
-    D_LOCKED = 3
-    D_ALREADY = 4
-    D_MISTYPED = 5
-    D_INACTIVE = 6
-    D_REFUSED = 7
-    R_SOLD = 16
-    R_EXPORTED = 17
-    R_DESTROYED = 18
-    R_RECALLED = 19
-    R_STOLEN = 20
-    R_SAMPLE = 21
-    R_EXPIRED = 22
-    R_DAMAGED = 23
-    R_DISPENSED = 24
-    R_OTHER = 31
+# event kinds, detail codes and listing flags (antifake.epcis.kinds), generated from that
+# module at build time
+include "_vocab.pxi"
 
 # alert kinds (antifake.detect.KINDS order)
 cdef enum:
@@ -1601,15 +1570,6 @@ assert REC_DTYPE.itemsize == sizeof(Rec)
 # ---------------------------------------------------------------------------------------
 # marketplace listing checks
 # ---------------------------------------------------------------------------------------
-cdef enum:
-    L_UNKNOWN = 1
-    L_NOT_IN_CHAIN = 2
-    L_NOT_CUSTODIAN = 4
-    L_SOLD = 8
-    L_CLAIMED = 16
-    L_DECOMMISSIONED = 32
-    L_LISTED_BY_OTHERS = 64
-
 
 def listing_flags(Kernel k, const int32_t[::1] nodes, const int32_t[::1] sellers,
                   const int32_t[::1] cust_now):
@@ -1639,7 +1599,7 @@ def listing_flags(Kernel k, const int32_t[::1] nodes, const int32_t[::1] sellers
             x = nodes[i]
             p = sellers[i]
             if x < 0:
-                flags[i] = L_UNKNOWN
+                flags[i] = L_UNKNOWN_CODE
                 continue
             decomm = False
             claimed = False

@@ -31,13 +31,8 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-# event kinds (antifake.epcis.kinds.EventKind)
-DEF K_COMMISSION = 0
-DEF K_AGGREGATE = 1
-DEF K_DISAGGREGATE = 2
-DEF K_SHIP = 3
-DEF K_RECEIVE = 4
-DEF K_SELL = 5
+# event kinds (antifake.epcis.kinds.EventKind), generated from that module at build time
+include "_vocab.pxi"
 
 # custody codes per event (computed by the Python layer): NO_CHANGE, or the new custodian
 # (-1 = nobody / unknown, as after a sale to a consumer)

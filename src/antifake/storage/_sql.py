@@ -142,6 +142,25 @@ class _SQLRows:
         except self._db_errors as exc:
             raise self._storage_error(exc) from exc
 
+    def event_rows(self, hashes: Sequence[bytes]
+                   ) -> dict[bytes, tuple[dict[str, Any], int | None]]:
+        """``hash -> (EPCIS event dict, context id)`` of the stored events among ``hashes``
+        (a registered batch's commissioning events with their ``epcList`` restored)."""
+        out: dict[bytes, tuple[dict[str, Any], int | None]] = {}
+        for chunk in _chunks(list(dict.fromkeys(bytes(h) for h in hashes))):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._all("SELECT hash, doc, ctx, first_node, n_nodes FROM events "  # noqa: S608
+                             f"WHERE hash IN ({marks})", list(chunk))
+            for h, doc, ctx, first_node, n_nodes in rows:
+                d = json.loads(doc) if isinstance(doc, str | bytes) else dict(doc)
+                if first_node is not None:
+                    epcs = [r[0] for r in self._all(
+                        "SELECT epc FROM nodes WHERE id BETWEEN ? AND ? ORDER BY id",
+                        (first_node, first_node + n_nodes - 1))]
+                    d = _with_list(d, "epcList", epcs)
+                out[bytes(h)] = (d, ctx)
+        return out
+
     def party_rows(self) -> list[tuple[Any, ...]]:
         return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")
 
