@@ -168,7 +168,8 @@ def test_recall_report(tmp_path: Path) -> None:
     for r in rows:
         by[r["custodian"]] = by.get(r["custodian"], 0) + 1
     assert by == {"DIST-07": 6, "RET-03": 4, "": 2}
-    assert all(r["inside"] == "urn:epc:id:sscc:9521234.0000000001"
+    # the case's SSCC, as the registry names GS1 EPCs: by their canonical Digital Link
+    assert all(r["inside"] == "https://id.gs1.org/00/095212340000000013"
                for r in rows if r["custodian"] == "DIST-07")
     assert all(r["inside"] == "" for r in rows if r["custodian"] != "DIST-07")
     # the same registry, narrowed to what the retailer held

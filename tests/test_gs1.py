@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from antifake import gs1
 from antifake.errors import AntifakeError, GS1Error
 from antifake.gs1 import (
     MAX_URI_LENGTH,
@@ -872,3 +873,33 @@ def test_element_string_round_trip(gtin, lot, serial, expiry) -> None:
     assert parsed["01"] == validate_gtin(gtin)
     assert parsed.get("10") == lot and parsed.get("21") == serial
     assert parsed.get("17") == (None if expiry is None else expiry_to_ai17(expiry))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["urn:epc:id:sgtin:0614141.812345.", "urn:epc:id:sgln:0614141.07346.",
+                        "urn:epc:id:grai:0614141.12345.", "urn:epc:id:giai:0614141.",
+                        "urn:epc:class:lgtin:4012345.012345.",
+                        "https://id.gs1.org/01/09521234543213/21/",
+                        "https://example.com/01/09521234543213/10/L1/21/"]),
+       st.text(alphabet="ABCxyz019-_.!'()*+,:;=%2F", min_size=1, max_size=12))
+def test_strict_and_canonical_forms_agree(prefix: str, tail: str) -> None:
+    """One canonical form: where both the strict converter and the canonicaliser the event
+    hash and the registry use (lenient as GS1's reference) accept an EPC, they agree."""
+    text = prefix + tail
+    try:
+        strict = gs1.epc_to_digital_link(text)
+    except GS1Error:
+        return
+    canonical = gs1.canonical_gs1_uri(text)
+    assert canonical in (strict, None)
+    if text.startswith("urn:"):
+        assert canonical == strict  # every valid EPC URN has its canonical form
+    # a Digital Link whose values use characters outside the reference's narrower pattern is
+    # left as written by the canonicaliser (None), as GS1's reference does
+
+
+def test_one_check_digit() -> None:
+    from antifake.gs1.canonical import check_digit
+
+    for body in ("952123454321", "0952123454321", "061414112345", "1234567"):
+        assert gs1.gtin_check_digit(body) == check_digit(body)

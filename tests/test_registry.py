@@ -22,7 +22,7 @@ from antifake.detect import LISTING_FLAGS, Alert, check_listings
 from antifake.epcis.event_id import hash_ids, hash_to_id, id_to_hash
 from antifake.epcis.events import Event, event_kind
 from antifake.epcis.jsonld import dumps, parse_document
-from antifake.epcis.kinds import EventKind
+from antifake.epcis.kinds import CLAIM_DETAILS, REASON_DETAILS, EventKind
 from antifake.errors import (
     EPCISError,
     LifecycleError,
@@ -313,6 +313,13 @@ def test_conformance_example_imports(tmp_path: Path, new_db: NewDb, path: Path) 
         assert reg.check()["ok"]
         # every stored event reads back by id with the same identity
         assert [e.event_id for e in reg.events(res.event_ids)] == res.event_ids
+        # nodes are found through the one GS1 canonicaliser: an EPC and its canonical
+        # Digital Link name the same node
+        for e in doc.events:
+            for epc in (*e.epcs, *e.children, *([e.parent] if e.parent else [])):
+                node = reg.storage.node_by_key(epc)
+                assert node is not None, epc
+                assert reg.storage.node_by_key(gs1.canonical_gs1_uri(epc) or epc) == node
 
 
 @pytest.mark.skipif(not EXAMPLES, reason="conformance examples not available")
@@ -352,7 +359,10 @@ def test_same_document_twice(reg: Registry, batch: af.Batch, tmp_path: Path) -> 
     assert reg.import_epcis(str(path)).new == 0
     g = reg.graph()
     assert g.custodian(batch[0].epc) == "DIST-07"
-    assert g.containers(batch[0].epc) == ["urn:epc:id:sscc:0614141.1234567890"]
+    # a GS1 EPC is kept under its canonical Digital Link (one node for both forms)
+    assert g.containers(batch[0].epc) == ["https://id.gs1.org/00/106141412345678908"]
+    assert g.node_id("urn:epc:id:sscc:0614141.1234567890") == \
+        g.node_id("https://id.gs1.org/00/106141412345678908")
 
 
 @pytest.mark.parametrize("mutate, where", [
@@ -496,8 +506,8 @@ def claim_events(reg: Registry, epc: str) -> list[str]:
     g = reg.graph()
     kinds = np.asarray([EventKind.CLAIM], dtype=np.uint8)
     hist = g.history(epc)
-    cols = reg.storage.graph_columns()
-    return [g.event_ids[i] for i in hist.tolist() if cols["ev_kind"][i] in kinds]
+    cols = reg.columns()
+    return [g.event_ids[i] for i in hist.tolist() if cols.ev_kind[i] in kinds]
 
 
 def test_first_claim_wins(reg: Registry, batch: af.Batch) -> None:
@@ -758,18 +768,46 @@ def test_schema_1_registry_is_migrated_on_open(backend: str, db: Path | str, rin
         monkeypatch.setattr(pg_mod, "SCHEMA_VERSION", 1)
     with Registry(db, keyring=ring) as old:  # written by a version knowing schema 1 only
         old.add_party("MFR-01", role="manufacturer")
-        old.register(batch, owner="MFR-01", at=T0)
-        with pytest.raises(RegistryError):
-            old.flag_suspected([Alert("over_scanned", [batch[0].epc], 0.9, [],
-                                      first_seen=at(1))])
+        with pytest.raises(RegistryError):  # no table for it yet
+            old.storage.put_suspicions([])
+            old.storage.suspicions()
     monkeypatch.undo()
     with Registry(db, keyring=ring) as new:
-        assert new.stats()["stamps"] == 40
+        new.register(batch, owner="MFR-01", at=T0)
+        assert new.stats()["stamps"] == 40 and new.stats()["parties"] >= 1
         assert new.flag_suspected([Alert("over_scanned", [batch[0].epc], 0.9, [],
                                          first_seen=at(1))]) == 1
         assert new.verify(batch[0].url(BASE)).status == Status.SUSPECTED_CLONE
     with Registry(db, keyring=ring) as again:  # already current: opened as it is
         assert again.status(batch[0]).suspected == "over_scanned"
+
+
+def test_schema_2_registry_gets_its_detail_codes_on_open(backend: str, db: Path | str,
+                                                         issuer_ring: af.Keyring,
+                                                         batch: af.Batch) -> None:
+    """Schema 3 stores each event's detail code when it is written; a registry written before
+    gets the codes of its claims and decommissionings once, when it is opened."""
+    pins = batch.pins()
+    with Registry(db, keyring=issuer_ring) as reg:
+        reg.add_party("MFR-01", role="manufacturer")
+        reg.register(batch, owner="MFR-01", at=T0)
+        reg.claim(batch[1], pins[1], at=at(1))
+        reg.claim(batch[2], "0" * 9, at=at(1))  # a wrong PIN
+        reg.decommission([batch[3]], reason="stolen", by="MFR-01", at=at(2))
+        want = reg.columns().ev_detail.copy()
+        assert sorted(want[want > 0].tolist()) == sorted(
+            [CLAIM_DETAILS["ok"], CLAIM_DETAILS["wrong_pin"], REASON_DETAILS["stolen"]])
+        if backend == "sqlite":  # what a schema-2 file looks like
+            with reg.storage.transaction():
+                reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
+                reg.storage._db.execute("PRAGMA user_version = 2")  # type: ignore[attr-defined]
+        else:
+            with reg.storage.transaction():
+                reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
+                reg.storage._db.execute(  # type: ignore[attr-defined]
+                    "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Registry(db, keyring=issuer_ring) as reg:
+        assert np.array_equal(reg.columns().ev_detail, want)
 
 
 # ----------------------------------------------------------------------------------------
@@ -798,7 +836,8 @@ def test_graph_follows_the_supply_chain(reg: Registry, batch: af.Batch) -> None:
     ])
     g = reg.graph()
     assert g.custodian(items[0].epc) == "MFR-01"
-    assert set(g.contents(pallet).tolist()) == {case} | {s.epc for s in items}
+    assert set(g.contents(pallet).tolist()) == {gs1.canonical_gs1_uri(case)} | \
+        {s.epc for s in items}
     reg.record(Event.receive([pallet], by="DIST-07", at=at(3)))
     reg.record(Event.disaggregate(pallet, by="DIST-07", at=at(3, 60)))
     reg.record(Event.sell([items[0]], by="DIST-07", at=at(4)))
@@ -806,7 +845,7 @@ def test_graph_follows_the_supply_chain(reg: Registry, batch: af.Batch) -> None:
     assert g.custodian(items[1].epc) == "DIST-07"
     assert g.custodian(items[0].epc) is None
     assert g.custody_chain(items[1].epc) == ["MFR-01", "DIST-07"]
-    assert g.containers(items[1].epc) == [case]
+    assert g.containers(items[1].epc) == [gs1.canonical_gs1_uri(case)]
     assert g.contents(pallet).tolist() == []
     assert len(g.history(items[1].epc)) == 6  # commission, pack, (pallet: pack, ship,
     # receive, unpack) -> own 2 + case's pallet pack..unpack 4
@@ -824,7 +863,7 @@ def test_graph_follows_the_supply_chain(reg: Registry, batch: af.Batch) -> None:
     ids = [e.event_id for e in hist]
     assert reg.events(ids[::-1]) == hist[::-1]
     with pytest.raises(RegistryError, match="no event"):
-        reg.events([ids[0].replace(ids[0][20], "0" if ids[0][20] != "0" else "1")])
+        reg.events([ids[0][:-20] + ("0" if ids[0][-20] != "0" else "1") + ids[0][-19:]])
     with pytest.raises(RegistryError):
         reg.events(["not an id"])
 

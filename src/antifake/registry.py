@@ -51,12 +51,11 @@ from antifake.detect import Alert, ListingCheck, check_listing
 from antifake.epcis.event_hash import (
     AF_NS,
     EPCIS_CONTEXT_URL,
-    canonical_gs1_uri,
     event_hash,
     prehash_string,
 )
 from antifake.epcis.event_id import hash_to_id, id_to_hash
-from antifake.epcis.events import BIZ_CLAIMING, Event, event_kind
+from antifake.epcis.events import BIZ_CLAIMING, Event, event_detail, event_kind
 from antifake.epcis.jsonld import _rename_prefix, parse_document
 from antifake.epcis.kinds import EventKind
 from antifake.errors import (
@@ -67,6 +66,7 @@ from antifake.errors import (
     UnknownStampError,
 )
 from antifake.graph import TraceGraph
+from antifake.gs1.canonical import canonical_gs1_uri
 from antifake.issue import Batch, Stamp
 from antifake.storage import (
     BatchPart,
@@ -76,6 +76,7 @@ from antifake.storage import (
     StampRow,
     Storage,
     Suspicion,
+    TraceColumns,
     open_storage,
 )
 from antifake.timeutil import from_micros, parse_time, to_iso, to_micros
@@ -265,7 +266,7 @@ class Registry:
                                 "canonical": _canonical}
         self._store: Storage = open_storage(path_or_url, **opts)
         self._closed = False
-        self._graph_cache: tuple[Any, TraceGraph] | None = None
+        self._graph_cache: tuple[TraceColumns, TraceGraph] | None = None
         self._graph_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -398,7 +399,7 @@ class Registry:
         doc, eid = e._epcis_and_id()  # one dict for both
         return EventRow(id_to_hash(eid), (e.time - _EPOCH) // _US, event_kind(e), doc,
                         e.epcs, e.parent, e.by, e.source, e.destination, e.lat, e.lon,
-                        None if ns == _DEFAULT_NS else ns)
+                        None if ns == _DEFAULT_NS else ns, detail=event_detail(e))
 
     def _apply(self, evs: list[Event], rows: list[EventRow], ins: list[Inserted]) -> None:
         """Lifecycle and claim effects of the new events, in order (inside the transaction)."""
@@ -741,6 +742,14 @@ class Registry:
         return {self._store.node_epc(n): (s.kind, s.score, from_micros(s.since_us))
                 for n, s in self._store.suspicions().items()}
 
+    def is_suspected(self, code: Any) -> bool:
+        """Whether the stamp is flagged as copied (one indexed lookup)."""
+        try:
+            node = self._resolve(code).node
+        except UnknownStampError:
+            return False
+        return bool(self._store.suspicions([node]))
+
     def clear_suspected(self, codes: Any) -> int:
         """Forget suspicions (an inspector resolved the case): one code or an iterable of
         codes, in any form `resolve` takes. Returns how many were cleared."""
@@ -760,20 +769,27 @@ class Registry:
             raise RegistryError("seller must be a party id")
         return check_listing(self, code, seller)
 
-    def _snapshot(self) -> TraceGraph:
-        """The graph, rebuilt only when events or nodes were added since the last one."""
+    def _snapshot(self) -> tuple[TraceColumns, TraceGraph]:
+        """The columns and graph of the store now, read again only when events or nodes were
+        added since the last ones (snapshots never change, so callers share them)."""
         version = self._store.version()
         with self._graph_lock:
-            if self._graph_cache is None or self._graph_cache[0] != version:
-                self._graph_cache = (version, TraceGraph.from_arrays(
-                    **self._store.graph_columns()))
-            return self._graph_cache[1]
+            if self._graph_cache is None or self._graph_cache[0].version != version:
+                cols = self._store.graph_columns()
+                self._graph_cache = (cols, TraceGraph.from_arrays(**cols.graph_arrays()))
+            return self._graph_cache
 
     # -- snapshot, history and counts ------------------------------------------------------
+    def columns(self) -> TraceColumns:
+        """Everything stored as one typed snapshot of columns
+        ([`TraceColumns`][antifake.storage.abc.TraceColumns]): what detection and the graph
+        read; shared between calls until the store changes."""
+        return self._snapshot()[0]
+
     def graph(self) -> TraceGraph:
         """An immutable [`TraceGraph`][antifake.graph.TraceGraph] snapshot of everything
         stored (shared between calls until the store changes: snapshots never change)."""
-        return self._snapshot()
+        return self._snapshot()[1]
 
     def events(self, ids: Iterable[str]) -> list[Event]:
         """The stored events with these CBV 2.0 event ids, in the order given, as
@@ -796,7 +812,7 @@ class Registry:
     def history(self, code: Any) -> list[Event]:
         """The stamp's events in time order: its own and those of each container it was in,
         at every level, while it was inside (``code``: any form `resolve` takes)."""
-        return self.events(self._snapshot().history_ids(self.resolve(code)))
+        return self.events(self.graph().history_ids(self.resolve(code)))
 
     def stats(self) -> dict[str, int]:
         """Counts: ``events``, ``stamps``, ``parties`` (and ``nodes``, ``batches``)."""

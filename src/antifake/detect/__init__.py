@@ -77,7 +77,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -90,10 +90,10 @@ from antifake.epcis.kinds import (
     OTHER_REASON,
     REASON_DETAILS,
     EventKind,
-    doc_detail,
 )
 from antifake.errors import AntifakeError, UnknownStampError
 from antifake.graph import TraceGraph, to_microseconds
+from antifake.storage.abc import TraceColumns
 
 __all__ = [
     "ACT_ON_IT",
@@ -105,7 +105,10 @@ __all__ = [
     "ListingCheck",
     "ListingChecks",
     "LISTING_FLAGS",
+    "Source",
+    "SimulationLike",
     "TraceData",
+    "TraceSource",
     "CLAIM_DETAILS",
     "REASON_DETAILS",
     "check_listing",
@@ -127,6 +130,32 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class DetectError(AntifakeError, ValueError):
     """Detection was given something it cannot use (a bad source, column or setting)."""
+
+
+@runtime_checkable
+class TraceSource(Protocol):
+    """What detection reads from a registry (`af.Registry` is one): its snapshot as typed
+    columns and as a graph (both cached by the store's version), how it names a code, and the
+    codes it has flagged as copied."""
+
+    def columns(self) -> TraceColumns: ...
+    def graph(self) -> TraceGraph: ...
+    def resolve(self, code: Any) -> str: ...
+    def suspected(self) -> dict[str, tuple[str, float, datetime]]: ...
+    def is_suspected(self, epc: str) -> bool: ...
+
+
+@runtime_checkable
+class SimulationLike(Protocol):
+    """A simulated supply chain (`antifake.research.sim.Simulation`): its columns and its
+    parties' metadata."""
+
+    party_role: Any
+    party_region: Any
+    party_lat: Any
+    party_lon: Any
+
+    def arrays(self) -> dict[str, Any]: ...
 
 
 # ----------------------------------------------------------------------------------------
@@ -523,7 +552,7 @@ class TraceData:
         return self
 
     @classmethod
-    def from_simulation(cls, sim: Any, graph: TraceGraph | None = None) -> TraceData:
+    def from_simulation(cls, sim: SimulationLike, graph: TraceGraph | None = None) -> TraceData:
         """From an [`Simulation`][antifake.research.sim.Simulation] (or an attacked one, whose
         ``ev_detail`` it takes)."""
         try:
@@ -598,84 +627,39 @@ class TraceData:
                     or np.isfinite(other.party_lat[extra]).any())
 
 
+#: What detection and the listing checks run over.
+Source = TraceSource | SimulationLike | TraceData | TraceGraph
+
+
 # -- registries -----------------------------------------------------------------------------
-_REG_CACHE: weakref.WeakKeyDictionary[Any, tuple[Any, TraceData]] = weakref.WeakKeyDictionary()
-_REG_LOCK = threading.Lock()
+_COLS_CACHE: weakref.WeakKeyDictionary[TraceColumns, TraceData] = weakref.WeakKeyDictionary()
+_COLS_LOCK = threading.Lock()
 
 
-def _registry_details(store: Any, ev_ids: np.ndarray, ev_kind: np.ndarray) -> np.ndarray:
-    """Claim results and decommissioning reasons of a registry's events (uint8 per event)."""
-    detail = np.zeros(len(ev_ids), dtype=np.uint8)
-    kinds = (int(EventKind.CLAIM), int(EventKind.DECOMMISSION))
-    idx = np.flatnonzero(np.isin(ev_kind, kinds))
-    if not len(idx):
-        return detail
-    getter = getattr(store, "event_details", None)
-    if callable(getter):  # a storage that serves them itself: (event index, detail code)
-        pos, val = getter()
-        detail[np.asarray(pos, dtype=np.int64)] = np.asarray(val, dtype=np.uint8)
-        return detail
-    query = getattr(store, "_all", None)
-    if not callable(query):
-        return detail  # unknown details: claim and lifecycle rules see kinds only
-    from antifake.epcis.event_id import hash_to_id
-
-    where = {eid: int(i) for eid, i in zip(ev_ids[idx].tolist(), idx.tolist(), strict=True)}
-    try:  # integer constants inline: portable across the SQLite and PostgreSQL backends
-        rows = query(f"SELECT hash, doc FROM events WHERE kind IN ({kinds[0]}, {kinds[1]})")  # noqa: S608
-    except AntifakeError:
-        return detail
-    for h, doc in rows:
-        i = where.get(hash_to_id(bytes(h)))
-        if i is not None:
-            detail[i] = doc_detail(doc)
-    return detail
+def _registry_data(source: TraceSource) -> TraceData:
+    """The detection view of a registry's snapshot (one per snapshot: a registry shares its
+    columns between calls until the store changes)."""
+    cols = source.columns()
+    with _COLS_LOCK:
+        hit = _COLS_CACHE.get(cols)
+    if hit is None:
+        hit = TraceData.from_arrays(**cols.graph_arrays(), ev_detail=cols.ev_detail,
+                                    **cols.party_meta(), graph=source.graph())
+        with _COLS_LOCK:
+            _COLS_CACHE[cols] = hit
+    return hit
 
 
-def _registry_data(reg: Any) -> TraceData:
-    store = getattr(reg, "storage", None)
-    if store is None or not hasattr(store, "graph_columns"):
-        raise DetectError(f"not a Registry: {type(reg).__name__}")
-    version_fn = getattr(store, "version", None)
-    version = version_fn() if callable(version_fn) else None
-    if version is not None:
-        with _REG_LOCK:
-            hit = _REG_CACHE.get(reg)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-    cols = store.graph_columns()
-    meta: dict[str, Any] = {}
-    rows_fn = getattr(store, "party_rows", None)
-    if callable(rows_fn):
-        rows = rows_fn()
-        if [r[0] for r in rows] == list(cols["parties"]):
-            meta = {"party_role": [r[1] for r in rows], "party_region": [r[2] for r in rows],
-                    "party_lat": [np.nan if r[3] is None else r[3] for r in rows],
-                    "party_lon": [np.nan if r[4] is None else r[4] for r in rows]}
-    detail = cols.pop("ev_detail", None)  # a store that keeps the details as a column
-    if detail is None:
-        detail = _registry_details(store, np.asarray(cols["ev_ids"], dtype=object),
-                                   np.asarray(cols["ev_kind"]))
-    data = TraceData.from_arrays(**cols, ev_detail=detail, **meta)
-    if version is not None:
-        with _REG_LOCK:
-            _REG_CACHE[reg] = (version, data)
-    return data
-
-
-def _as_data(source: Any) -> TraceData:
+def _as_data(source: Source) -> TraceData:
     if isinstance(source, TraceData):
         return source
     if isinstance(source, TraceGraph):
-        cols = getattr(source, "event_columns", None)
-        if callable(cols):  # a snapshot that keeps its event columns
-            return TraceData.from_arrays(**cols(), graph=source)
         raise DetectError("a TraceGraph keeps no event kinds, parties or coordinates: pass "
                           "TraceData.from_arrays(..., graph=g) with the columns and party "
                           "metadata, a Registry or a Simulation")
-    if hasattr(source, "storage") and hasattr(source, "graph"):
+    if isinstance(source, TraceSource):
         return _registry_data(source)
-    if hasattr(source, "arrays") and hasattr(source, "party_role"):
+    if isinstance(source, SimulationLike):
         return TraceData.from_simulation(source)
     raise DetectError(f"cannot detect over {type(source).__name__}: give a Registry, a "
                       "Simulation or a TraceData")
@@ -805,7 +789,7 @@ class Detector:
         self.stats: dict[str, Any] = {}
 
     # -- runs ------------------------------------------------------------------------------
-    def run(self, source: Any) -> list[Alert]:
+    def run(self, source: Source) -> list[Alert]:
         """Examine everything in ``source`` (Registry, Simulation or TraceData)."""
         import time
 
@@ -831,7 +815,7 @@ class Detector:
         del old
         return self.alerts
 
-    def update(self, source: Any) -> list[Alert]:
+    def update(self, source: Source) -> list[Alert]:
         """Examine what is new in ``source`` (a newer snapshot: Registry, Simulation,
         TraceData; or a sequence of [`Event`][antifake.epcis.events.Event] to append to the
         last snapshot). Returns the alerts that are new or changed; `alerts` holds all
@@ -1191,7 +1175,7 @@ def _src_of(data: TraceData) -> np.ndarray:
     return data.ev_src
 
 
-def detect(source: Any, *, since: Any = None, config: DetectConfig | None = None
+def detect(source: Source, *, since: Any = None, config: DetectConfig | None = None
            ) -> list[Alert]:
     """Every alert in ``source`` (a Registry, a Simulation or a TraceData), ranked by score.
 
@@ -1245,9 +1229,9 @@ def listing_reasons(flags: int, reason: int = 0) -> list[str]:
     return out
 
 
-def _resolve(source: Any, data: TraceData, code: Any) -> tuple[int, str | None, str | None]:
+def _resolve(source: Source, data: TraceData, code: Any) -> tuple[int, str | None, str | None]:
     """(node, epc, why unknown) of a code."""
-    if hasattr(source, "resolve") and hasattr(source, "storage"):
+    if isinstance(source, TraceSource):
         try:
             epc = source.resolve(code)
         except UnknownStampError as exc:
@@ -1255,16 +1239,17 @@ def _resolve(source: Any, data: TraceData, code: Any) -> tuple[int, str | None, 
         except AntifakeError as exc:
             return -1, None, str(exc)
     else:
-        epc = code if isinstance(code, str) else getattr(code, "epc", None)
-        if not isinstance(epc, str):
+        found = code if isinstance(code, str) else getattr(code, "epc", None)
+        if not isinstance(found, str):
             return -1, None, f"not a code: {type(code).__name__}"
+        epc = found
     try:
         return data.graph.node_id(epc), epc, None
     except UnknownStampError as exc:
         return -1, epc, str(exc)
 
 
-def check_listings(source: Any, codes: Sequence[Any], sellers: Sequence[str] | str
+def check_listings(source: Source, codes: Sequence[Any], sellers: Sequence[str] | str
                    ) -> ListingChecks:
     """Check many listings at once (``sellers``: one per code, or one for all). Codes a
     Registry cannot resolve (forged, unknown) get ``unknown_code``."""
@@ -1285,28 +1270,23 @@ def check_listings(source: Any, codes: Sequence[Any], sellers: Sequence[str] | s
     return ListingChecks(flags == 0, flags, reason)
 
 
-def _suspected_one(source: Any, epc: str | None) -> bool:
-    """Whether a Registry source has flagged ``epc`` as copied (one indexed lookup)."""
-    store = getattr(source, "storage", None)
-    if epc is None or store is None or not hasattr(store, "suspicions"):
-        return False
-    node = store.node_by_key(epc)
-    return node is not None and bool(store.suspicions([node]))
+def _suspected_one(source: Source, epc: str | None) -> bool:
+    """Whether a registry source has flagged ``epc`` as copied (one indexed lookup)."""
+    return epc is not None and isinstance(source, TraceSource) and source.is_suspected(epc)
 
 
-def _suspected(source: Any, data: TraceData, nodes: np.ndarray) -> np.ndarray:
-    """Which graph nodes a Registry source has flagged as copied (Registry.flag_suspected)."""
-    flagged = getattr(source, "suspected", None)
-    if not callable(flagged) or not hasattr(source, "storage"):
+def _suspected(source: Source, data: TraceData, nodes: np.ndarray) -> np.ndarray:
+    """Which graph nodes a registry source has flagged as copied (Registry.flag_suspected)."""
+    if not isinstance(source, TraceSource):
         return np.zeros(len(nodes), dtype=bool)
     ids = []
-    for epc in flagged():
+    for epc in source.suspected():
         with contextlib.suppress(UnknownStampError):
             ids.append(data.graph.node_id(epc))
     return np.isin(nodes, np.array(ids, dtype=np.int64)) & (nodes >= 0)
 
 
-def check_listing(source: Any, code: Any, seller: str) -> ListingCheck:
+def check_listing(source: Source, code: Any, seller: str) -> ListingCheck:
     """Whether ``seller`` may list ``code`` (see
     [`ListingCheck`][antifake.detect.ListingCheck]); records nothing."""
     if not isinstance(seller, str) or not seller:

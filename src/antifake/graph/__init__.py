@@ -46,6 +46,7 @@ import numpy as np
 from antifake.epcis.kinds import EventKind
 from antifake.errors import FormatError, RegistryError, UnknownStampError
 from antifake.graph import _graph
+from antifake.gs1.canonical import canonical_gs1_uri
 from antifake.timeutil import to_micros
 
 __all__ = ["TraceGraph", "Recall", "UnknownPartyError", "to_microseconds"]
@@ -427,6 +428,10 @@ class TraceGraph:
         j = self._k.node_of(epc)
         if j >= 0:
             return j
+        if isinstance(epc, str):  # a GS1 EPC is stored under its canonical Digital Link
+            c = canonical_gs1_uri(epc)
+            if c is not None and c != epc and (j := self._k.node_of(c)) >= 0:
+                return j
         if not isinstance(epc, str):
             raise UnknownStampError(f"not an EPC string: {type(epc).__name__}")
         raise UnknownStampError(f"unknown EPC {_short(epc)}")

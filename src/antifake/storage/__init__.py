@@ -21,6 +21,7 @@ from antifake.storage.abc import (
     StampRow,
     Storage,
     Suspicion,
+    TraceColumns,
 )
 from antifake.storage.sqlite import SQLiteStorage
 
@@ -37,6 +38,7 @@ __all__ = [
     "StampRow",
     "Storage",
     "Suspicion",
+    "TraceColumns",
     "open_storage",
 ]
 

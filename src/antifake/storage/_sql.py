@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from antifake.epcis.event_id import hash_ids
+from antifake.epcis.kinds import EventKind, doc_detail
 from antifake.errors import RegistryError
-from antifake.storage.abc import NodeState, StampRow
+from antifake.storage.abc import NodeState, StampRow, TraceColumns
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list: portable and well under every limit
 _dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
@@ -161,6 +162,20 @@ class _SQLRows:
                 out[bytes(h)] = (d, ctx)
         return out
 
+    #: Rows the graph snapshot reads besides the packed columns (portable SQL).
+    _PARTY_ROWS = "SELECT id, name, role, region, lat, lon FROM parties ORDER BY id"
+    _DETAIL_ROWS = "SELECT id, detail FROM events WHERE detail <> 0"
+
+    def _backfill_details(self) -> None:
+        """Schema 3: the detail codes of events stored before it (computed once, from the
+        stored JSON; every event written since carries its code)."""
+        for eid, doc in self._x(
+                "SELECT id, doc FROM events WHERE kind IN (?, ?)",
+                (int(EventKind.CLAIM), int(EventKind.DECOMMISSION))).fetchall():
+            d = doc_detail(doc)
+            if d:
+                self._x("UPDATE events SET detail = ? WHERE id = ?", (d, int(eid)))
+
     def party_rows(self) -> list[tuple[Any, ...]]:
         return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")
 
@@ -204,6 +219,30 @@ class _SQLRows:
             if taken is not None:  # a hole: this id was never this stamp's node
                 return None
             return self._stamp_row(node, b, idx)
+
+    def _canonical_keys(self, new: list[str], out: dict[str, int]
+                        ) -> tuple[list[str], dict[str, str]]:
+        """Which of the EPCs ``new`` (not stored as written) name a node already, through
+        their canonical GS1 Digital Link (filled into ``out``); returns the keys to create
+        (each GS1 EPC under its canonical form, others as written) and, for each EPC created
+        under another key, that key."""
+        if self._canonical is None:
+            return new, {}
+        alias: dict[str, str] = {}
+        for k in new:
+            c = self._canonical(k)
+            if c is not None and c != k:
+                alias[k] = c
+        if alias:
+            found = self._lookup_nodes(list(set(alias.values())))
+            for k, c in alias.items():
+                if c in found:
+                    out[k] = found[c]
+        create = list(dict.fromkeys(alias.get(k, k) for k in new if k not in out))
+        return create, {k: c for k, c in alias.items() if k not in out}
+
+    def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
+        raise NotImplementedError
 
     def node_by_key(self, key: str) -> int | None:
         """The node of an EPC, as written or (failing that) in its canonical form."""
@@ -263,15 +302,15 @@ def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]
     return out
 
 
-def _graph_arrays(epcs: np.ndarray, node_ids: np.ndarray, prow: Sequence[Any],
-                  ev: dict[str, np.ndarray], inc: dict[str, np.ndarray],
-                  batches: Sequence[Any], exceptions: Sequence[Any]
-                  ) -> tuple[dict[str, Any], np.ndarray]:
-    """The keyword arguments of `TraceGraph.from_arrays` from what a backend read, and the
-    stored event ids in the graph's event order. Input: nodes
-    (ids ascending, their EPCs), party rows, the packed event and incidence columns, the
-    batches and the stamp-node exceptions. Events are put in id order (concurrent PostgreSQL
-    writers may commit chunks out of order; incidences follow their events)."""
+def _graph_arrays(version: tuple[int, int], epcs: np.ndarray, node_ids: np.ndarray,
+                  prow: Sequence[Any], ev: dict[str, np.ndarray], inc: dict[str, np.ndarray],
+                  batches: Sequence[Any], exceptions: Sequence[Any], details: Sequence[Any]
+                  ) -> TraceColumns:
+    """The snapshot from what a backend read: nodes (ids ascending, their EPCs), party rows
+    (id, name, role, region, lat, lon), the packed event and incidence columns, the batches,
+    the stamp-node exceptions and the (event id, detail code) of events that have one.
+    Events are put in id order (concurrent PostgreSQL writers may commit chunks out of order;
+    incidences follow their events)."""
     party_ids = np.array([r[0] for r in prow], dtype=np.int64)
     parties = np.empty(len(prow), dtype=object)
     parties[:] = [r[1] for r in prow]
@@ -306,22 +345,36 @@ def _graph_arrays(epcs: np.ndarray, node_ids: np.ndarray, prow: Sequence[Any],
         node_key[p] = key_id
         node_batch[p] = batch_id
     hashes = ev.pop("hash").view(np.uint8).reshape(-1, 32)
-    return {
-        "epcs": epcs,
-        "parties": parties,
-        "ev_ids": hash_ids(hashes),
-        "ev_time": ev["time"],
-        "ev_kind": ev["kind"],
-        "ev_by": _to_index(ev["by"], party_dense, party_ids, "party").astype(np.int32),
-        "ev_src": _to_index(ev["src"], party_dense, party_ids, "party").astype(np.int32),
-        "ev_dst": _to_index(ev["dst"], party_dense, party_ids, "party").astype(np.int32),
-        "ev_lat": ev["lat"],
-        "ev_lon": ev["lon"],
-        "inc_event": _to_index(inc["event"], ev_dense, ev_db, "event"),
-        "inc_node": _to_index(inc["node"], node_dense, node_ids, "node"),
-        "agg_parent": _to_index(ev["parent"], node_dense, node_ids, "node"),
-        "node_key": node_key,
-        "node_batch": node_batch,
-    }, ev_db
+    ev_detail = np.zeros(len(ev_db), dtype=np.uint8)
+    if len(details):
+        d_ids = np.fromiter((r[0] for r in details), dtype=np.int64, count=len(details))
+        d_val = np.fromiter((r[1] for r in details), dtype=np.uint8, count=len(details))
+        pos = np.searchsorted(ev_db, d_ids)
+        ok = pos < len(ev_db)
+        ok[ok] = ev_db[pos[ok]] == d_ids[ok]  # rows newer than the columns read are skipped
+        ev_detail[pos[ok]] = d_val[ok]
+    return TraceColumns(
+        version=version,
+        epcs=epcs,
+        parties=parties,
+        party_role=[r[2] for r in prow],
+        party_region=[r[3] for r in prow],
+        party_lat=np.array([np.nan if r[4] is None else r[4] for r in prow], dtype=np.float64),
+        party_lon=np.array([np.nan if r[5] is None else r[5] for r in prow], dtype=np.float64),
+        ev_ids=hash_ids(hashes),
+        ev_time=ev["time"],
+        ev_kind=ev["kind"],
+        ev_by=_to_index(ev["by"], party_dense, party_ids, "party").astype(np.int32),
+        ev_src=_to_index(ev["src"], party_dense, party_ids, "party").astype(np.int32),
+        ev_dst=_to_index(ev["dst"], party_dense, party_ids, "party").astype(np.int32),
+        ev_lat=ev["lat"],
+        ev_lon=ev["lon"],
+        ev_detail=ev_detail,
+        inc_event=_to_index(inc["event"], ev_dense, ev_db, "event"),
+        inc_node=_to_index(inc["node"], node_dense, node_ids, "node"),
+        agg_parent=_to_index(ev["parent"], node_dense, node_ids, "node"),
+        node_key=node_key,
+        node_batch=node_batch,
+    )
 
 

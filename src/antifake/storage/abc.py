@@ -29,9 +29,10 @@ __all__ = [
     "Suspicion",
     "StampRow",
     "Storage",
+    "TraceColumns",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EV_DTYPE = np.dtype([
     ("event", "<i8"), ("time", "<i8"), ("parent", "<i8"), ("by", "<i4"), ("src", "<i4"),
     ("dst", "<i4"), ("kind", "u1"), ("lat", "<f8"), ("lon", "<f8"), ("hash", "V32"),
@@ -64,6 +65,7 @@ class EventRow:
     namespaces: Mapping[str, str] | None = None  # None: the default context
     nodes: np.ndarray | None = None
     range_key: str | None = None
+    detail: int = 0  # claim result or decommissioning reason (antifake.epcis.kinds)
 
 
 @dataclass(slots=True)
@@ -134,6 +136,51 @@ class Suspicion:
     evidence: str  # the alert's evidence event ids, as a JSON list
 
 
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
+class TraceColumns:
+    """One snapshot of a store as columns: what the trace graph, detection and the command
+    line share. Nodes are EPCs (``epcs``), parties are ids (``parties``) with their metadata
+    (NaN / ``None``: unknown), events are in storage order; party and node references are
+    row numbers (-1: none). ``version`` is the store's version it was read at (a registry
+    caches one snapshot per version)."""
+
+    version: tuple[int, int]
+    epcs: np.ndarray
+    parties: np.ndarray
+    party_role: list[str | None]
+    party_region: list[str | None]
+    party_lat: np.ndarray
+    party_lon: np.ndarray
+    ev_ids: np.ndarray
+    ev_time: np.ndarray
+    ev_kind: np.ndarray
+    ev_by: np.ndarray
+    ev_src: np.ndarray
+    ev_dst: np.ndarray
+    ev_lat: np.ndarray
+    ev_lon: np.ndarray
+    ev_detail: np.ndarray
+    inc_event: np.ndarray
+    inc_node: np.ndarray
+    agg_parent: np.ndarray
+    node_key: np.ndarray
+    node_batch: np.ndarray
+
+    #: The columns `TraceGraph.from_arrays` takes.
+    GRAPH_FIELDS = ("epcs", "parties", "ev_ids", "ev_time", "ev_kind", "ev_by", "ev_src",
+                    "ev_dst", "ev_lat", "ev_lon", "inc_event", "inc_node", "agg_parent",
+                    "node_key", "node_batch")
+
+    def graph_arrays(self) -> dict[str, Any]:
+        """The keyword arguments of `TraceGraph.from_arrays`."""
+        return {f: getattr(self, f) for f in self.GRAPH_FIELDS}
+
+    def party_meta(self) -> dict[str, Any]:
+        """Party metadata as `TraceData.from_arrays` takes it."""
+        return {"party_role": self.party_role, "party_region": self.party_region,
+                "party_lat": self.party_lat, "party_lon": self.party_lon}
+
+
 # ----------------------------------------------------------------------------------------
 # the interface
 # ----------------------------------------------------------------------------------------
@@ -185,7 +232,7 @@ class Storage(Protocol):
     def clear_suspicions(self, nodes: Sequence[int]) -> int: ...
 
     # bulk
-    def graph_columns(self) -> dict[str, Any]: ...
+    def graph_columns(self) -> TraceColumns: ...
     def counts(self) -> dict[str, int]: ...
     def version(self) -> tuple[int, int]: ...
     def check(self) -> dict[str, Any]: ...

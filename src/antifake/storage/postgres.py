@@ -92,6 +92,7 @@ from antifake.storage.abc import (
     Inserted,
     NodeState,
     Suspicion,
+    TraceColumns,
 )
 
 try:
@@ -256,8 +257,13 @@ CREATE TABLE suspicions (
 );
 """
 
+# v3: each event's detail code, computed when it is written (as SQLite's schema 3).
+_SCHEMA_V3 = """
+ALTER TABLE events ADD COLUMN detail smallint NOT NULL DEFAULT 0;
+"""
+
 #: Upgrades: PG_MIGRATIONS[v] takes a schema at version v - 1 to v (one transaction).
-PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 assert max(PG_MIGRATIONS) == SCHEMA_VERSION, "a SQLite schema change needs its PostgreSQL twin"
 
 _ALLOC = "SELECT af_alloc(%s::regclass, %s)"
@@ -353,7 +359,6 @@ class PostgresStorage(_SQLRows):
         self._pending_parties: dict[str, int] = {}
         self._ctx_cache: dict[str, int] = {}
         self._pending_ctx: dict[str, int] = {}
-        self._graph_ev_ids: np.ndarray | None = None
         try:
             self._db: Any = psycopg.connect(conninfo, autocommit=True,
                                        connect_timeout=max(1, int(connect_timeout)),
@@ -434,6 +439,8 @@ class PostgresStorage(_SQLRows):
                 self._check_version(version)
                 for v in range(version + 1, SCHEMA_VERSION + 1):
                     self._db.execute(PG_MIGRATIONS[v])
+                    if v == 3 and version > 0:
+                        self._backfill_details()
                 from antifake._version import __version__
 
                 meta = {"schema_version": str(SCHEMA_VERSION), "format": _FORMAT,
@@ -641,18 +648,7 @@ class PostgresStorage(_SQLRows):
         uniq = list(dict.fromkeys(keys))
         out = self._lookup_nodes(uniq)
         new = [k for k in uniq if k not in out]
-        if new and self._canonical is not None:
-            alias = {}
-            for k in new:
-                c = self._canonical(k)
-                if c is not None and c != k:
-                    alias[k] = c
-            if alias:
-                found = self._lookup_nodes(list(set(alias.values())))
-                for k, c in alias.items():
-                    if c in found:
-                        out[k] = found[c]
-                new = [k for k in new if k not in out]
+        new, alias = self._canonical_keys(new, out)
         if new:
             nxt = self._alloc("nodes_seq", len(new))
             ids = list(range(nxt, nxt + len(new)))
@@ -670,6 +666,7 @@ class PostgresStorage(_SQLRows):
             got = self._lookup_nodes(new)
             out.update(got)
             self._dirty = True
+        out.update((k, out[c]) for k, c in alias.items())
         return out
 
     # -- events ----------------------------------------------------------------------------
@@ -739,16 +736,16 @@ class PostgresStorage(_SQLRows):
             dst = parties[r.dst] if r.dst else None
             sql_rows.append((eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat,
                              r.lon, now, self._ctx_id(r.namespaces), first_node, n_nodes,
-                             _dump_json(doc)))
+                             _dump_json(doc), int(r.detail)))
             ev_rows.append((eid, r.time_us, -1 if parent is None else parent,
                             -1 if by is None else by, -1 if src is None else src,
                             -1 if dst is None else dst, int(r.kind),
                             np.nan if r.lat is None else r.lat,
                             np.nan if r.lon is None else r.lon, r.hash))
         cols = ("id, hash, time_us, kind, by_party, src, dst, parent, lat, lon, recorded_us, "
-                "ctx, first_node, n_nodes, doc")
+                "ctx, first_node, n_nodes, doc, detail")
         if len(sql_rows) < _COPY_MIN:
-            ph = "(" + ",".join(["%s"] * 15) + ")"
+            ph = "(" + ",".join(["%s"] * 16) + ")"
             order = sorted(range(len(sql_rows)), key=lambda i: sql_rows[i][1])
             args = [v for i in order for v in sql_rows[i]]
             got = db.execute(f"INSERT INTO events({cols}) VALUES "  # noqa: S608
@@ -971,11 +968,11 @@ class PostgresStorage(_SQLRows):
             epcs[:] = [r[0] for r in db.execute("SELECT epc FROM nodes ORDER BY id")]
         return epcs
 
-    def graph_columns(self) -> dict[str, Any]:
-        """The keyword arguments of `TraceGraph.from_arrays`, read in one snapshot
-        (events in id order)."""
+    def graph_columns(self) -> TraceColumns:
+        """The store as columns, read in one snapshot (events in id order)."""
         with self.snapshot():
             db = self._db
+            version = self.version()
             n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
             n_nodes = int(n_nodes)
             if n_nodes == (max_node or 0):
@@ -985,7 +982,8 @@ class PostgresStorage(_SQLRows):
                                   binary=True).fetchone()[0]
                 node_ids = _int8_array(blob, n_nodes)
             epcs = self._epcs(n_nodes)
-            prow = db.execute("SELECT id, name FROM parties ORDER BY id").fetchall()
+            prow = db.execute(self._PARTY_ROWS).fetchall()
+            details = db.execute(self._DETAIL_ROWS).fetchall()
             n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
                                      "coalesce(sum(n_inc), 0) FROM columns").fetchone()
             n_ev, n_inc = int(n_ev), int(n_inc)
@@ -1012,28 +1010,8 @@ class PostgresStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        columns, self._graph_ev_ids = _graph_arrays(epcs, node_ids, prow, ev, inc, batches,
-                                                    exceptions)
-        return columns
-
-    def event_details(self) -> tuple[np.ndarray, np.ndarray]:
-        """(position in the last `graph_columns`, detail code) of its claim and
-        decommissioning events, for `antifake.detect`."""
-        from antifake.epcis.kinds import EventKind, doc_detail
-
-        ids = self._graph_ev_ids
-        if ids is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint8)
-        kinds = [int(EventKind.CLAIM), int(EventKind.DECOMMISSION)]
-        rows = self._all("SELECT id, doc FROM events WHERE kind = ANY(%s) AND id <= %s",
-                         (kinds, int(ids[-1]) if len(ids) else 0))
-        pos, val = [], []
-        for eid, doc in rows:
-            p = int(np.searchsorted(ids, eid))
-            if p < len(ids) and ids[p] == eid:
-                pos.append(p)
-                val.append(doc_detail(doc))
-        return np.asarray(pos, dtype=np.int64), np.asarray(val, dtype=np.uint8)
+        return _graph_arrays(version, epcs, node_ids, prow, ev, inc, batches, exceptions,
+                             details)
 
     def version(self) -> tuple[int, int]:
         """A counter bumped by every commit that adds events or nodes."""

@@ -89,6 +89,7 @@ from antifake.storage.abc import (
     Inserted,
     NodeState,
     Suspicion,
+    TraceColumns,
 )
 
 __all__ = ["APPLICATION_ID", "SQLiteStorage"]
@@ -209,8 +210,14 @@ CREATE TABLE suspicions (
 );
 """
 
+# v3: each event's detail code (claim result, decommissioning reason), computed when it is
+# written; events stored before are filled in once by the migration (_backfill_details).
+_SCHEMA_V3 = """
+ALTER TABLE events ADD COLUMN detail INTEGER NOT NULL DEFAULT 0;
+"""
+
 #: Upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (run in one transaction).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 
 
@@ -296,6 +303,8 @@ class SQLiteStorage(_SQLRows):
                                         "antifake registry")
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 self._run_script(MIGRATIONS[v])
+                if v == 3 and version > 0:
+                    self._backfill_details()
                 db.execute(f"PRAGMA user_version = {v}")
             from antifake._version import __version__
 
@@ -506,23 +515,13 @@ class SQLiteStorage(_SQLRows):
         uniq = list(dict.fromkeys(keys))
         out = self._lookup_nodes(uniq)
         new = [k for k in uniq if k not in out]
-        if new and self._canonical is not None:
-            alias = {}
-            for k in new:
-                c = self._canonical(k)
-                if c is not None and c != k:
-                    alias[k] = c
-            if alias:
-                found = self._lookup_nodes(list(set(alias.values())))
-                for k, c in alias.items():
-                    if c in found:
-                        out[k] = found[c]
-                new = [k for k in new if k not in out]
+        new, alias = self._canonical_keys(new, out)
         if new:
             nxt = self._next_node()
             rows = [(nxt + i, k) for i, k in enumerate(new)]
             db.executemany("INSERT INTO nodes(id, epc) VALUES (?, ?)", rows)
             out.update((k, i) for i, k in rows)
+        out.update((k, out[c]) for k, c in alias.items())
         return out
 
     # -- events ----------------------------------------------------------------------------
@@ -595,7 +594,7 @@ class SQLiteStorage(_SQLRows):
                 sql_rows.append((
                     eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat, r.lon, now,
                     self._ctx_id(r.namespaces), first_node, n_nodes,
-                    _dump_json(doc)))
+                    _dump_json(doc), int(r.detail)))
                 ev_rows.append((eid, r.time_us, -1 if parent is None else parent,
                                 -1 if by is None else by, -1 if src is None else src,
                                 -1 if dst is None else dst, int(r.kind),
@@ -604,8 +603,8 @@ class SQLiteStorage(_SQLRows):
                 out[k] = Inserted(eid, True, nodes)
             db.executemany(
                 "INSERT INTO events(id, hash, time_us, kind, by_party, src, dst, parent, lat, "
-                "lon, recorded_us, ctx, first_node, n_nodes, doc) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sql_rows)
+                "lon, recorded_us, ctx, first_node, n_nodes, doc, detail) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sql_rows)
             db.executemany("INSERT INTO incidence(node, event) VALUES (?, ?) "
                            "ON CONFLICT DO NOTHING", sql_inc)
             ev = np.array(ev_rows, dtype=EV_DTYPE)
@@ -768,10 +767,11 @@ class SQLiteStorage(_SQLRows):
         return n
 
     # -- bulk ------------------------------------------------------------------------------
-    def graph_columns(self) -> dict[str, Any]:
-        """The keyword arguments of `TraceGraph.from_arrays`, read in one snapshot."""
+    def graph_columns(self) -> TraceColumns:
+        """The store as columns, read in one snapshot."""
         with self.snapshot():
             db = self._db
+            version = self.version()
             n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
             n_nodes = int(n_nodes)
             if n_nodes == (max_node or 0):
@@ -785,7 +785,8 @@ class SQLiteStorage(_SQLRows):
                 epcs = np.empty(len(rows), dtype=object)
                 epcs[:] = [r[1] for r in rows]
                 del rows
-            prow = db.execute("SELECT id, name FROM parties ORDER BY id").fetchall()
+            prow = db.execute(self._PARTY_ROWS).fetchall()
+            details = db.execute(self._DETAIL_ROWS).fetchall()
             n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
                                      "coalesce(sum(n_inc), 0) FROM columns").fetchone()
             ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
@@ -807,7 +808,8 @@ class SQLiteStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        return _graph_arrays(epcs, node_ids, prow, ev, inc, batches, exceptions)[0]
+        return _graph_arrays(version, epcs, node_ids, prow, ev, inc, batches, exceptions,
+                             details)
 
     def version(self) -> tuple[int, int]:
         """(last event row, last node row): changes whenever the graph would."""

@@ -23,9 +23,11 @@ Standards implemented (section numbers as in the current issues):
 * **EPCIS 2.0 / CBV 2.0** -- the canonical GS1 Digital Link form of an EPC
   (``https://id.gs1.org/...``, finest identification level only, no query string) used in
   EPCIS 2.0 documents and as input to the CBV 2.0 event hash.
-  [`epc_to_digital_link`][antifake.gs1.epc_to_digital_link] reproduces the GS1 reference event-hash
-  implementation's canonical URIs, including its percent-encoding, which leaves the RFC 3986
-  sub-delimiters ``'``, ``;`` and ``=`` literal.
+  [`canonical_gs1_uri`][antifake.gs1.canonical.canonical_gs1_uri] (`antifake.gs1.canonical`) is
+  the canonicaliser the event hash and the registry use: lenient, as GS1's reference is.
+  [`epc_to_digital_link`][antifake.gs1.epc_to_digital_link] validates strictly (with an error
+  naming the fault) and gives the same URI, including the reference's percent-encoding, which
+  leaves the RFC 3986 sub-delimiters ``'``, ``;`` and ``=`` literal.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from datetime import date, datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from antifake.errors import GS1Error
+from antifake.gs1.canonical import canonical_gs1_uri, check_digit
 
 __all__ = [
     "CANONICAL_BASE",
@@ -54,6 +57,7 @@ __all__ = [
     "sgtin_digital_link",
     "sgtin_urn",
     "parse_sgtin_urn",
+    "canonical_gs1_uri",
     "epc_to_digital_link",
     "is_epc_uri",
     "element_string",
@@ -130,10 +134,7 @@ def gtin_check_digit(body: str) -> str:
     if not isinstance(body, str):
         raise GS1Error(f"check digit body must be a str, not {type(body).__name__}")
     _check_digits(body, "check digit body", 1, 17)
-    total = 0
-    for i, c in enumerate(reversed(body)):
-        total += (ord(c) - 48) * (3 if i % 2 == 0 else 1)
-    return str(-total % 10)
+    return check_digit(body)
 
 
 def _check_key(value: str, what: str, length: int) -> str:
