@@ -115,3 +115,26 @@ def test_kernels_use_the_one_vocabulary() -> None:
                  (PKG / "detect" / "_detect.pyx").read_text()):
         assert 'include "_vocab.pxi"' in text
         assert not re.search(r"^\s*(DEF\s+)?K_[A-Z]+\s*=", text, re.M)  # no second statement
+
+
+def test_one_thread_pool_created_once_under_races() -> None:
+    """Every kernel shares one pool; threads racing to create it get the same one."""
+    import threading
+
+    from antifake import _core
+    from antifake.detect import _detect
+
+    got: list[object] = []
+    start = threading.Barrier(8)
+
+    def take() -> None:
+        start.wait()
+        got.append(_core.shared_pool(2))
+
+    ts = [threading.Thread(target=take) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len({id(p) for p in got}) == 1
+    assert _detect._pool() is got[0] is _core.shared_pool()

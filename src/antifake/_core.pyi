@@ -1,6 +1,7 @@
 """Type stubs of the native kernels (antifake._core). See _core.pyx for details."""
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ K_BADCHECK: int
 K_GS1: int
 SUFFIX_MAX: int
 
+def shared_pool(workers: int = ...) -> ThreadPoolExecutor: ...
 def _run_split(func: Callable[[int, int], None], n: int, threads: int | None,
                min_chunk: int = ...) -> None: ...
 

@@ -15,6 +15,7 @@ from libc.stdlib cimport malloc, free
 from cpython.unicode cimport PyUnicode_Check
 from cpython.bytes cimport PyBytes_Check, PyBytes_AS_STRING, PyBytes_GET_SIZE
 import os
+import threading
 import numpy as np
 cimport numpy as cnp
 
@@ -69,6 +70,20 @@ cdef extern from "Python.h":
 # threads
 # ---------------------------------------------------------------------------------------
 _pool = None
+_pool_lock = threading.Lock()
+
+
+def shared_pool(Py_ssize_t workers=1):
+    """The one thread pool of antifake's kernels (bulk codecs, hashing, signatures, graph and
+    detection kernels): created on first use under a lock, so threads racing to create it get
+    the same pool, and replaced by a larger one when a caller needs more workers."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(max_workers=max(workers, os.cpu_count() or 1),
+                                       thread_name_prefix="antifake")
+        return _pool
 
 
 def _n_threads(threads):
@@ -82,18 +97,14 @@ def _n_threads(threads):
 
 def _run_split(func, Py_ssize_t n, threads, Py_ssize_t min_chunk=4096):
     """Call ``func(start, stop)`` over [0, n) split in contiguous ranges, on a thread pool."""
-    global _pool
     cdef int t = _n_threads(threads)
     if t == 1 or n < 2 * min_chunk:
         func(0, n)
         return
     parts = min(t, (n + min_chunk - 1) // min_chunk)
-    if _pool is None or _pool._max_workers < parts:
-        from concurrent.futures import ThreadPoolExecutor
-        _pool = ThreadPoolExecutor(max_workers=max(parts, os.cpu_count() or 1),
-                                   thread_name_prefix="antifake")
+    pool = shared_pool(parts)
     step = (n + parts - 1) // parts
-    futures = [_pool.submit(func, s, min(s + step, n)) for s in range(0, n, step)]
+    futures = [pool.submit(func, s, min(s + step, n)) for s in range(0, n, step)]
     for f in futures:
         f.result()
 

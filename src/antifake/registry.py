@@ -110,8 +110,6 @@ CLONE_KINDS = frozenset({"impossible_travel", "over_scanned", "duplicate_listing
 COMMISSION_CHUNK = 10_000
 
 _DEFAULT_NS = {"af": AF_NS}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 _ACTIVE, _DECOMMISSIONED = 0, 1
 _UNCLAIMED, _CLAIMED, _LOCKED = 0, 1, 2
 _CLAIM_NAMES = ("unclaimed", "claimed", "locked")
@@ -397,7 +395,7 @@ class Registry:
     def _row(self, e: Event) -> EventRow:
         ns = dict(e.namespaces)
         doc, eid = e._epcis_and_id()  # one dict for both
-        return EventRow(id_to_hash(eid), (e.time - _EPOCH) // _US, event_kind(e), doc,
+        return EventRow(id_to_hash(eid), to_micros(e.time), event_kind(e), doc,
                         e.epcs, e.parent, e.by, e.source, e.destination, e.lat, e.lon,
                         None if ns == _DEFAULT_NS else ns, detail=event_detail(e))
 

@@ -76,7 +76,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -92,8 +92,9 @@ from antifake.epcis.kinds import (
     EventKind,
 )
 from antifake.errors import AntifakeError, UnknownStampError
-from antifake.graph import TraceGraph, to_microseconds
+from antifake.graph import TraceGraph
 from antifake.storage.abc import TraceColumns
+from antifake.timeutil import from_micros, to_microseconds
 
 __all__ = [
     "ACT_ON_IT",
@@ -112,6 +113,7 @@ __all__ = [
     "CLAIM_DETAILS",
     "REASON_DETAILS",
     "check_listing",
+    "haversine_km",
     "check_listings",
     "detect",
     "listing_reasons",
@@ -125,7 +127,6 @@ _KIND_ID = {k: i for i, k in enumerate(KINDS)}
 _A_DIVERSION = _KIND_ID["diversion"]
 _REASON_NAME = {v: k for k, v in REASON_DETAILS.items()} | {OTHER_REASON: "other"}
 _CONSUMER_ROLES = frozenset({"", "app", "consumer", "user", "phone", "anonymous"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DetectError(AntifakeError, ValueError):
@@ -353,7 +354,8 @@ def _region_ids(regions: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return ids, names
 
 
-def _haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Great-circle distance in km (mean Earth radius 6371.0088 km), elementwise."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     a = (np.sin((p2 - p1) / 2) ** 2
          + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
@@ -395,7 +397,7 @@ def _region_grid(region_id: np.ndarray, lat: np.ndarray, lon: np.ndarray,
     best = np.full((nlat, nlon), np.inf)
     glat, glon = np.meshgrid(cl, cn, indexing="ij")
     for r in np.flatnonzero(have):
-        d = _haversine_km(glat, glon, c_lat[r], c_lon[r])
+        d = haversine_km(glat, glon, c_lat[r], c_lon[r])
         closer = (d < best) & (d <= radius_km)
         grid[closer] = r
         best = np.minimum(best, d)
@@ -669,7 +671,7 @@ def _as_data(source: Source) -> TraceData:
 # detection
 # ----------------------------------------------------------------------------------------
 def _dt(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(us))
+    return from_micros(us)
 
 
 def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:

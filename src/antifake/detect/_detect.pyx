@@ -35,6 +35,8 @@ from libc.math cimport asin, cos, fabs, floor, sin, sqrt
 
 import numpy as np
 
+from antifake._core import shared_pool
+
 cimport numpy as cnp
 
 cnp.import_array()
@@ -1546,17 +1548,9 @@ cdef class Kernel:
         return recs, ev, key_a, obs_a
 
 
-_POOL = None
-
-
 def _pool():
-    """One worker thread shared by every kernel (the caller's thread is the other)."""
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="antifake-detect")
-    return _POOL
+    """The kernels' shared thread pool (the caller's thread is the other worker)."""
+    return shared_pool(1)
 
 
 REC_DTYPE = np.dtype([

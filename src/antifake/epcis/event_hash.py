@@ -59,12 +59,13 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from antifake.epcis.event_id import hash_to_id
 from antifake.errors import EPCISError
 from antifake.gs1.canonical import canonical_gs1_uri
+from antifake.timeutil import parse_timestamp
 
 __all__ = [
     "AF_NS",
@@ -78,7 +79,6 @@ __all__ = [
     "hash_prehash",
     "ignore_fields_of",
     "namespaces_from_context",
-    "parse_timestamp",
     "prehash_string",
 ]
 
@@ -678,43 +678,6 @@ def _numeric(text: str) -> str:
     if number == int(number):
         return str(int(number))
     return str(number)
-
-
-_TIMESTAMP = re.compile(
-    r"(?P<y>\d{4})-?(?P<mo>\d{2})-?(?P<d>\d{2})"
-    r"(?:[Tt ](?P<h>\d{2})(?::?(?P<mi>\d{2})(?::?(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?)?)?"
-    r"\s*(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?"
-)
-
-
-def parse_timestamp(text: str, *, naive_as_utc: bool = True) -> datetime | None:
-    """Parse an ISO 8601 date-time (``2020-03-04T11:00:30.123+01:00``), or return ``None``.
-
-    Fractional seconds beyond microseconds are truncated. Without a UTC offset the result is
-    UTC when ``naive_as_utc`` is true, else naive.
-    """
-    m = _TIMESTAMP.fullmatch(text)
-    if m is None:
-        return None
-    frac = (m["f"] or "")[:6].ljust(6, "0")
-    try:
-        dt = datetime(
-            int(m["y"]), int(m["mo"]), int(m["d"]), int(m["h"] or 0), int(m["mi"] or 0),
-            int(m["s"] or 0), int(frac),
-        )
-    except ValueError:
-        return None
-    tz = m["tz"]
-    if tz is None:
-        return dt.replace(tzinfo=UTC) if naive_as_utc else dt
-    if tz in "Zz":
-        return dt.replace(tzinfo=UTC)
-    digits = tz[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    if hours > 23 or minutes > 59:
-        return None
-    offset = timedelta(hours=hours, minutes=minutes)
-    return dt.replace(tzinfo=timezone(-offset if tz[0] == "-" else offset))
 
 
 # The usual spelling of a timestamp (what antifake writes): minute, second, fraction, zone.

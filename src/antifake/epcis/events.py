@@ -96,10 +96,10 @@ from antifake.epcis.event_hash import (
     event_hash,
     hash_prehash,
     namespaces_from_context,
-    parse_timestamp,
 )
 from antifake.epcis.kinds import EventKind, detail_code, reason_of_disposition
 from antifake.errors import EPCISError
+from antifake.timeutil import parse_timestamp
 
 __all__ = [
     "ACTIONS",

@@ -38,16 +38,15 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from antifake.epcis.kinds import EventKind
-from antifake.errors import FormatError, RegistryError, UnknownStampError
+from antifake.errors import RegistryError, UnknownStampError
 from antifake.graph import _graph
 from antifake.gs1.canonical import canonical_gs1_uri
-from antifake.timeutil import to_micros
+from antifake.timeutil import to_microseconds
 
 __all__ = ["TraceGraph", "Recall", "UnknownPartyError", "to_microseconds"]
 
@@ -65,26 +64,6 @@ class Recall(NamedTuple):
 
     codes: np.ndarray
     custodians: np.ndarray
-
-
-def to_microseconds(at: Any) -> int:
-    """Microseconds since the Unix epoch (UTC) of a timezone-aware ``datetime``, an ISO 8601
-    string with an offset (``Z`` allowed), a ``numpy.datetime64`` or an integer (taken as
-    microseconds already). Datetimes and strings go through
-    `antifake.timeutil.to_micros`; this adds the array-friendly forms."""
-    if isinstance(at, bool):
-        raise TypeError("a time cannot be a bool")
-    if isinstance(at, (int, np.integer)):
-        return int(at)
-    if isinstance(at, np.datetime64):
-        if np.isnat(at):
-            raise FormatError("time is NaT")
-        return int(at.astype("datetime64[us]").astype(np.int64))
-    if isinstance(at, str):
-        return to_micros(at.strip())
-    if isinstance(at, datetime):
-        return to_micros(at)
-    raise TypeError(f"cannot read a time from {type(at).__name__}")
 
 
 def _short(text: object, limit: int = 80) -> str:

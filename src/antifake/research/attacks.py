@@ -57,6 +57,7 @@ from antifake.detect import (
     KINDS,
     REASON_DETAILS,
     Alert,
+    haversine_km,
 )
 from antifake.epcis.kinds import NO_PARTY, EventKind
 from antifake.errors import AntifakeError
@@ -350,18 +351,13 @@ _REG_LAT = np.array([r[1] for r in REGIONS])
 _REG_LON = np.array([r[2] for r in REGIONS])
 
 
-def _km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
-    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def _far_region(rng: np.random.Generator, lat: np.ndarray, lon: np.ndarray,
                 min_km: float) -> np.ndarray:
     """A random region (index into REGIONS) whose centre is at least ``min_km`` from each
     point (the farthest one when none is)."""
-    d = _km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], _REG_LAT[None, :],
+    d = haversine_km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], _REG_LAT[None, :],
             _REG_LON[None, :])
     ok = d >= min_km
     ok[~ok.any(axis=1), :] = False
@@ -786,7 +782,7 @@ def inject(sim: Simulation, mix: AttackMix | None = None, noise: Noise | None = 
         reg = _far_region(rng, home_lat[tv], home_lon[tv], 150.0)
         d_lat = _REG_LAT[reg] + rng.normal(0, 0.05, k)
         d_lon = _REG_LON[reg] + rng.normal(0, 0.05, k)
-        dist = _km(home_lat[tv], home_lon[tv], d_lat, d_lon)
+        dist = haversine_km(home_lat[tv], home_lon[tv], d_lat, d_lon)
         travel = ((dist / 300.0) * _H + 2 * _H).astype(np.int64)
         # located events of these items so far (time order): sale, scans, claims, family
         rows_i = [np.repeat(tv, n_scans[tv])]
