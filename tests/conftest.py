@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
 
 import antifake as af
+
+#: The benchmarks' size in a smoke run (``--benchmark-disable``, as the test command and CI
+#: run them) unless ``ANTIFAKE_BENCH_ITEMS`` says otherwise; a timed run measures full size.
+SMOKE_ITEMS = "20000"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # this conftest loads before any benchmark module is imported (they read the size then);
+    # the hook lives here because a conftest.py in benchmarks/ would shadow this module for
+    # the tests that import from it
+    if config.getoption("benchmark_disable", False) and "ANTIFAKE_BENCH_ITEMS" not in os.environ:
+        os.environ["ANTIFAKE_BENCH_ITEMS"] = SMOKE_ITEMS
+
 
 FIXED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 FIXED_UNTIL = datetime(2029, 1, 1, tzinfo=UTC)
