@@ -18,6 +18,7 @@ from antifake.service._common import (
     ApiError,
     State,
     antifake_error,
+    dumps,
     json_response,
     read_json,
     text_field,
@@ -96,10 +97,7 @@ def _bulk(state: State, codes: list[str]) -> bytes:
     arr[:] = codes
     res = verify_many(arr, state.keyring)
     status = state.overlay.apply(res) if state.overlay is not None else res.status
-    names = _NAMES[status]
-    from antifake.service._common import dumps
-
-    return dumps({"statuses": names.tolist()})
+    return dumps({"statuses": _NAMES[status].tolist()})
 
 
 async def verify_post(request: Request, state: State) -> Response:
