@@ -339,6 +339,13 @@ def test_keyring_only_service(world: World) -> None:
     c.close()
     with pytest.raises(af.AntifakeError):
         create_app(base=BASE)
+    reg2 = af.Registry(world.db, keyring=af.Keyring([world.key.public]))
+    c = Client(create_app(registry=reg2, base=BASE))
+    r = c.get(world.path(0))
+    assert status_of(r.text) == "AUTHENTIC" and 'id="report-form"' in r.text
+    assert 'id="claim-form"' not in r.text  # public keys cannot check PINs
+    c.close()
+    reg2.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,6 +405,10 @@ def test_client_rate_limit(world: World) -> None:
     assert codes == [200, 200, 200, 429, 429]
     r = c.get("/api/v1/verify", params={"code": world.url(0)})
     assert r.json()["error"]["code"] == "rate_limited" and int(r.headers["retry-after"]) > 0
+    before = world.reg.stats()["events"]
+    r = c.get(world.path(0))  # page views share the client's bucket (each records a scan)
+    assert r.status_code == 429 and 'data-status="ERROR"' in r.text
+    assert world.reg.stats()["events"] == before
     c.close()
 
 

@@ -115,6 +115,12 @@ def _epc(state: State, v: Verdict) -> str | None:
         return None
 
 
+def _checks_pins(state: State, v: Verdict) -> bool:
+    """Whether the keyring holds the secret key that checks this stamp's PIN."""
+    s = v.stamp
+    return s is not None and state.keyring.by_short_id(C.short_key_id(s.key_id)) is not None
+
+
 def _coord(form: dict[str, str], name: str, bound: float) -> float | None:
     raw = form.get(name, "")
     try:
@@ -130,6 +136,7 @@ async def page_for_path(request: Request, state: State, rest: str) -> Response:
     """GET shows the stamp (and records a scan); POST runs the claim / report / locate form."""
     if len(rest) > MAX_CODE or "\x00" in rest:
         raise ApiError(400, "bad_code", "not a stamp code")
+    state.throttle(f"ip:{state.client(request)}", state.limits.client)  # views record scans
     lang = _lang(request)
     text = _code_text(state, rest, request.url.query)
     v = await asyncio.to_thread(_view, state, text)
@@ -173,7 +180,8 @@ async def page_for_path(request: Request, state: State, rest: str) -> Response:
     return render("stamp.html", request, lang=lang, s=s, status=v.status.name, tone=tone,
                   headline=headline, advice=advice, info=_stamp_info(state, v, lang),
                   scans=scans, message=message, can_report=epc is not None,
-                  can_claim=epc is not None and v.status == Status.AUTHENTIC and not claimed,
+                  can_claim=epc is not None and v.status == Status.AUTHENTIC and not claimed
+                  and _checks_pins(state, v),
                   action=request.url.path + ("?" + request.url.query
                                              if request.url.query else ""),
                   other_lang=other, other_url=_with_lang(request, other),
