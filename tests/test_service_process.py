@@ -130,3 +130,34 @@ def test_hostile_bytes_on_the_socket(server) -> None:
     # the server is still up
     with httpx.Client(base_url=root, timeout=30) as c:
         assert c.get("/healthz").status_code == 200
+
+
+def test_serve_workers_share_one_port(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.reg.close()
+    p = subprocess.Popen([*antifake_cmd(), "serve", "--db", str(w.db), "--key", str(w.key_file),
+                          "--base", BASE, "--port", "0", "--workers", "2", "--client-rate", "0"],
+                         env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    try:
+        line = p.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), (line, p.stderr.read())
+        root = line.removeprefix("listening on ")
+        with httpx.Client(base_url=root, timeout=30) as c:
+            for _ in range(20):  # new connections land on either worker
+                c.headers["Connection"] = "close"
+                assert c.get("/api/v1/verify", params={"code": w.url(0)}).json()["status"] \
+                    == "AUTHENTIC"
+            r = c.post("/api/v1/claim", json={"code": w.url(9), "pin": w.plain.pins()[9]})
+            assert r.json()["ok"] is True
+            r = c.post("/api/v1/claim", json={"code": w.url(9), "pin": w.plain.pins()[9]})
+            assert r.json()["result"] == "already_claimed"  # one registry behind both workers
+        p.terminate()
+        assert p.wait(timeout=20) == 0
+        assert "Traceback" not in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()

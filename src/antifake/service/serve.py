@@ -86,7 +86,10 @@ def serve(make_app: Callable[[], Any], host: str = "127.0.0.1", port: int = 8080
             announce()
     os.close(read_fd)
 
+    stopping: list[int] = []
+
     def stop(signum: int, frame: Any) -> None:
+        stopping.append(signum)
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -96,7 +99,10 @@ def serve(make_app: Callable[[], Any], host: str = "127.0.0.1", port: int = 8080
     status = 0
     for pid in children:
         _, st = os.waitpid(pid, 0)
-        status = status or os.waitstatus_to_exitcode(st)
+        code = os.waitstatus_to_exitcode(st)
+        if stopping and code in (-signal.SIGTERM, -signal.SIGINT):
+            code = 0  # uvicorn re-raises the signal it stopped on: the stop we asked for
+        status = status or code
     sock.close()
     sys.stdout.flush()
     if status:
