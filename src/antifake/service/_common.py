@@ -75,11 +75,17 @@ class State:
 
     def client(self, request: Request) -> str:
         """The client's address (the first X-Forwarded-For hop behind a trusted proxy)."""
-        if self.proxy_headers:
-            fwd = request.headers.get("x-forwarded-for")
-            if fwd:
-                return fwd.split(",")[0].strip()[:64]
-        return request.client.host if request.client else "unknown"
+        return self.forwarded_for(request.scope) or (
+            request.client.host if request.client else "unknown")
+
+    def forwarded_for(self, scope: Any) -> str | None:
+        """The first X-Forwarded-For hop of a request, when proxy headers are trusted."""
+        if not self.proxy_headers:
+            return None
+        for k, v in scope.get("headers", ()):
+            if k == b"x-forwarded-for":
+                return str(v.decode("latin-1").split(",")[0].strip()[:64]) or None
+        return None
 
     def throttle(self, key: str, limit: Limit | None, cost: float = 1.0) -> None:
         """Raise a 429 `ApiError` when ``key``'s bucket is empty."""

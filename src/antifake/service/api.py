@@ -56,7 +56,7 @@ def stamp_json(v: Verdict) -> dict[str, Any] | None:
     return out
 
 
-def _one_code(value: Any, name: str = "code") -> str:
+def one_code(value: Any, name: str = "code") -> str:
     if not isinstance(value, str) or not value:
         raise ApiError(400, "missing_field", f"{name!r} must be a non-empty string")
     if len(value) > MAX_CODE:
@@ -86,10 +86,15 @@ def _verdict(state: State, code: str) -> Verdict:
 async def verify_get(request: Request, state: State) -> Response:
     """GET /api/v1/verify?code=..."""
     state.throttle(f"ip:{state.client(request)}", state.limits.client)
-    code = _one_code(request.query_params.get("code"))
-    v = _verdict(state, code)  # microseconds (a signature check and indexed reads): inline
-    return json_response({"status": v.status.name, "reason": v.reason,
-                          "stamp": stamp_json(v)})
+    code = one_code(request.query_params.get("code"))
+    return Response(verdict_json(state, code), media_type="application/json")
+
+
+def verdict_json(state: State, code: str) -> bytes:
+    """The JSON answer of ``GET /api/v1/verify`` for one code (computed inline: a signature
+    check and a few indexed reads take microseconds)."""
+    v = _verdict(state, code)
+    return dumps({"status": v.status.name, "reason": v.reason, "stamp": stamp_json(v)})
 
 
 def _bulk(state: State, codes: list[str]) -> bytes:
@@ -125,7 +130,7 @@ def _status(state: State, code: str) -> dict[str, Any]:
 async def status_get(request: Request, state: State) -> Response:
     """GET /api/v1/status?code=...: lifecycle and claim state (no secrets, no PIN counts)."""
     state.throttle(f"ip:{state.client(request)}", state.limits.client)
-    code = _one_code(request.query_params.get("code"))
+    code = one_code(request.query_params.get("code"))
     return json_response(await asyncio.to_thread(_status, state, code))
 
 
@@ -149,7 +154,7 @@ async def claim_post(request: Request, state: State) -> Response:
     """POST /api/v1/claim {"code": ..., "pin": ...}: first correct PIN wins."""
     state.throttle(f"ip:{state.client(request)}", state.limits.client)
     data = await read_json(request, state.limits.max_form)
-    code = _one_code(data.get("code"))
+    code = one_code(data.get("code"))
     pin = text_field(data, "pin", 64) or ""
     return json_response(await asyncio.to_thread(_claim, state, code, pin))
 
@@ -208,7 +213,7 @@ async def complaints_post(request: Request, state: State) -> Response:
     client = state.client(request)
     state.throttle(f"report:{client}", state.limits.report)
     data = await read_json(request, state.limits.max_form)
-    code = _one_code(data.get("code"))
+    code = one_code(data.get("code"))
     text = text_field(data, "text", 2000) or ""
     contact = text_field(data, "contact", 200, required=False)
     out = await asyncio.to_thread(_complaint, state, code, text, contact)
@@ -227,7 +232,7 @@ async def evidence_get(request: Request, state: State) -> Response:
     """GET /api/v1/evidence?code=... (API key): the stamp's evidence bundle."""
     client = _api_client(request, state)
     state.throttle(f"key:{client}", state.limits.client)
-    code = _one_code(request.query_params.get("code"))
+    code = one_code(request.query_params.get("code"))
 
     def run() -> Any:
         reg, _ = _log(state)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from antifake.errors import AntifakeError
 from antifake.issue import check_base_url
 from antifake.service._common import ApiError, Limits, State, error_response, json_response
-from antifake.service.api import ROUTES
+from antifake.service.api import ROUTES, one_code, verdict_json
 from antifake.service.apikeys import ApiKeys, ApiKeyStore
 from antifake.service.i18n import STRINGS, language
 from antifake.service.openapi import openapi
@@ -64,6 +64,37 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with)
+
+
+class _FastVerify:
+    """``GET /api/v1/verify`` without the router: the hot single-code path of apps and
+    scanners. Only a successful answer is made here; anything else (a bad code, a rate
+    limit) goes through the full application, which answers it the same way as always."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" \
+                or scope["path"] != "/api/v1/verify":
+            await self.app(scope, receive, send)
+            return
+        st = self.state
+        try:
+            q = parse_qs(scope["query_string"].decode("latin-1"), max_num_fields=10,
+                         errors="strict")
+            code = one_code(q.get("code", [None])[0])
+            host = st.forwarded_for(scope) or (scope.get("client") or ("unknown",))[0]
+            st.throttle(f"ip:{host}", st.limits.client)
+        except (ApiError, UnicodeDecodeError, ValueError):
+            await self.app(scope, receive, send)
+            return
+        body = verdict_json(st, code)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _is_api(path: str) -> bool:
@@ -171,6 +202,7 @@ def create_app(registry: Any = None, keyring: Keyring | None = None,
         ApiError: on_api_error, HTTPException: on_http_error,
         AntifakeError: on_antifake_error, Exception: on_crash})
     app.state.antifake = state
+    app.add_middleware(_FastVerify, state=state)
     app.add_middleware(_SecurityHeaders)
     return app
 
