@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import csv
 import importlib
-import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -51,63 +47,6 @@ def issued(tmp_path: Path):
 def _forge(url: str) -> str:
     i = len(url) - 40
     return url[:i] + ("0" if url[i] != "0" else "1") + url[i + 1:]
-
-
-def test_verify_service(issued) -> None:
-    d, key, plain, gs1 = issued
-    url, gurl = plain.urls(BASE)[0], gs1.urls(BASE)[2]
-    number = plain.numbers()[1]
-    requests = [
-        ("/v/" + quote(url, safe=""), 200, "AUTHENTIC"),  # URL-encoded, as an app sends it
-        ("/v/" + url.upper().removeprefix("HTTPS://"), 200, "AUTHENTIC"),  # raw, upper-cased
-        ("/v/" + gurl, 200, "AUTHENTIC"),  # raw GS1 URL with its ?17=..&s=.. query
-        ("/v/" + quote(_forge(url), safe=""), 200, "BAD_SIGNATURE"),
-        ("/v/" + number, 200, "UNVERIFIABLE"),  # numbers need the issuer's secret key
-        ("/v/hello", 200, "MALFORMED"),
-        ("/v/", 400, None),
-        ("/elsewhere", 404, None),
-        ("/healthz", 200, None),
-    ]
-    p = subprocess.Popen(
-        [sys.executable, str(EXAMPLES / "verify_service.py"), "--pubkey", "issuer.pub.json",
-         "--manifest", "plain.manifest", "--manifest", "gs1.manifest", "--port", "0",
-         "--max-requests", str(len(requests)), "--quiet"],
-        cwd=d, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL)
-    try:
-        line = p.stdout.readline().strip()
-        assert line.startswith("listening on http://127.0.0.1:"), (line, p.stderr.read())
-        root = line.removeprefix("listening on ")
-        for path, want_code, want_status in requests:
-            try:
-                with urllib.request.urlopen(root + path, timeout=30) as r:
-                    code, body = r.status, json.loads(r.read())
-                    assert r.headers["Content-Type"] == "application/json"
-            except urllib.error.HTTPError as e:
-                code, body = e.code, json.loads(e.read())
-            assert code == want_code, (path, body)
-            if want_status:
-                assert body["status"] == want_status, (path, body)
-                assert body["ok"] == (want_status == "AUTHENTIC")
-        assert body == {"ok": True}
-        assert p.wait(timeout=30) == 0  # stopped by itself after the bounded requests
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
-        p.stderr.close()
-    # the stamp details of a GS1 verdict
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        svc = importlib.import_module("verify_service")
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    ring = svc.load_keyring([str(d / "issuer.pub.json")], [], [str(d / "gs1.manifest")])
-    v = svc.verdict(gurl, ring)
-    assert v["stamp"] == {"issuer": "VN-QLTT-01", "key_id": key.key_id, "batch_id": 1,
-                          "index": 2, "gtin": "09521234543213", "lot": "L23",
-                          "expiry": "271231"}
 
 
 def test_marketplace_bulk_check(issued) -> None:

@@ -190,3 +190,37 @@ def test_lifecycle_state_and_suspicions(store: Storage) -> None:
     with store.transaction():
         assert store.clear_suspicions([n2]) == 1
     assert store.suspicions() == {}
+
+
+def test_scan_summary_and_overlay_rows(store: Storage) -> None:
+    """What the lookup service reads: a stamp's scans, and the stamps bulk verification
+    must not call plain authentic (decommissioned, claimed, suspected)."""
+    epcs = [f"urn:antifake:test:9:{i}" for i in range(5)]
+    with store.transaction():
+        nodes = [int(n) for n in store.insert_batch(
+            BatchPart("VN-TEST", 9, 2, 0, 5, b"\x03" * 32, registered_us=T), epcs,
+            np.arange(5, dtype=np.uint64))]
+    n0 = nodes[0]
+    assert store.scan_summary(n0, int(EventKind.SCAN)) == (0, None, None)
+    ranged = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": [epcs[0]], "af:n": "r"}
+    with store.transaction():
+        store.insert_events([
+            row("s1", EventKind.SCAN, (epcs[0],), T + 5),
+            row("s2", EventKind.SCAN, (epcs[0],), T + 9, lat=10.8, lon=106.7),
+            EventRow(h("s3"), T + 1, int(EventKind.SCAN), ranged, (epcs[0],), nodes=np.array([n0]),
+                     range_key="epcList"),  # stored as a one-node range
+            row("s4", EventKind.SCAN, (epcs[1],), T),
+            row("l1", EventKind.LIST, (epcs[0],), T),
+        ])
+    assert store.scan_summary(n0, int(EventKind.SCAN)) == (3, T + 1, (10.8, 106.7))
+    assert store.scan_summary(nodes[1], int(EventKind.SCAN)) == (1, T, None)
+    assert store.overlay_rows() == []
+    with store.transaction():
+        store.put_state(NodeState(nodes[1], claim=1, attempts=1, claim_us=T))
+        store.put_state(NodeState(nodes[2], state=1, reason="recalled", since_us=T))
+        store.put_state(NodeState(nodes[3], wrong_pins=2, attempts=2))  # nothing to show
+        store.put_suspicions([Suspicion(nodes[4], "over_scanned", 0.8, T, "[]"),
+                              Suspicion(nodes[2], "over_scanned", 0.7, T, "[]")])
+    rows = sorted(tuple(r) for r in store.overlay_rows())
+    assert rows == [(9, 2, 1, 0, None, 1, 0), (9, 2, 2, 1, "recalled", 0, 1),
+                    (9, 2, 4, 0, None, 0, 1)]

@@ -535,6 +535,15 @@ class Registry:
             raise UnknownStampError(f"unknown EPC {epc[:120]!r}")
         return _Resolved(node, self._store.node_epc(node), self._store.stamp_by_node(node))
 
+    def scans(self, code: Any) -> tuple[int, datetime | None, float | None, float | None]:
+        """How often the stamp ``code`` was scanned (inspecting events naming it): ``(count,
+        time of the first scan, lat, lon of the first scan that shared a position)``, None
+        where unknown."""
+        r = self._resolve(code)
+        n, first_us, where = self._store.scan_summary(r.node, int(EventKind.SCAN))
+        lat, lon = where if where is not None else (None, None)
+        return n, _dt(first_us), lat, lon
+
     # -- lifecycle -------------------------------------------------------------------------
     def status(self, code: Any) -> StampStatus:
         """Lifecycle state, claim state and last event of a stamp (or any stored EPC)."""

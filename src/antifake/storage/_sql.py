@@ -89,6 +89,23 @@ def _to_index(values: np.ndarray, dense: bool, ids: np.ndarray, what: str) -> np
     return np.where(v >= 0, pos, -1).astype(np.int64)
 
 
+# registered stamps that are decommissioned, claimed or suspected (_SQLRows.overlay_rows)
+_OVERLAY_NODES = (
+    "(SELECT node, state, reason, claim FROM lifecycle WHERE state <> 0 OR claim = 1 "
+    "UNION SELECT node, 0, NULL, 0 FROM suspicions WHERE node NOT IN "
+    "(SELECT node FROM lifecycle WHERE state <> 0 OR claim = 1)) l ")
+_OVERLAY_SUSPECTED = "CASE WHEN EXISTS (SELECT 1 FROM suspicions x WHERE x.node = l.node) " \
+    "THEN 1 ELSE 0 END"
+_OVERLAY_SQL = (
+    "SELECT b.key_id, b.batch_id, b.first_index + (l.node - b.first_node), l.state, l.reason, "  # noqa: S608 - constants only
+    "l.claim, " + _OVERLAY_SUSPECTED + " FROM " + _OVERLAY_NODES
+    + "JOIN batches b ON l.node >= b.first_node AND l.node < b.first_node + b.n "
+    "WHERE l.node NOT IN (SELECT node FROM stamp_nodes) UNION ALL "
+    "SELECT b.key_id, b.batch_id, s.idx, l.state, l.reason, l.claim, " + _OVERLAY_SUSPECTED
+    + " FROM " + _OVERLAY_NODES
+    + "JOIN stamp_nodes s ON s.node = l.node JOIN batches b ON b.id = s.batch")
+
+
 class _SQLRows:
     """What the SQLite and PostgreSQL backends share: the row queries both run, written once
     with ``?`` placeholders (`_x` adapts them to the driver), and the error mapping."""
@@ -178,6 +195,23 @@ class _SQLRows:
 
     def party_rows(self) -> list[tuple[Any, ...]]:
         return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")
+
+    def scan_summary(self, node: int, kind: int) -> tuple[int, int | None, Any]:
+        """How many events of ``kind`` name ``node`` itself (listed, or as a one-EPC range),
+        the time of the first, and ``(lat, lon)`` of the first with a position (or None)."""
+        sel = ("FROM events WHERE kind = ? AND (first_node = ? OR id IN "
+               "(SELECT event FROM incidence WHERE node = ?))")
+        n, first = self._one(f"SELECT count(*), min(time_us) {sel}", (kind, node, node))  # noqa: S608
+        where = self._one(f"SELECT lat, lon {sel} AND lat IS NOT NULL AND lon IS NOT NULL "  # noqa: S608
+                          "ORDER BY time_us, id LIMIT 1", (kind, node, node))
+        return int(n), None if first is None else int(first), \
+            None if where is None else (float(where[0]), float(where[1]))
+
+    def overlay_rows(self) -> list[tuple[Any, ...]]:
+        """``(key_id, batch_id, index, state, reason, claim, suspected)`` of every registered
+        stamp that is decommissioned, claimed or suspected (what bulk verification adds to
+        the signature check)."""
+        return self._all(_OVERLAY_SQL)
 
     def _stamp_row(self, node: int, b: Sequence[Any], idx: int) -> StampRow | None:
         row = self._x("SELECT epc, serial FROM nodes WHERE id = ?", (node,)).fetchone()

@@ -1,6 +1,9 @@
-"""A tiny stamp verification web service for an app backend.
+"""The baseline of benchmarks/test_bench_service.py: the stamp verification web service a user
+writes with the standard library (formerly examples/verify_service.py; the lookup service,
+`antifake serve`, replaces it).
 
-    python examples/verify_service.py --pubkey issuer.pub.json --manifest batch-1-0.manifest
+    python benchmarks/stdlib_verify_service.py --pubkey issuer.pub.json \
+        --manifest batch-1-0.manifest
     curl http://127.0.0.1:8080/v/HTTPS://XACTHUC.EXAMPLE.VN/ABC/1P5N0000...
     {"status": "AUTHENTIC", "ok": true, "reason": "genuine stamp issued by ...", "stamp": {...}}
 
