@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import antifake as af
+import pg_server
 from antifake.log.note import open_checkpoint
 from antifake.registry import Registry
 
@@ -49,19 +50,28 @@ WORKER = textwrap.dedent('''
 ''')
 
 
-def test_sigkill_keeps_log_and_events_in_step(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        yield str(tmp_path / "reg.db")
+        return
+    url = pg_server.fresh_schema_url(pg_server.require_pg_url())
+    yield url
+    pg_server.drop_schema(url)
+
+
+def test_sigkill_keeps_log_and_events_in_step(tmp_path: Path, db: str) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     lk = af.LogKey.generate("kill.example/log")
     keyfile = tmp_path / "log.key"
     lk.save(keyfile)
-    db = tmp_path / "reg.db"
     rng = random.Random(13)
     killed_inside = 0
     last_size = 0
     last_root = af.log.EMPTY_ROOT
     for _attempt in range(6):
-        p = subprocess.Popen([sys.executable, str(script), str(db), str(keyfile), "40", "800"],
+        p = subprocess.Popen([sys.executable, str(script), db, str(keyfile), "40", "800"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert p.stdout is not None
         line = p.stdout.readline()
