@@ -10,10 +10,12 @@ Tables (created on first use, on SQLite and PostgreSQL alike):
 
 ``log_head``   one row: the tree size. PostgreSQL writers lock it (``FOR UPDATE``) at the end of
                their transaction, so racing writers append in one order, without gaps.
-``log_nodes``  the tree's complete nodes, level by level, in tiles of 256 hashes: tile `t` of
-               level `l` holds nodes `256 t .. 256 t + 255` of that level (the hash of leaves
-               `[i 2^l, (i + 1) 2^l)` for node `i`), packed. Leaf hashes are level 0. All
-               levels together take 64 bytes per leaf; any proof reads a few dozen hashes.
+``log_nodes``  the tree's complete nodes, in tiles of 256 hashes: tile `t` of level `l` holds
+               nodes `256 t .. 256 t + 255` of that level (node `i` is the hash of leaves
+               `[i 2^l, (i + 1) 2^l)`), packed. Level 0 (the leaf hashes) and levels 8 and up
+               are stored, about 32.3 bytes per leaf; a node of levels 1-7 covers at most 128
+               leaves of one leaf tile and is recomputed from it (at most 127 hashes) when a
+               proof or an append needs it.
 ``log_runs``   event row ids to leaf indexes: a run of consecutive row ids
                (`first_event .. first_event + n - 1`) at leaves `first_leaf ..`. A writer alone
                appends to one run; concurrent PostgreSQL writers add a row per transaction.
@@ -78,6 +80,11 @@ def _ddl(sqlite: bool) -> list[str]:
         "first_leaf BIGINT NOT NULL UNIQUE, n BIGINT NOT NULL)",
         *extra,
     ]
+
+
+def _stored(level: int) -> bool:
+    """Whether the tiles of this level are stored (levels 1-7 are recomputed)."""
+    return level == 0 or level >= _LOW_LEVELS
 
 
 def event_leaf_hash(event_hash: bytes) -> bytes:
@@ -206,6 +213,22 @@ class RegistryLog:
         st._x("UPDATE log_head SET size = ? WHERE id = 1", (leaf,))  # type: ignore[attr-defined]
         return leaf
 
+    def _old_node(self, level: int, index: int) -> bytes:
+        """A node of the tree before this append (the left sibling of the first new one)."""
+        if _stored(level):
+            t, off = divmod(index, TILE)
+            node = bytes(self._tile(level, t)[off * HASH_SIZE:(off + 1) * HASH_SIZE])
+        else:  # levels 1-7: hash its 2**level leaves, all in one leaf tile
+            first = index << level
+            t, off = divmod(first, TILE)
+            node = bytes(self._tile(0, t)[off * HASH_SIZE:(off + (1 << level)) * HASH_SIZE])
+            for _ in range(level):
+                node = bytes(_hash_pairs(node))
+        if len(node) != HASH_SIZE:
+            raise RegistryError(f"the transparency log is damaged: node ({level}, {index}) "
+                                "is missing")
+        return node
+
     def _tile(self, level: int, tile: int) -> bytearray:
         t = self._tiles.get((level, tile))
         if t is None:
@@ -216,13 +239,15 @@ class RegistryLog:
         return t
 
     def _write_nodes(self, size: int, leaves: bytes) -> None:
+        """Append leaf hashes to the tree of `size` leaves: the leaf tiles and the tiles of
+        levels 8 and up are stored; levels 1-7 are not (recomputed from a leaf tile)."""
         level, start = 0, size
         carry: bytes | bytearray = leaves
         dirty: set[tuple[int, int]] = set()
         while carry:
             cnt = len(carry) // HASH_SIZE
             pos = 0
-            while pos < cnt:  # append `carry` to the tiles of this level
+            while _stored(level) and pos < cnt:  # append `carry` to this level's tiles
                 idx = start + pos
                 t, off = divmod(idx, TILE)
                 tile = self._tile(level, t)
@@ -234,8 +259,7 @@ class RegistryLog:
                 dirty.add((level, t))
                 pos += take
             if start & 1:
-                t, off = divmod(start - 1, TILE)
-                left = bytes(self._tile(level, t)[off * HASH_SIZE:(off + 1) * HASH_SIZE])
+                left = self._old_node(level, start - 1)
                 buf: bytes | bytearray = left + carry
                 first = start - 1
             else:
