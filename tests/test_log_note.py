@@ -8,12 +8,15 @@ must reproduce byte for byte.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import stat
 
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import antifake as af
 from antifake.log import note as N
@@ -153,3 +156,25 @@ def test_bad_log_key_arguments() -> None:
         af.LogKey("n", b"short")
     with pytest.raises(af.LogError):
         af.LogKey.generate("n").sign_note("no newline")
+
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab+/=\n\u2014 0123456789\x00é"), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, _TEXT)
+def test_hostile_notes_and_vkeys_never_crash(note: str, vkey: str) -> None:
+    for args in ((note, GO_VKEY), (GO_NOTE[:40] + note, GO_VKEY), (note, vkey)):
+        with contextlib.suppress(af.LogError):
+            N.open_note(*args)
+    with contextlib.suppress(af.LogError):
+        N.parse_checkpoint(note)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40), st.integers(-5, 1 << 70), st.integers(-5, 1 << 70),
+       st.lists(st.binary(min_size=30, max_size=33), max_size=70), st.binary(max_size=40))
+def test_hostile_proofs_never_crash(leaf, index, size, hashes, root) -> None:
+    assert af.log.verify_inclusion(leaf, index, size, hashes, root) in (True, False)
+    assert af.log.verify_consistency(index, leaf, size, root, hashes) in (True, False)
