@@ -100,8 +100,7 @@ def build_evidence(reg: Registry, code: Any, *, alerts: Iterable[Alert] | None =
     if isinstance(code, str) and not code.strip().lower().startswith("urn:"):
         v = reg.verify(code)
         verdict = {"status": v.status.name, "ok": v.ok, "reason": v.reason}
-    g = reg._snapshot()
-    history = g.history_ids(epc)
+    history = reg.graph().history_ids(epc)
     named: list[dict[str, Any]] = []
     for a in alerts or ():
         if epc in a.codes:
