@@ -22,7 +22,9 @@ Tables (created on first use, on SQLite and PostgreSQL alike):
 
 A registry whose store holds these tables appends to the log whether or not it was given a log
 key (the key only signs checkpoints); opening a registry with a log key for the first time
-creates the tables and logs the events already stored, in row order.
+creates the tables and logs the events already stored, in row order. Enable the log while no
+other process writes to the registry: a process that opened it before the tables existed does
+not append until it opens the registry again.
 """
 
 from __future__ import annotations
