@@ -4,7 +4,7 @@ Issue signed stamp codes (QR URL, stamp number, scratch-off PIN) by the million,
 offline or in bulk, and trace every stamp's life to catch copies and diverted goods.
 """
 
-from antifake import qr
+from antifake import log, qr
 from antifake._version import __version__
 from antifake.codes import GS1Attributes
 from antifake.detect import (
@@ -30,14 +30,17 @@ from antifake.errors import (
     KeyFileError,
     KeyringError,
     LifecycleError,
+    LogError,
     ManifestError,
     RegistryError,
     UnknownStampError,
     WrongPassphrase,
 )
+from antifake.evidence import verify_evidence
 from antifake.graph import Recall, TraceGraph
 from antifake.issue import Batch, IssueStream, Product, Stamp, issue, issue_iter
 from antifake.keys import IssuerKey, IssuerPublicKey
+from antifake.log.note import LogKey
 from antifake.manifest import Manifest
 from antifake.registry import ClaimResult, ImportResult, Registry, StampStatus
 from antifake.trust import Keyring
@@ -46,6 +49,7 @@ from antifake.verify import Status, Verdict, VerifyResult, verify, verify_many, 
 __all__ = [
     "__version__",
     "qr",
+    "log",
     "Alert",
     "AntifakeError",
     "Batch",
@@ -68,6 +72,8 @@ __all__ = [
     "Keyring",
     "KeyringError",
     "LifecycleError",
+    "LogError",
+    "LogKey",
     "ListingCheck",
     "Manifest",
     "ManifestError",
@@ -93,4 +99,5 @@ __all__ = [
     "verify",
     "verify_many",
     "verify_pin",
+    "verify_evidence",
 ]

@@ -22,6 +22,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 include "_blake3.pxi"
+include "_sha256.pxi"
 
 from cpython.object cimport PyObject
 

@@ -22,6 +22,7 @@ __all__ = [
     "LifecycleError",
     "UnknownStampError",
     "SelfTestError",
+    "LogError",
 ]
 
 
@@ -84,3 +85,8 @@ class UnknownStampError(RegistryError, LookupError):
 
 class SelfTestError(AntifakeError, RuntimeError):
     """A native kernel disagreed with its reference implementation at import."""
+
+
+class LogError(AntifakeError, ValueError):
+    """A transparency-log object (checkpoint, signed note, verifier key, proof, evidence
+    bundle) is malformed or does not verify."""

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,96 +260,119 @@ class IssuerKey:
         kdf: str = "moderate",
     ) -> None:
         """Write the key file with mode 0600, atomically; sealed when a passphrase is given."""
-        meta = self._metadata()
-        meta_bytes = json.dumps(meta, sort_keys=True).encode()
-        secret = bytes(self._signing) + self._mac
-        if passphrase is None:
-            meta["secret"] = base64.b64encode(secret).decode()
-        else:
-            if not isinstance(passphrase, bytes | bytearray) or not passphrase:
-                raise InvalidKey("passphrase must be non-empty bytes")
-            if kdf not in _KDF:
-                raise InvalidKey(f"kdf must be one of {sorted(_KDF)}")
-            ops, mem = _KDF[kdf]
-            salt = secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES)
-            box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
-                                               memlimit=mem)
-            plain = secret + blake3.blake3(meta_bytes).digest()
-            sealed = nacl.secret.SecretBox(box_key).encrypt(plain)
-            meta["sealed"] = {
-                "kdf": "argon2id",
-                "opslimit": ops,
-                "memlimit": mem,
-                "salt": base64.b64encode(salt).decode(),
-                "box": base64.b64encode(bytes(sealed)).decode(),
-            }
-        meta["mac"] = blake3.blake3(
-            meta_bytes, key=blake3.blake3(self._mac, derive_key_context=FILE_CONTEXT).digest()
-        ).hexdigest()
-        _write_private(Path(path), json.dumps(meta, indent=1, sort_keys=True).encode())
+        write_key_file(path, self._metadata(), bytes(self._signing) + self._mac, self._mac,
+                       passphrase, kdf=kdf)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], passphrase: bytes | None = None) -> IssuerKey:
         """Read a key file; [`WrongPassphrase`][antifake.errors.WrongPassphrase] or
         [`KeyFileError`][antifake.errors.KeyFileError] when it won't open."""
         p = Path(path)
+        meta, secret = read_key_file(
+            p, FILE_FORMAT, ("issuer", "key_id", "public_key", "valid_from", "valid_until",
+                             "next_batch"), 64, lambda s: s[32:], passphrase)
         try:
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from None
-        if len(raw) > 1 << 20:
-            raise KeyFileError(f"{p} is too large to be a key file")
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            raise KeyFileError(f"{p} is not a key file (not JSON)") from None
-        if not isinstance(d, dict) or d.get("format") != FILE_FORMAT:
-            raise KeyFileError(f"{p} is not an antifake issuer key file")
-        if d.get("version") != 1:
-            raise KeyFileError(f"{p}: unsupported key file version {d.get('version')!r}")
-        try:
-            meta = {k: d[k] for k in ("format", "version", "issuer", "key_id", "public_key",
-                                      "valid_from", "valid_until", "next_batch")}
-            meta_bytes = json.dumps(meta, sort_keys=True).encode()
-            if "sealed" in d:
-                if passphrase is None:
-                    raise WrongPassphrase(f"{p} is sealed: a passphrase is needed")
-                s = d["sealed"]
-                ops, mem = int(s["opslimit"]), int(s["memlimit"])
-                if s.get("kdf") != "argon2id" or not (0 < ops <= 1 << 8 and 0 < mem <= 1 << 32):
-                    raise KeyFileError(f"{p}: unsupported or unsafe KDF parameters")
-                salt = base64.b64decode(s["salt"], validate=True)
-                box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
-                                                   memlimit=mem)
-                try:
-                    plain = nacl.secret.SecretBox(box_key).decrypt(
-                        base64.b64decode(s["box"], validate=True))
-                except nacl.exceptions.CryptoError:
-                    raise WrongPassphrase(
-                        f"{p} did not open: wrong passphrase or corrupted file") from None
-                if len(plain) != 96 or not secrets.compare_digest(
-                        plain[64:], blake3.blake3(meta_bytes).digest()):
-                    raise KeyFileError(f"{p}: metadata does not match the sealed secret")
-                secret = plain[:64]
-            else:
-                secret = base64.b64decode(d["secret"], validate=True)
-                if len(secret) != 64:
-                    raise KeyFileError(f"{p}: secret has the wrong length")
-            mac_key = blake3.blake3(secret[32:], derive_key_context=FILE_CONTEXT).digest()
-            want = blake3.blake3(meta_bytes, key=mac_key).hexdigest()
-            if not secrets.compare_digest(want, str(d.get("mac", ""))):
-                raise KeyFileError(f"{p}: the file was modified or corrupted (MAC mismatch)")
             until = meta["valid_until"]
             key = cls(meta["issuer"], meta["key_id"], secret[:32], secret[32:],
                       parse_time(meta["valid_from"]), parse_time(until) if until else None,
                       int(meta["next_batch"]))
-        except KeyFileError:
-            raise
-        except (KeyError, TypeError, ValueError, InvalidKey, nacl.exceptions.CryptoError) as e:
+        except (KeyError, TypeError, ValueError, InvalidKey) as e:
             raise KeyFileError(f"{p}: malformed key file ({type(e).__name__})") from None
-        if key.public.public_key.hex() != d["public_key"]:
+        if key.public.public_key.hex() != meta["public_key"]:
             raise KeyFileError(f"{p}: the secret does not match the public key")
         return key
+
+
+def write_key_file(path: str | os.PathLike[str], meta: dict[str, Any], secret: bytes,
+                   mac_secret: bytes, passphrase: bytes | None, *, kdf: str = "moderate") -> None:
+    """Write an antifake key file (0600, atomic): ``meta`` (with ``format`` and ``version``)
+    authenticated by a BLAKE3 MAC keyed from ``mac_secret``, and ``secret`` in the clear or,
+    with a passphrase, sealed with Argon2id + XSalsa20-Poly1305. Every key kind uses this."""
+    meta = dict(meta)
+    meta.setdefault("version", 1)
+    meta_bytes = json.dumps(meta, sort_keys=True).encode()
+    if passphrase is None:
+        meta["secret"] = base64.b64encode(secret).decode()
+    else:
+        if not isinstance(passphrase, bytes | bytearray) or not passphrase:
+            raise InvalidKey("passphrase must be non-empty bytes")
+        if kdf not in _KDF:
+            raise InvalidKey(f"kdf must be one of {sorted(_KDF)}")
+        ops, mem = _KDF[kdf]
+        salt = secrets.token_bytes(nacl.pwhash.argon2id.SALTBYTES)
+        box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
+                                           memlimit=mem)
+        plain = secret + blake3.blake3(meta_bytes).digest()
+        sealed = nacl.secret.SecretBox(box_key).encrypt(plain)
+        meta["sealed"] = {
+            "kdf": "argon2id",
+            "opslimit": ops,
+            "memlimit": mem,
+            "salt": base64.b64encode(salt).decode(),
+            "box": base64.b64encode(bytes(sealed)).decode(),
+        }
+    meta["mac"] = blake3.blake3(
+        meta_bytes, key=blake3.blake3(mac_secret, derive_key_context=FILE_CONTEXT).digest()
+    ).hexdigest()
+    _write_private(Path(path), json.dumps(meta, indent=1, sort_keys=True).encode())
+
+
+def read_key_file(path: str | os.PathLike[str], fmt: str, fields: tuple[str, ...],
+                  secret_len: int, mac_secret_of: Callable[[bytes], bytes],
+                  passphrase: bytes | None) -> tuple[dict[str, Any], bytes]:
+    """Open a file written by `write_key_file`: check its format, version and MAC, unseal its
+    secret; returns the metadata (``format``, ``version`` and ``fields``) and the secret."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from None
+    if len(raw) > 1 << 20:
+        raise KeyFileError(f"{p} is too large to be a key file")
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        raise KeyFileError(f"{p} is not a key file (not JSON)") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise KeyFileError(f"{p} is not an {fmt} file")
+    if d.get("version") != 1:
+        raise KeyFileError(f"{p}: unsupported key file version {d.get('version')!r}")
+    try:
+        meta = {k: d[k] for k in ("format", "version", *fields)}
+        meta_bytes = json.dumps(meta, sort_keys=True).encode()
+        if "sealed" in d:
+            if passphrase is None:
+                raise WrongPassphrase(f"{p} is sealed: a passphrase is needed")
+            s = d["sealed"]
+            ops, mem = int(s["opslimit"]), int(s["memlimit"])
+            if s.get("kdf") != "argon2id" or not (0 < ops <= 1 << 8 and 0 < mem <= 1 << 32):
+                raise KeyFileError(f"{p}: unsupported or unsafe KDF parameters")
+            salt = base64.b64decode(s["salt"], validate=True)
+            box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
+                                               memlimit=mem)
+            try:
+                plain = nacl.secret.SecretBox(box_key).decrypt(
+                    base64.b64decode(s["box"], validate=True))
+            except nacl.exceptions.CryptoError:
+                raise WrongPassphrase(
+                    f"{p} did not open: wrong passphrase or corrupted file") from None
+            if len(plain) != secret_len + 32 or not secrets.compare_digest(
+                    plain[secret_len:], blake3.blake3(meta_bytes).digest()):
+                raise KeyFileError(f"{p}: metadata does not match the sealed secret")
+            secret = plain[:secret_len]
+        else:
+            secret = base64.b64decode(d["secret"], validate=True)
+            if len(secret) != secret_len:
+                raise KeyFileError(f"{p}: secret has the wrong length")
+        mac_key = blake3.blake3(mac_secret_of(secret), derive_key_context=FILE_CONTEXT).digest()
+        want = blake3.blake3(meta_bytes, key=mac_key).hexdigest()
+        if not secrets.compare_digest(want, str(d.get("mac", ""))):
+            raise KeyFileError(f"{p}: the file was modified or corrupted (MAC mismatch)")
+    except KeyFileError:
+        raise
+    except (KeyError, TypeError, ValueError, InvalidKey, nacl.exceptions.CryptoError) as e:
+        raise KeyFileError(f"{p}: malformed key file ({type(e).__name__})") from None
+    return meta, secret
 
 
 def _write_private(path: Path, data: bytes) -> None:

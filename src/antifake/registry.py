@@ -32,12 +32,13 @@ What the registry adds to storage are the rules:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,6 +69,7 @@ from antifake.errors import (
 from antifake.graph import TraceGraph
 from antifake.gs1.canonical import canonical_gs1_uri
 from antifake.issue import Batch, Stamp
+from antifake.log.note import LogKey
 from antifake.storage import (
     BatchPart,
     EventRow,
@@ -79,6 +81,7 @@ from antifake.storage import (
     TraceColumns,
     open_storage,
 )
+from antifake.storage.tlog import RegistryLog, open_log
 from antifake.timeutil import from_micros, parse_time, to_iso, to_micros
 from antifake.trust import Keyring
 from antifake.verify import Status, Verdict, parse_pin, verify, verify_pin
@@ -118,6 +121,10 @@ _DISPOSITION_REASON = {"retail_sold": "sold", "destroyed": "destroyed", "recalle
                        "stolen": "stolen", "expired": "expired", "damaged": "damaged",
                        "dispensed": "dispensed"}
 _INACTIVE_STATUS = {"recalled": Status.RECALLED, "stolen": Status.STOLEN}
+
+
+#: Set by `antifake.evidence` (a layer above this one) when imported: builds `evidence`.
+evidence_builder: Callable[..., dict[str, Any]] | None = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -255,7 +262,8 @@ class Registry:
     """
 
     def __init__(self, path_or_url: str | os.PathLike[str], keyring: Keyring | None = None, *,
-                 timeout: float = 30.0, synchronous: str = "full") -> None:
+                 timeout: float = 30.0, synchronous: str = "full",
+                 log_key: LogKey | None = None) -> None:
         if keyring is not None and not isinstance(keyring, Keyring):
             raise RegistryError(f"keyring must be an antifake Keyring, not "
                                 f"{type(keyring).__name__}")
@@ -266,6 +274,7 @@ class Registry:
         self._closed = False
         self._graph_cache: tuple[TraceColumns, TraceGraph] | None = None
         self._graph_lock = threading.Lock()
+        self._log = open_log(self._store, log_key)  # the transparency log, if it keeps one
 
     def __repr__(self) -> str:
         return f"Registry({self._store.url!r})"
@@ -281,6 +290,34 @@ class Registry:
         if not self._closed:
             self._closed = True
             self._store.close()
+
+    @property
+    def log(self) -> RegistryLog:
+        """The transparency log of every stored event (`antifake.storage.tlog`); a registry
+        keeps one once it has been opened with ``log_key=``."""
+        if self._log is None:
+            raise RegistryError("this registry keeps no transparency log: open it with "
+                                "log_key=af.LogKey...")
+        return self._log
+
+    def evidence(self, code: Any, *, alerts: Iterable[Alert] | None = None) -> dict[str, Any]:
+        """The evidence bundle of one stamp (`antifake.evidence`): its verdict and status,
+        every event of its history as EPCIS 2.0 JSON-LD with an inclusion proof against one
+        signed checkpoint, the alerts naming it (``alerts`` and the suspicion on record), its
+        claims and listings; `af.verify_evidence` checks it offline. Needs ``log_key=``."""
+        if evidence_builder is None:
+            raise RegistryError("evidence bundles need antifake.evidence (import antifake)")
+        return evidence_builder(self, code, alerts=alerts)
+
+    def _write(self) -> contextlib.AbstractContextManager[None]:
+        """A write transaction (that also appends the new events to the log)."""
+        return self._log.writing() if self._log is not None else self._store.transaction()
+
+    def _insert_events(self, rows: list[EventRow]) -> list[Inserted]:
+        ins = self._store.insert_events(rows)
+        if self._log is not None:
+            self._log.stage(rows, ins)
+        return ins
 
     @property
     def storage(self) -> Storage:
@@ -341,7 +378,7 @@ class Registry:
         chunks = [epcs[i: i + COMMISSION_CHUNK] for i in range(0, n, COMMISSION_CHUNK)]
         template, hashes = _commission_hashes(chunks, owner, t)
         t_us = to_micros(t)
-        with self._store.transaction():
+        with self._write():
             if self._same_batch(part):
                 return 0
             nodes = self._store.insert_batch(part, epcs, batch.serials)
@@ -352,7 +389,7 @@ class Registry:
                 lo = k * COMMISSION_CHUNK
                 rows.append(EventRow(h, t_us, EventKind.COMMISSION, doc, chunk, by=owner,
                                      nodes=nodes[lo: lo + len(chunk)], range_key="epcList"))
-            self._store.insert_events(rows)
+            self._insert_events(rows)
         return n
 
     def _same_batch(self, part: BatchPart) -> bool:
@@ -387,8 +424,8 @@ class Registry:
 
     def _store_events(self, evs: list[Event]) -> ImportResult:
         rows = [self._row(e) for e in evs]  # hashing before taking the write lock
-        with self._store.transaction():
-            ins = self._store.insert_events(rows)
+        with self._write():
+            ins = self._insert_events(rows)
             self._apply(evs, rows, ins)
         return ImportResult([e.event_id for e in evs], sum(1 for i in ins if i.new))
 
@@ -579,7 +616,7 @@ class Registry:
         events = [Event.decommission(epcs[i: i + COMMISSION_CHUNK], reason=reason, by=by, at=t)
                   for i in range(0, len(epcs), COMMISSION_CHUNK)]
         rows = [self._row(e) for e in events]
-        with self._store.transaction():
+        with self._write():
             states = self._store.states(list(resolved))
             done = [n for n, s in states.items() if s.state == _DECOMMISSIONED]
             if done:
@@ -588,7 +625,7 @@ class Registry:
                     f"{len(done)} of these stamps are decommissioned already, e.g. "
                     f"{resolved[done[0]].epc} ({s.reason} since "
                     f"{to_iso(from_micros(s.since_us or 0))}); nothing changed")
-            ins = self._store.insert_events(rows)
+            ins = self._insert_events(rows)
             self._apply(events, rows, ins)
         return [e.event_id for e in events]
 
@@ -603,12 +640,12 @@ class Registry:
         t = _time(at)
         event = Event.reactivate(r.epc, by=by, at=t)
         row = self._row(event)
-        with self._store.transaction():
+        with self._write():
             s = self._store.states([r.node])[r.node]
             if s.state != _DECOMMISSIONED:
                 raise LifecycleError(f"{r.epc} is active: there is nothing to reactivate")
             _check_reactivation(s, to_micros(t), r.epc)
-            ins = self._store.insert_events([row])
+            ins = self._insert_events([row])
             self._apply([event], [row], ins)
         return event.event_id
 
@@ -636,7 +673,7 @@ class Registry:
         tag = blake3.blake3(C.tag_message(key_id, batch_id, index),
                             key=st.secret.tag_key()).digest(C.TAG_BYTES)
         number = C.encode_number(key_id, batch_id, index, tag)
-        with self._store.transaction():
+        with self._write():
             s = self._store.states([r.node])[r.node]
             if s.state == _DECOMMISSIONED:
                 result, status = "inactive", _INACTIVE_STATUS.get(s.reason or "",
@@ -667,7 +704,7 @@ class Registry:
             event = _claim_event(r.epc, by=by, at=t, result=result, attempt=s.attempts + 1,
                                  lat=lat, lon=lon)
             row = self._row(event)
-            ins = self._store.insert_events([row])
+            ins = self._insert_events([row])
             self._apply([event], [row], ins)
             after = self._store.states([r.node])[r.node]
         return ClaimResult(
