@@ -310,6 +310,33 @@ def test_api_evidence_without_log(world: World, client: Client) -> None:
     assert r.status_code == 404
 
 
+def test_api_evidence_and_checkpoint_with_a_log(tmp_path: Path) -> None:
+    """A registry that keeps a log serves its checkpoint and evidence bundles, which verify
+    offline with the log's verifier key."""
+    w = make_world(tmp_path)
+    w.reg.close()
+    lk = af.LogKey.generate(name="registry.example.vn/antifake")
+    reg = af.Registry(w.db, keyring=w.ring, log_key=lk)
+    c = Client(create_app(registry=reg, base=BASE, api_keys={"market": API_KEY}))
+    try:
+        r = c.get("/api/v1/checkpoint")
+        assert r.status_code == 200 and r.text.startswith("registry.example.vn/antifake\n")
+        r = c.get("/api/v1/evidence", params={"code": w.url(1)})
+        assert r.status_code == 401  # evidence needs an API key
+        r = c.get("/api/v1/evidence", params={"code": w.url(1)},
+                  headers={"Authorization": f"Bearer {API_KEY}"})
+        assert r.status_code == 200
+        bundle = r.json()
+        assert bundle["format"] == "antifake-evidence/1"
+        assert af.verify_evidence(bundle, lk.vkey).ok
+        r = c.get("/api/v1/evidence", params={"code": forge(w.url(1))},
+                  headers={"Authorization": f"Bearer {API_KEY}"})
+        assert 400 <= r.status_code < 500
+    finally:
+        c.close()
+        reg.close()
+
+
 def test_openapi_names_every_route(world: World, client: Client) -> None:
     from starlette.routing import Route
 

@@ -300,6 +300,11 @@ class Registry:
                                 "log_key=af.LogKey...")
         return self._log
 
+    @property
+    def keeps_log(self) -> bool:
+        """Whether this registry keeps a transparency log (opened with ``log_key=``)."""
+        return self._log is not None
+
     def evidence(self, code: Any, *, alerts: Iterable[Alert] | None = None) -> dict[str, Any]:
         """The evidence bundle of one stamp (`antifake.evidence`): its verdict and status,
         every event of its history as EPCIS 2.0 JSON-LD with an inclusion proof against one

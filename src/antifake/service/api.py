@@ -222,10 +222,9 @@ async def complaints_post(request: Request, state: State) -> Response:
 
 def _log(state: State) -> Any:
     reg = state.need_registry()
-    log = getattr(reg, "log", None)
-    if log is None:
+    if not reg.keeps_log:
         raise ApiError(404, "no_log", "this registry keeps no transparency log")
-    return reg, log
+    return reg, reg.log
 
 
 async def evidence_get(request: Request, state: State) -> Response:
