@@ -58,6 +58,7 @@ __all__ = [
     "parse_many",
     "signed_messages",
     "tag_messages",
+    "pack_bodies",
     "b32encode",
     "b32decode",
     "check_symbol",
@@ -545,7 +546,7 @@ def signed_messages(cols: Columns) -> tuple[npt.NDArray[np.uint8], npt.NDArray[n
                                  cols.index, cols.serial, cols.gs1, cols.gs1_len)
 
 
-def bodies(cols: Columns) -> npt.NDArray[np.uint8]:
+def pack_bodies(cols: Columns) -> npt.NDArray[np.uint8]:
     """(n, 16) stamp bodies of code and GS1 rows, as [`pack_body`][antifake.codes.pack_body]."""
     return _core.pack_bodies(cols.key_id, cols.batch_id, cols.index, cols.serial)
 

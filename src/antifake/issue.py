@@ -203,8 +203,8 @@ class Batch:
                 ) -> npt.NDArray[np.object_]:
         """Human stamp numbers (``XXXXX-XXXXX-XXXXX-XXXXX``), object array of str."""
         key = self._secret()
-        msgs = _core.number_messages(ord("N"), C.NUMBER_VERSION, self.key_id, self.batch_id,
-                                     self.index_offset, len(self))
+        msgs = _core.number_messages(C.TAG_DOMAIN[0], C.NUMBER_VERSION, self.key_id,
+                                     self.batch_id, self.index_offset, len(self))
         tags = _core.keyed_tags(key.tag_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_numbers(
             C.NUMBER_VERSION, self.key_id, self.batch_id, self.index_offset, tags, grouped,
@@ -213,8 +213,8 @@ class Batch:
     def pins(self, grouped: bool = True, threads: int | None = None) -> npt.NDArray[np.object_]:
         """Scratch-off PINs (secret: only for the printer's file), object array of str."""
         key = self._secret()
-        msgs = _core.number_messages(ord("P"), C.NUMBER_VERSION, self.key_id, self.batch_id,
-                                     self.index_offset, len(self))
+        msgs = _core.number_messages(C.PIN_DOMAIN[0], C.NUMBER_VERSION, self.key_id,
+                                     self.batch_id, self.index_offset, len(self))
         material = _core.keyed_tags(key.pin_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_pins(material, grouped, threads))
 

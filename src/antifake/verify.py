@@ -345,7 +345,7 @@ def _bulk_codes_of_key(st: KeyState, c: C.Columns, rows: npt.NDArray[np.intp],
             mask = of_b & (c.gs1_len == len(sx)) & (c.gs1 == want_sx).all(axis=1)
         sel: slice | npt.NDArray[np.intp] = slice(None) if mask.all() else np.nonzero(mask)[0]
         cs = c if isinstance(sel, slice) else c.take(sel)
-        fps = _core.fingerprints(FINGERPRINT_KEY, C.bodies(cs), cs.signature, threads)
+        fps = _core.fingerprints(FINGERPRINT_KEY, C.pack_bodies(cs), cs.signature, threads)
         inside = cs.index < m.count
         want = m.fingerprints[np.where(inside, cs.index, 0)]
         hit = inside & (np.bitwise_or.reduce(fps ^ want, axis=1) == 0)
@@ -418,9 +418,7 @@ def _bulk_numbers(c: C.Columns, rows: npt.NDArray[np.intp] | None, ring: Keyring
                     in_b = np.zeros_like(mine)
                     in_b[np.nonzero(mine)[0][of_b]] = True
                 state = _state_status(st, m)
-                if m is None:
-                    verdict[in_b] = state
-                elif in_b is ok and bool((c.index < m.count).all()):
+                if m is None or (in_b is ok and bool((c.index < m.count).all())):
                     verdict[in_b] = state
                 else:
                     inside = c.index < m.count
