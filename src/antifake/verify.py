@@ -342,7 +342,9 @@ def _bulk_codes_of_key(st: KeyState, c: C.Columns, rows: npt.NDArray[np.intp],
             want_sx = np.zeros(c.gs1.shape[1], dtype=np.uint8)
             sx = m.product.signed_suffix()
             want_sx[:len(sx)] = np.frombuffer(sx, dtype=np.uint8)
-            mask = of_b & (c.gs1_len == len(sx)) & (c.gs1 == want_sx).all(axis=1)
+            w = c.gs1.shape[1]  # rows compared as one "S" value each (zero-padded alike)
+            same = c.gs1.view(f"S{w}").reshape(n) == want_sx.view(f"S{w}")[0]
+            mask = of_b & (c.gs1_len == len(sx)) & same
         sel: slice | npt.NDArray[np.intp] = slice(None) if mask.all() else np.nonzero(mask)[0]
         cs = c if isinstance(sel, slice) else c.take(sel)
         fps = _core.fingerprints(FINGERPRINT_KEY, C.pack_bodies(cs), cs.signature, threads)
