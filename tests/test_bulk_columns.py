@@ -275,3 +275,14 @@ def test_bulk_equals_single_on_mutations(world, data) -> None:
     want = [int(af.verify(t, ring).status) for t in rows]
     assert af.verify_many(rows, ring).status.tolist() == want
     assert af.verify_many(np.array(rows, dtype=object), ring).status.tolist() == want
+
+
+def test_fused_columns_equal_raw_parse_then_decode(stamps) -> None:
+    """parse_columns (one pass) == parse_texts followed by decode_columns, on every row."""
+    texts = [v for form in stamps.values() for t in form for v in _variants(t)]
+    texts += ["", "garbage", "\x00", "x" * 300, b"\xff", stamps["number"][0][:-1]]
+    kind, version, raw, sx, sl = _core.parse_texts(texts)
+    decoded = _core.decode_columns(kind, raw)
+    fused = _core.parse_columns(texts)
+    for a, b in zip((kind, version, *decoded, sx, sl), fused, strict=True):
+        assert a.dtype == b.dtype and (a == b).all()

@@ -647,7 +647,9 @@ K_NUMBER = RK_NUMBER
 K_MALFORMED = RK_MALFORMED
 K_BADCHECK = RK_BADCHECK
 K_GS1 = RK_GS1
-SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
+cdef enum:
+    SUFFIX_W = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
+SUFFIX_MAX = SUFFIX_W
 
 
 cdef inline int _is_gtin_segment(const uint8_t *t) noexcept nogil:
@@ -936,21 +938,113 @@ def _parse_texts_generic(texts, threads=None):
     return _parse_texts(texts, threads, 0)
 
 
-cdef _parse_texts(texts, threads, int fast):
-    """parse_texts; fast=0 skips the fast path."""
+cdef inline uint64_t _be_bytes(const uint8_t *p, int n) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int k
+    for k in range(n):
+        v = (v << 8) | p[k]
+    return v
+
+
+cdef struct RowOut:
+    # where _emit_row writes row j: raw rows (parse_texts) or decoded columns (parse_columns)
+    uint8_t *kind
+    uint8_t *version
+    uint8_t *raw          # (n, 80), or NULL: decode into the columns below instead
+    uint8_t *suffix       # (n, SUFFIX_MAX), zero-initialised
+    uint8_t *suffix_len
+    int32_t *key_id
+    int64_t *batch
+    int64_t *index
+    uint64_t *serial
+    uint8_t *sig          # (n, 64), zero-initialised
+    uint8_t *tag          # (n, 5), zero-initialised
+
+
+cdef inline void _decode_row(uint8_t kind, const uint8_t *raw, RowOut *o, Py_ssize_t j
+                             ) noexcept nogil:
+    """The fields of one raw row (codes.unpack_body; codes._decode_number for numbers)."""
+    cdef uint64_t hi, lo, tv
+    cdef int k
+    if kind == RK_CODE or kind == RK_GS1:
+        o.key_id[j] = <int32_t>_be_bytes(raw, 2)
+        o.batch[j] = <int64_t>_be_bytes(raw + 2, 3)
+        o.index[j] = <int64_t>_be_bytes(raw + 5, 3)
+        o.serial[j] = _be_bytes(raw + 8, 8)
+        memcpy(o.sig + 64 * j, raw + 16, 64)
+    elif kind == RK_NUMBER:
+        # 95 bits, left-aligned: v(2) short key(5) batch(24) index(24) tag(40)
+        hi = _be_bytes(raw, 4)
+        lo = _be_bytes(raw + 4, 8)
+        o.key_id[j] = <int32_t>((hi >> 25) & 31)
+        o.batch[j] = <int64_t>((hi >> 1) & 0xFFFFFF)
+        o.index[j] = <int64_t>(((hi & 1) << 23) | (lo >> 41))
+        o.serial[j] = 0
+        tv = (lo >> 1) & ((<uint64_t>1 << 40) - 1)
+        for k in range(5):
+            o.tag[5 * j + k] = (tv >> (32 - 8 * k)) & 0xFF
+    else:
+        o.key_id[j] = -1
+        o.batch[j] = -1
+        o.index[j] = -1
+        o.serial[j] = 0
+
+
+cdef inline void _emit_row(RowOut *o, Py_ssize_t j, const uint8_t *t, int32_t ln, int fast
+                           ) noexcept nogil:
+    """Parse row j into raw form, or straight into the decoded columns."""
+    cdef uint8_t raw[80]
+    if o.raw != NULL:
+        o.version[j] = <uint8_t>_parse_one(t, ln, &o.kind[j], o.raw + 80 * j,
+                                           o.suffix + SUFFIX_W * j, &o.suffix_len[j], fast)
+        return
+    o.version[j] = <uint8_t>_parse_one(t, ln, &o.kind[j], raw, o.suffix + SUFFIX_W * j,
+                                       &o.suffix_len[j], fast)
+    _decode_row(o.kind[j], raw, o, j)
+
+
+def parse_columns(texts, threads=None):
+    """parse_texts decoded in the same GIL-free pass: kind, version (uint8), key_id (int32;
+    the 5-bit short id for numbers), batch_id, index (int64), serial (uint64), signature
+    (n, 64), tag (n, 5), suffix (n, 41) and suffix_len, as ``decode_columns`` gives them."""
+    return _parse_texts(texts, threads, 1, 1)
+
+
+cdef _parse_texts(texts, threads, int fast, int columns=0):
+    """parse_texts; fast=0 skips the fast path; columns=1: parse_columns."""
     cdef Py_ssize_t n = len(texts), i
+    cdef RowOut out
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
-    raw = np.zeros((n, 80), dtype=np.uint8)
     suffix = np.zeros((n, SUFFIX_MAX), dtype=np.uint8)
     suffix_len = np.zeros(n, dtype=np.uint8)
+    if columns:
+        raw = None
+        key_id = np.empty(n, dtype=np.int32)  # every row is written
+        batch = np.empty(n, dtype=np.int64)
+        index = np.empty(n, dtype=np.int64)
+        serial = np.empty(n, dtype=np.uint64)
+        sig = np.zeros((n, 64), dtype=np.uint8)
+        tag = np.zeros((n, 5), dtype=np.uint8)
+        result = (kind, version, key_id, batch, index, serial, sig, tag, suffix, suffix_len)
+    else:
+        raw = np.zeros((n, 80), dtype=np.uint8)
+        result = (kind, version, raw, suffix, suffix_len)
     if n == 0:
-        return kind, version, raw, suffix, suffix_len
-    cdef uint8_t[::1] K = kind
-    cdef uint8_t[::1] V = version
-    cdef uint8_t[:, ::1] R = raw
-    cdef uint8_t[:, ::1] X = suffix
-    cdef uint8_t[::1] XL = suffix_len
+        return result
+    out.kind = <uint8_t *>cnp.PyArray_DATA(kind)
+    out.version = <uint8_t *>cnp.PyArray_DATA(version)
+    out.suffix = <uint8_t *>cnp.PyArray_DATA(suffix)
+    out.suffix_len = <uint8_t *>cnp.PyArray_DATA(suffix_len)
+    out.raw = NULL if columns else <uint8_t *>cnp.PyArray_DATA(raw)
+    if columns:
+        out.key_id = <int32_t *>cnp.PyArray_DATA(key_id)
+        out.batch = <int64_t *>cnp.PyArray_DATA(batch)
+        out.index = <int64_t *>cnp.PyArray_DATA(index)
+        out.serial = <uint64_t *>cnp.PyArray_DATA(serial)
+        out.sig = <uint8_t *>cnp.PyArray_DATA(sig)
+        out.tag = <uint8_t *>cnp.PyArray_DATA(tag)
+    cdef RowOut *O = &out
     cdef PyObject **objs = NULL
     cdef const char *sbase = NULL
     cdef Py_ssize_t width = 0
@@ -986,7 +1080,7 @@ cdef _parse_texts(texts, threads, int fast):
                     ln = af_text_view(objs[j], &t)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
+                    _emit_row(O, j, t, ln, fast)
             else:
                 for j in range(a, b):
                     t = <const uint8_t *>(sbase + j * width)
@@ -994,24 +1088,16 @@ cdef _parse_texts(texts, threads, int fast):
                     ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
+                    _emit_row(O, j, t, ln, fast)
 
     _run_split(work, n, threads)
     del holder
-    return kind, version, raw, suffix, suffix_len
+    return result
 
 
 # ---------------------------------------------------------------------------------------
 # decoded columns, signed and tag messages (the stamp layout of codes.py, over arrays)
 # ---------------------------------------------------------------------------------------
-cdef inline uint64_t _be_bytes(const uint8_t *p, int n) noexcept nogil:
-    cdef uint64_t v = 0
-    cdef int k
-    for k in range(n):
-        v = (v << 8) | p[k]
-    return v
-
-
 def decode_columns(const uint8_t[::1] kind, const uint8_t[:, ::1] raw, threads=None):
     """The fields of parse_texts' raw rows as columns: key_id (int32; the 5-bit short id for
     numbers), batch_id, index (int64), serial (uint64), signature (n, 64) and tag (n, 5).
@@ -1021,43 +1107,28 @@ def decode_columns(const uint8_t[::1] kind, const uint8_t[:, ::1] raw, threads=N
     cdef Py_ssize_t n = kind.shape[0]
     if raw.shape[0] != n or raw.shape[1] != 80:
         raise ValueError("raw is (n, 80) with one row per kind")
-    key_id = np.full(n, -1, dtype=np.int32)
-    batch = np.full(n, -1, dtype=np.int64)
-    index = np.full(n, -1, dtype=np.int64)
-    serial = np.zeros(n, dtype=np.uint64)
+    key_id = np.empty(n, dtype=np.int32)
+    batch = np.empty(n, dtype=np.int64)
+    index = np.empty(n, dtype=np.int64)
+    serial = np.empty(n, dtype=np.uint64)
     sig = np.zeros((n, 64), dtype=np.uint8)
     tag = np.zeros((n, 5), dtype=np.uint8)
     if n == 0:
         return key_id, batch, index, serial, sig, tag
-    cdef int32_t[::1] K = key_id
-    cdef int64_t[::1] B = batch
-    cdef int64_t[::1] I = index
-    cdef uint64_t[::1] S = serial
-    cdef uint8_t[:, ::1] G = sig
-    cdef uint8_t[:, ::1] T = tag
+    cdef RowOut out
+    out.key_id = <int32_t *>cnp.PyArray_DATA(key_id)
+    out.batch = <int64_t *>cnp.PyArray_DATA(batch)
+    out.index = <int64_t *>cnp.PyArray_DATA(index)
+    out.serial = <uint64_t *>cnp.PyArray_DATA(serial)
+    out.sig = <uint8_t *>cnp.PyArray_DATA(sig)
+    out.tag = <uint8_t *>cnp.PyArray_DATA(tag)
+    cdef RowOut *O = &out
 
     def work(Py_ssize_t a, Py_ssize_t b):
         cdef Py_ssize_t j
-        cdef uint64_t hi, lo, tv
-        cdef int k
         with nogil:
             for j in range(a, b):
-                if kind[j] == RK_CODE or kind[j] == RK_GS1:
-                    K[j] = <int32_t>_be_bytes(&raw[j, 0], 2)
-                    B[j] = <int64_t>_be_bytes(&raw[j, 2], 3)
-                    I[j] = <int64_t>_be_bytes(&raw[j, 5], 3)
-                    S[j] = _be_bytes(&raw[j, 8], 8)
-                    memcpy(&G[j, 0], &raw[j, 16], 64)
-                elif kind[j] == RK_NUMBER:
-                    # 95 bits, left-aligned: v(2) short key(5) batch(24) index(24) tag(40)
-                    hi = _be_bytes(&raw[j, 0], 4)
-                    lo = _be_bytes(&raw[j, 4], 8)
-                    K[j] = <int32_t>((hi >> 25) & 31)
-                    B[j] = <int64_t>((hi >> 1) & 0xFFFFFF)
-                    I[j] = <int64_t>(((hi & 1) << 23) | (lo >> 41))
-                    tv = (lo >> 1) & ((<uint64_t>1 << 40) - 1)
-                    for k in range(5):
-                        T[j, k] = (tv >> (32 - 8 * k)) & 0xFF
+                _decode_row(kind[j], &raw[j, 0], O, j)
 
     _run_split(work, n, threads, 16384)
     return key_id, batch, index, serial, sig, tag

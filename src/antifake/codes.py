@@ -533,9 +533,7 @@ def parse_many(texts: Sequence[Any] | npt.NDArray[Any], threads: int | None = No
     Same forms and fields as [`parse`][antifake.codes.parse] for every row it decodes; rows it
     leaves as ``FORM_SLOW`` need the single-text parser.
     """
-    form, version, raw, gs1, gs1_len = _core.parse_texts(texts, threads)
-    key_id, batch_id, index, serial, sig, tag = _core.decode_columns(form, raw, threads)
-    return Columns(form, version, key_id, batch_id, index, serial, sig, tag, gs1, gs1_len)
+    return Columns(*_core.parse_columns(texts, threads))
 
 
 def signed_messages(cols: Columns) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32]]:
