@@ -694,8 +694,10 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     cdef int32_t sum3 = 0, sum1 = 0, ck
     cdef uint8_t sym[117]
     cdef uint8_t tmp[72]
-    cdef uint64_t serial = 0
-    cdef int k
+    cdef uint64_t serial = 0, acc
+    cdef int k, g, ver
+    cdef int8_t d
+    cdef const void *z
     if i + 14 > b:
         return -1
     for j in range(14):
@@ -736,9 +738,8 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     # query parameters
     q = ser_b + 1
     while q < b:
-        j = q
-        while j < b and t[j] != 38:
-            j += 1
+        z = memchr(t + q, 38, b - q)  # the next '&'
+        j = <int32_t>(<const uint8_t *>z - t) if z != NULL else b
         if j - q == 9 and t[q] == 49 and t[q + 1] == 55 and t[q + 2] == 61 and exp_a < 0:
             exp_a = q + 3
             for k in range(6):
@@ -751,10 +752,25 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
         q = j + 1
     if tail_a < 0 or t[b - 1] == 38:
         return -1
-    if _symbols(t, tail_a, tail_a + 117, sym, 117) != 0:
+    # the version symbol, then 116 symbols: 72 bytes and 4 zero pad bits, 8 symbols at a time
+    ver = DEC[t[tail_a]]
+    if ver < 0:
         return -1
-    if _b32dec(sym + 1, 116, tmp, 72) != 0:
-        return -1
+    for g in range(15):
+        acc = 0
+        for k in range(8 if g < 14 else 4):
+            d = DEC[t[tail_a + 1 + 8 * g + k]]
+            if d < 0:
+                return -1
+            acc = (acc << 5) | <uint64_t>d
+        if g < 14:
+            for k in range(5):
+                tmp[5 * g + k] = (acc >> (32 - 8 * k)) & 0xFF
+        else:
+            if acc & 15:
+                return -1
+            tmp[70] = (acc >> 12) & 0xFF
+            tmp[71] = (acc >> 4) & 0xFF
     memcpy(raw, tmp, 8)
     for k in range(8):
         raw[8 + k] = (serial >> (56 - 8 * k)) & 0xFF
@@ -770,7 +786,7 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     else:
         suffix[20] = 0
         suffix_len[0] = 21
-    return DEC[sym[0]]
+    return ver
 
 
 cdef uint8_t CLS[256]  # character classes for the single scanning pass of _parse_row
