@@ -853,19 +853,25 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                 last_slash = i
                 if (p01 < 0 and not (any_cl & C_QUERY) and i + 3 < b and t[i + 1] == 48
                         and t[i + 2] == 49 and t[i + 3] == 47):
-                    p01 = i  # a GS1 path segment, before any query string
+                    p01 = i  # a GS1 path segment, before any query string:
+                    break    # _parse_gs1 checks every character from here on
                 if i + 5 < b and _is_gtin_segment(t + i):
                     gtin = 1  # "/gtin/": the reference parser takes the GS1 branch
+    if p01 >= 0:
+        # _parse_gs1 accepts no NUL, non-ASCII, '#', '%' or ';': where it succeeds, the rest
+        # of the row holds none; where it fails, a NUL anywhere still makes the row MALFORMED
+        if not (any_cl & (C_NUL | C_SLOW)):
+            v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
+            if v >= 0:
+                kind[0] = RK_GS1
+                return v
+        if any_cl & C_NUL or memchr(t + p01, 0, b - p01) != NULL:
+            kind[0] = RK_MALFORMED
+        return 0
     if any_cl & C_NUL:
         kind[0] = RK_MALFORMED
         return 0
     if any_cl & C_SLOW:
-        return 0
-    if p01 >= 0:
-        v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
-        if v >= 0:
-            kind[0] = RK_GS1
-            return v
         return 0
     if any_cl & C_QUERY or gtin:  # '?' or "/gtin/" outside our GS1 layout
         return 0
