@@ -796,12 +796,15 @@ cdef enum:
     C_SLASH = 4
     C_QUERY = 8
     C_SEP = 16    # separators people and scanners add
+    C_HIGH = 32   # a byte >= 128 (with C_SLOW): the row goes to the Python parser even with a
+                  # NUL, as a non-ASCII str does (the kernel cannot read one): same kind for
+                  # a str and its UTF-8 bytes
 
 
 cdef void _init_cls():
     cdef int i
     for i in range(256):
-        CLS[i] = C_SLOW if i >= 128 else 0
+        CLS[i] = (C_SLOW | C_HIGH) if i >= 128 else 0
     CLS[35] = C_SLOW
     CLS[37] = C_SLOW
     CLS[59] = C_SLOW
@@ -859,16 +862,18 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                     gtin = 1  # "/gtin/": the reference parser takes the GS1 branch
     if p01 >= 0:
         # _parse_gs1 accepts no NUL, non-ASCII, '#', '%' or ';': where it succeeds, the rest
-        # of the row holds none; where it fails, a NUL anywhere still makes the row MALFORMED
+        # of the row holds none; where it fails, the rest is classified as below
         if not (any_cl & (C_NUL | C_SLOW)):
             v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
             if v >= 0:
                 kind[0] = RK_GS1
                 return v
-        if any_cl & C_NUL or memchr(t + p01, 0, b - p01) != NULL:
+        for i in range(p01, b):
+            any_cl |= CLS[t[i]]
+        if any_cl & C_NUL and not (any_cl & C_HIGH):
             kind[0] = RK_MALFORMED
         return 0
-    if any_cl & C_NUL:
+    if any_cl & C_NUL and not (any_cl & C_HIGH):
         kind[0] = RK_MALFORMED
         return 0
     if any_cl & C_SLOW:
