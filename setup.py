@@ -11,7 +11,12 @@ from setuptools import Extension, setup
 if sys.platform == "win32":
     extra_compile = ["/O2"]
 else:
-    extra_compile = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
+    # -g0: no debug information in wheels. Never -march: the SIMD kernels are chosen at
+    # run time, so one build serves every CPU of the architecture.
+    extra_compile = ["-O3", "-g0", "-fno-strict-aliasing", "-Wno-unused-function"]
+    for flag in os.environ.get("CFLAGS", "").split():
+        if flag.startswith(("-march", "-mtune=native", "-mcpu=native")):
+            raise SystemExit(f"refusing CFLAGS {flag}: wheels must run on every CPU")
 
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 here = os.path.dirname(os.path.abspath(__file__))

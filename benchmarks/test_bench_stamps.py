@@ -295,3 +295,77 @@ def test_verify_many_with_manifest(benchmark, key, big_batch, form: str) -> None
     res = benchmark.pedantic(af.verify_many, args=(texts, ring), rounds=3, iterations=1)
     assert res.ok.all()
     _report(benchmark, f"verify_many {form}s with manifest", N, base)
+
+
+def _peak_rss_mb(code: str) -> float:
+    """Peak RSS (MB) of a fresh interpreter running ``code``, from ``resource.getrusage``.
+
+    A small launcher runs the job as its own child and reads ``RUSAGE_CHILDREN``: the figure
+    then cannot include the peak of this (large) pytest process, which a child's own
+    ``ru_maxrss`` would inherit across fork and exec."""
+    launcher = ("import resource, subprocess, sys; "
+                f"subprocess.run([sys.executable, '-c', {code!r}], check=True); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    return int(subprocess.check_output([sys.executable, "-c", launcher]).decode()) / 1024
+
+
+@pytest.mark.parametrize("form", ["plain", "gs1"])
+def test_issue_and_urls_peak_memory(form: str) -> None:
+    """Peak RSS of a fresh process issuing N stamps and building their URL array: the whole
+    print job (target <= 500 MB per 1 M)."""
+    product = ("product=af.Product(gtin='09521234543213', lot='L23', expiry='2027-12-31')"
+               if form == "gs1" else "product=None")
+    code = (f"import antifake as af; k = af.IssuerKey.generate('M'); b = af.issue(k, {N}, "
+            f"{product}); u = b.urls({BASE!r}); assert len(u) == {N}")
+    peak = _peak_rss_mb(code)
+    idle = _peak_rss_mb("import antifake")
+    print(f"\n  issue {N:,} ({form}) + urls: peak RSS {peak:.0f} MB (interpreter + numpy + "
+          f"antifake alone: {idle:.0f} MB)")
+    assert peak < 500 * max(1, N / 1_000_000) + idle
+
+
+def _number_forms(numbers: np.ndarray) -> dict[str, np.ndarray]:
+    """The same numbers as people type them: grouped, bare, lower case with I/L/O confusions."""
+    grouped = numbers.tolist()
+    bare = [t.replace("-", "") for t in grouped]
+    sloppy = [t.lower().replace("1", "l").replace("0", "o") for t in bare]
+    return {"grouped": np.array(grouped, dtype=object), "bare": np.array(bare, dtype=object),
+            "lower-confused": np.array(sloppy, dtype=object)}
+
+
+@pytest.mark.parametrize("form", ["grouped", "bare", "lower-confused"])
+def test_verify_many_numbers_vs_blake3(benchmark, key, big_batch, form: str) -> None:
+    """verify_many over stamp numbers end to end (parse, tag check, manifest) against a bare
+    Python loop of keyed ``blake3`` tags over the same messages (target >= 3x)."""
+    ring = af.Keyring([key])
+    ring.add_manifest(big_batch.manifest)
+    texts = _number_forms(big_batch.numbers())[form]
+    msgs = C.tag_messages(np.full(N, key.key_id, np.int32),
+                          np.full(N, big_batch.batch_id, np.int64), np.arange(N, dtype=np.int64))
+    tk = key.tag_key()
+    sample = [m.tobytes() for m in msgs[:N_BASE]]
+    base = len(sample) / _timed(lambda: [blake3.blake3(m, key=tk).digest(5) for m in sample])
+    res = benchmark.pedantic(af.verify_many, args=(texts, ring), rounds=5, iterations=1)
+    assert res.ok.all()
+    assert (res.index == np.arange(N)).all()
+    _report(benchmark, f"verify_many stamp numbers ({form}) vs the keyed blake3 loop", N, base)
+
+
+@pytest.fixture(scope="module")
+def gs1_batch(key) -> af.Batch:
+    return af.issue(key, max(1000, N // 4),
+                    product=af.Product(gtin="09521234543213", lot="L23", expiry="2027-12-31"))
+
+
+def test_verify_many_gs1_urls(benchmark, key, gs1_batch) -> None:
+    """GS1 Digital Link URLs (lot, expiry, s= signature) with the batch's manifest held
+    (target >= 1 M/s)."""
+    ring = af.Keyring([key.public])
+    ring.add_manifest(gs1_batch.manifest)
+    urls = gs1_batch.urls(BASE)
+    n = len(urls)
+    sample = urls[: N_BASE // 10].tolist()
+    base = len(sample) / _timed(lambda: [af.verify(t, ring) for t in sample], repeat=1)
+    res = benchmark.pedantic(af.verify_many, args=(urls, ring), rounds=5, iterations=1)
+    assert res.ok.all()
+    _report(benchmark, "verify_many GS1 Digital Link URLs with manifest", n, base)

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 import antifake as af
+
+if os.environ.get("ANTIFAKE_TEST_INSTALLED"):
+    # CI tests the built wheel: the package must come from site-packages, not the source tree
+    _SRC = Path(__file__).resolve().parents[1] / "src"
+    if _SRC in Path(af.__file__).resolve().parents:
+        raise RuntimeError(f"testing {af.__file__} from the source tree, not the installed wheel")
 
 #: The benchmarks' size in a smoke run (``--benchmark-disable``, as the test command and CI
 #: run them) unless ``ANTIFAKE_BENCH_ITEMS`` says otherwise; a timed run measures full size.

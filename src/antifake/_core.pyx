@@ -647,7 +647,9 @@ K_NUMBER = RK_NUMBER
 K_MALFORMED = RK_MALFORMED
 K_BADCHECK = RK_BADCHECK
 K_GS1 = RK_GS1
-SUFFIX_MAX = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
+cdef enum:
+    SUFFIX_W = 41  # gtin 14 | expiry 6 | len(lot) 1 | lot <= 20: the signed GS1 suffix
+SUFFIX_MAX = SUFFIX_W
 
 
 cdef inline int _is_gtin_segment(const uint8_t *t) noexcept nogil:
@@ -692,8 +694,10 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     cdef int32_t sum3 = 0, sum1 = 0, ck
     cdef uint8_t sym[117]
     cdef uint8_t tmp[72]
-    cdef uint64_t serial = 0
-    cdef int k
+    cdef uint64_t serial = 0, acc
+    cdef int k, g, ver
+    cdef int8_t d
+    cdef const void *z
     if i + 14 > b:
         return -1
     for j in range(14):
@@ -734,9 +738,8 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     # query parameters
     q = ser_b + 1
     while q < b:
-        j = q
-        while j < b and t[j] != 38:
-            j += 1
+        z = memchr(t + q, 38, b - q)  # the next '&'
+        j = <int32_t>(<const uint8_t *>z - t) if z != NULL else b
         if j - q == 9 and t[q] == 49 and t[q + 1] == 55 and t[q + 2] == 61 and exp_a < 0:
             exp_a = q + 3
             for k in range(6):
@@ -749,10 +752,25 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
         q = j + 1
     if tail_a < 0 or t[b - 1] == 38:
         return -1
-    if _symbols(t, tail_a, tail_a + 117, sym, 117) != 0:
+    # the version symbol, then 116 symbols: 72 bytes and 4 zero pad bits, 8 symbols at a time
+    ver = DEC[t[tail_a]]
+    if ver < 0:
         return -1
-    if _b32dec(sym + 1, 116, tmp, 72) != 0:
-        return -1
+    for g in range(15):
+        acc = 0
+        for k in range(8 if g < 14 else 4):
+            d = DEC[t[tail_a + 1 + 8 * g + k]]
+            if d < 0:
+                return -1
+            acc = (acc << 5) | <uint64_t>d
+        if g < 14:
+            for k in range(5):
+                tmp[5 * g + k] = (acc >> (32 - 8 * k)) & 0xFF
+        else:
+            if acc & 15:
+                return -1
+            tmp[70] = (acc >> 12) & 0xFF
+            tmp[71] = (acc >> 4) & 0xFF
     memcpy(raw, tmp, 8)
     for k in range(8):
         raw[8 + k] = (serial >> (56 - 8 * k)) & 0xFF
@@ -768,7 +786,7 @@ cdef int _parse_gs1(const uint8_t *t, int32_t a, int32_t b, int32_t p01, uint8_t
     else:
         suffix[20] = 0
         suffix_len[0] = 21
-    return DEC[sym[0]]
+    return ver
 
 
 cdef uint8_t CLS[256]  # character classes for the single scanning pass of _parse_row
@@ -778,12 +796,15 @@ cdef enum:
     C_SLASH = 4
     C_QUERY = 8
     C_SEP = 16    # separators people and scanners add
+    C_HIGH = 32   # a byte >= 128 (with C_SLOW): the row goes to the Python parser even with a
+                  # NUL, as a non-ASCII str does (the kernel cannot read one): same kind for
+                  # a str and its UTF-8 bytes
 
 
 cdef void _init_cls():
     cdef int i
     for i in range(256):
-        CLS[i] = C_SLOW if i >= 128 else 0
+        CLS[i] = (C_SLOW | C_HIGH) if i >= 128 else 0
     CLS[35] = C_SLOW
     CLS[37] = C_SLOW
     CLS[59] = C_SLOW
@@ -835,19 +856,27 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
                 last_slash = i
                 if (p01 < 0 and not (any_cl & C_QUERY) and i + 3 < b and t[i + 1] == 48
                         and t[i + 2] == 49 and t[i + 3] == 47):
-                    p01 = i  # a GS1 path segment, before any query string
+                    p01 = i  # a GS1 path segment, before any query string:
+                    break    # _parse_gs1 checks every character from here on
                 if i + 5 < b and _is_gtin_segment(t + i):
                     gtin = 1  # "/gtin/": the reference parser takes the GS1 branch
-    if any_cl & C_NUL:
+    if p01 >= 0:
+        # _parse_gs1 accepts no NUL, non-ASCII, '#', '%' or ';': where it succeeds, the rest
+        # of the row holds none; where it fails, the rest is classified as below
+        if not (any_cl & (C_NUL | C_SLOW)):
+            v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
+            if v >= 0:
+                kind[0] = RK_GS1
+                return v
+        for i in range(p01, b):
+            any_cl |= CLS[t[i]]
+        if any_cl & C_NUL and not (any_cl & C_HIGH):
+            kind[0] = RK_MALFORMED
+        return 0
+    if any_cl & C_NUL and not (any_cl & C_HIGH):
         kind[0] = RK_MALFORMED
         return 0
     if any_cl & C_SLOW:
-        return 0
-    if p01 >= 0:
-        v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
-        if v >= 0:
-            kind[0] = RK_GS1
-            return v
         return 0
     if any_cl & C_QUERY or gtin:  # '?' or "/gtin/" outside our GS1 layout
         return 0
@@ -936,21 +965,113 @@ def _parse_texts_generic(texts, threads=None):
     return _parse_texts(texts, threads, 0)
 
 
-cdef _parse_texts(texts, threads, int fast):
-    """parse_texts; fast=0 skips the fast path."""
+cdef inline uint64_t _be_bytes(const uint8_t *p, int n) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int k
+    for k in range(n):
+        v = (v << 8) | p[k]
+    return v
+
+
+cdef struct RowOut:
+    # where _emit_row writes row j: raw rows (parse_texts) or decoded columns (parse_columns)
+    uint8_t *kind
+    uint8_t *version
+    uint8_t *raw          # (n, 80), or NULL: decode into the columns below instead
+    uint8_t *suffix       # (n, SUFFIX_MAX), zero-initialised
+    uint8_t *suffix_len
+    int32_t *key_id
+    int64_t *batch
+    int64_t *index
+    uint64_t *serial
+    uint8_t *sig          # (n, 64), zero-initialised
+    uint8_t *tag          # (n, 5), zero-initialised
+
+
+cdef inline void _decode_row(uint8_t kind, const uint8_t *raw, RowOut *o, Py_ssize_t j
+                             ) noexcept nogil:
+    """The fields of one raw row (codes.unpack_body; codes._decode_number for numbers)."""
+    cdef uint64_t hi, lo, tv
+    cdef int k
+    if kind == RK_CODE or kind == RK_GS1:
+        o.key_id[j] = <int32_t>_be_bytes(raw, 2)
+        o.batch[j] = <int64_t>_be_bytes(raw + 2, 3)
+        o.index[j] = <int64_t>_be_bytes(raw + 5, 3)
+        o.serial[j] = _be_bytes(raw + 8, 8)
+        memcpy(o.sig + 64 * j, raw + 16, 64)
+    elif kind == RK_NUMBER:
+        # 95 bits, left-aligned: v(2) short key(5) batch(24) index(24) tag(40)
+        hi = _be_bytes(raw, 4)
+        lo = _be_bytes(raw + 4, 8)
+        o.key_id[j] = <int32_t>((hi >> 25) & 31)
+        o.batch[j] = <int64_t>((hi >> 1) & 0xFFFFFF)
+        o.index[j] = <int64_t>(((hi & 1) << 23) | (lo >> 41))
+        o.serial[j] = 0
+        tv = (lo >> 1) & ((<uint64_t>1 << 40) - 1)
+        for k in range(5):
+            o.tag[5 * j + k] = (tv >> (32 - 8 * k)) & 0xFF
+    else:
+        o.key_id[j] = -1
+        o.batch[j] = -1
+        o.index[j] = -1
+        o.serial[j] = 0
+
+
+cdef inline void _emit_row(RowOut *o, Py_ssize_t j, const uint8_t *t, int32_t ln, int fast
+                           ) noexcept nogil:
+    """Parse row j into raw form, or straight into the decoded columns."""
+    cdef uint8_t raw[80]
+    if o.raw != NULL:
+        o.version[j] = <uint8_t>_parse_one(t, ln, &o.kind[j], o.raw + 80 * j,
+                                           o.suffix + SUFFIX_W * j, &o.suffix_len[j], fast)
+        return
+    o.version[j] = <uint8_t>_parse_one(t, ln, &o.kind[j], raw, o.suffix + SUFFIX_W * j,
+                                       &o.suffix_len[j], fast)
+    _decode_row(o.kind[j], raw, o, j)
+
+
+def parse_columns(texts, threads=None):
+    """parse_texts decoded in the same GIL-free pass: kind, version (uint8), key_id (int32;
+    the 5-bit short id for numbers), batch_id, index (int64), serial (uint64), signature
+    (n, 64), tag (n, 5), suffix (n, 41) and suffix_len, as ``decode_columns`` gives them."""
+    return _parse_texts(texts, threads, 1, 1)
+
+
+cdef _parse_texts(texts, threads, int fast, int columns=0):
+    """parse_texts; fast=0 skips the fast path; columns=1: parse_columns."""
     cdef Py_ssize_t n = len(texts), i
+    cdef RowOut out
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
-    raw = np.zeros((n, 80), dtype=np.uint8)
     suffix = np.zeros((n, SUFFIX_MAX), dtype=np.uint8)
     suffix_len = np.zeros(n, dtype=np.uint8)
+    if columns:
+        raw = None
+        key_id = np.empty(n, dtype=np.int32)  # every row is written
+        batch = np.empty(n, dtype=np.int64)
+        index = np.empty(n, dtype=np.int64)
+        serial = np.empty(n, dtype=np.uint64)
+        sig = np.zeros((n, 64), dtype=np.uint8)
+        tag = np.zeros((n, 5), dtype=np.uint8)
+        result = (kind, version, key_id, batch, index, serial, sig, tag, suffix, suffix_len)
+    else:
+        raw = np.zeros((n, 80), dtype=np.uint8)
+        result = (kind, version, raw, suffix, suffix_len)
     if n == 0:
-        return kind, version, raw, suffix, suffix_len
-    cdef uint8_t[::1] K = kind
-    cdef uint8_t[::1] V = version
-    cdef uint8_t[:, ::1] R = raw
-    cdef uint8_t[:, ::1] X = suffix
-    cdef uint8_t[::1] XL = suffix_len
+        return result
+    out.kind = <uint8_t *>cnp.PyArray_DATA(kind)
+    out.version = <uint8_t *>cnp.PyArray_DATA(version)
+    out.suffix = <uint8_t *>cnp.PyArray_DATA(suffix)
+    out.suffix_len = <uint8_t *>cnp.PyArray_DATA(suffix_len)
+    out.raw = NULL if columns else <uint8_t *>cnp.PyArray_DATA(raw)
+    if columns:
+        out.key_id = <int32_t *>cnp.PyArray_DATA(key_id)
+        out.batch = <int64_t *>cnp.PyArray_DATA(batch)
+        out.index = <int64_t *>cnp.PyArray_DATA(index)
+        out.serial = <uint64_t *>cnp.PyArray_DATA(serial)
+        out.sig = <uint8_t *>cnp.PyArray_DATA(sig)
+        out.tag = <uint8_t *>cnp.PyArray_DATA(tag)
+    cdef RowOut *O = &out
     cdef PyObject **objs = NULL
     cdef const char *sbase = NULL
     cdef Py_ssize_t width = 0
@@ -986,7 +1107,7 @@ cdef _parse_texts(texts, threads, int fast):
                     ln = af_text_view(objs[j], &t)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
+                    _emit_row(O, j, t, ln, fast)
             else:
                 for j in range(a, b):
                     t = <const uint8_t *>(sbase + j * width)
@@ -994,8 +1115,203 @@ cdef _parse_texts(texts, threads, int fast):
                     ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
                     if ln >= ROW:
                         ln = -1
-                    V[j] = <uint8_t>_parse_one(t, ln, &K[j], &R[j, 0], &X[j, 0], &XL[j], fast)
+                    _emit_row(O, j, t, ln, fast)
 
     _run_split(work, n, threads)
     del holder
-    return kind, version, raw, suffix, suffix_len
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# decoded columns, signed and tag messages (the stamp layout of codes.py, over arrays)
+# ---------------------------------------------------------------------------------------
+def decode_columns(const uint8_t[::1] kind, const uint8_t[:, ::1] raw, threads=None):
+    """The fields of parse_texts' raw rows as columns: key_id (int32; the 5-bit short id for
+    numbers), batch_id, index (int64), serial (uint64), signature (n, 64) and tag (n, 5).
+
+    Rows that are neither codes, GS1 URLs nor numbers get -1 in key_id, batch_id and index and
+    zeros elsewhere. Same layout as ``codes.unpack_body`` and ``codes._decode_number``."""
+    cdef Py_ssize_t n = kind.shape[0]
+    if raw.shape[0] != n or raw.shape[1] != 80:
+        raise ValueError("raw is (n, 80) with one row per kind")
+    key_id = np.empty(n, dtype=np.int32)
+    batch = np.empty(n, dtype=np.int64)
+    index = np.empty(n, dtype=np.int64)
+    serial = np.empty(n, dtype=np.uint64)
+    sig = np.zeros((n, 64), dtype=np.uint8)
+    tag = np.zeros((n, 5), dtype=np.uint8)
+    if n == 0:
+        return key_id, batch, index, serial, sig, tag
+    cdef RowOut out
+    out.key_id = <int32_t *>cnp.PyArray_DATA(key_id)
+    out.batch = <int64_t *>cnp.PyArray_DATA(batch)
+    out.index = <int64_t *>cnp.PyArray_DATA(index)
+    out.serial = <uint64_t *>cnp.PyArray_DATA(serial)
+    out.sig = <uint8_t *>cnp.PyArray_DATA(sig)
+    out.tag = <uint8_t *>cnp.PyArray_DATA(tag)
+    cdef RowOut *O = &out
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t j
+        with nogil:
+            for j in range(a, b):
+                _decode_row(kind[j], &raw[j, 0], O, j)
+
+    _run_split(work, n, threads, 16384)
+    return key_id, batch, index, serial, sig, tag
+
+
+cdef inline Py_ssize_t _put_signed_msg(uint8_t *m, const uint8_t *ctx, Py_ssize_t clen,
+                                       uint8_t version, uint32_t key_id, uint32_t batch,
+                                       uint32_t index, uint64_t serial, const uint8_t *suffix,
+                                       Py_ssize_t slen) noexcept nogil:
+    """codes.signed_message: context | version | flags | body [| GS1 suffix]; its length."""
+    memcpy(m, ctx, clen)
+    m[clen] = version
+    m[clen + 1] = 1 if slen > 0 else 0
+    _put_body(m + clen + 2, key_id, batch, index, serial)
+    if slen > 0:
+        memcpy(m + clen + 18, suffix, slen)
+    return clen + 18 + slen
+
+
+def signed_messages(bytes context, uint8_t version, const int32_t[::1] key_id,
+                    const int64_t[::1] batch, const int64_t[::1] index,
+                    const uint64_t[::1] serial, const uint8_t[:, ::1] suffix,
+                    const uint8_t[::1] suffix_len):
+    """(msgs (n, w) uint8, lengths int32): the message Ed25519 signs for each row, as
+    ``codes.signed_message`` builds it (GS1 attributes signed where ``suffix_len > 0``)."""
+    cdef Py_ssize_t n = key_id.shape[0], i, clen = len(context), sw = suffix.shape[1]
+    if (batch.shape[0] != n or index.shape[0] != n or serial.shape[0] != n
+            or suffix.shape[0] != n or suffix_len.shape[0] != n):
+        raise ValueError("row counts differ")
+    if clen + 18 + sw > MAX_MSG:
+        raise ValueError("signed message too long")
+    for i in range(n):
+        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
+                or index[i] < 0 or index[i] > 0xFFFFFF or suffix_len[i] > sw):
+            raise ValueError(f"row {i}: key_id, batch, index or suffix length out of range")
+    out = np.zeros((n, clen + 18 + sw), dtype=np.uint8)
+    lens = np.zeros(n, dtype=np.int32)
+    if n == 0:
+        return out, lens
+    cdef uint8_t[:, ::1] m = out
+    cdef int32_t[::1] L = lens
+    cdef const uint8_t *cp = context
+    with nogil:
+        for i in range(n):
+            L[i] = <int32_t>_put_signed_msg(&m[i, 0], cp, clen, version, <uint32_t>key_id[i],
+                                            <uint32_t>batch[i], <uint32_t>index[i], serial[i],
+                                            &suffix[i, 0], suffix_len[i])
+    return out, lens
+
+
+def tag_messages(uint8_t domain, uint8_t version, const int32_t[::1] key_id,
+                 const int64_t[::1] batch, const int64_t[::1] index):
+    """(n, 10) tag (domain "N") or PIN (domain "P") messages of arbitrary rows, as
+    ``codes.tag_message`` / ``codes.pin_message`` build them."""
+    cdef Py_ssize_t n = key_id.shape[0], i
+    if batch.shape[0] != n or index.shape[0] != n:
+        raise ValueError("row counts differ")
+    for i in range(n):
+        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
+                or index[i] < 0 or index[i] > 0xFFFFFF):
+            raise ValueError(f"row {i}: key_id, batch or index out of range")
+    out = np.empty((n, 10), dtype=np.uint8)
+    cdef uint8_t[:, ::1] m = out
+    with nogil:
+        for i in range(n):
+            _put_number_msg(&m[i, 0], domain, version, <uint32_t>key_id[i], <uint32_t>batch[i],
+                            <uint32_t>index[i])
+    return out
+
+
+DEF TAG_CHUNK = 64
+
+
+def number_tags_ok(const uint8_t[:, ::1] tag_keys, const int32_t[::1] full_key_id,
+                   uint8_t domain, uint8_t version, const int32_t[::1] short_id,
+                   const int64_t[::1] batch, const int64_t[::1] index,
+                   const uint8_t[:, ::1] tag, threads=None):
+    """Bool array: row i's 5-byte ``tag`` equals the keyed BLAKE3 of its tag message
+    (``codes.tag_message`` with the full key id ``full_key_id[short_id[i]]``) under
+    ``tag_keys[short_id[i]]``. Rows whose short id has ``full_key_id < 0``, or with
+    ``short_id < 0``, are False. Messages are built, hashed (8 or 16 at a time) and compared
+    in one GIL-free pass, without a temporary array."""
+    cdef Py_ssize_t n = short_id.shape[0], nk = tag_keys.shape[0], i
+    if tag_keys.shape[1] != 32 or full_key_id.shape[0] != nk:
+        raise ValueError("tag_keys is (k, 32) with one full key id per row")
+    if batch.shape[0] != n or index.shape[0] != n or tag.shape[0] != n or tag.shape[1] != 5:
+        raise ValueError("row counts differ or tags are not 5 bytes")
+    for i in range(nk):
+        if full_key_id[i] > 0xFFFF:
+            raise ValueError("key id out of range")
+    out = np.zeros(n, dtype=np.bool_)
+    if n == 0 or nk == 0:
+        return out
+    cdef uint8_t[::1] ok = out.view(np.uint8)
+    words_arr = np.empty((nk, 8), dtype=np.uint32)
+    cdef uint32_t[:, ::1] W = words_arr
+    for i in range(nk):
+        b3_key_words(&tag_keys[i, 0], &W[i, 0])
+
+    def work(Py_ssize_t a, Py_ssize_t b):
+        cdef Py_ssize_t j, s, e, r, cnt
+        cdef int32_t k
+        cdef uint8_t msgs[TAG_CHUNK * 10]
+        cdef uint8_t got[TAG_CHUNK * 5]
+        cdef Py_ssize_t rows[TAG_CHUNK]
+        cdef uint8_t done[TAG_CHUNK]
+        cdef uint8_t diff
+        cdef int q
+        with nogil:
+            s = a
+            while s < b:
+                e = min(s + TAG_CHUNK, b)
+                memset(done, 0, TAG_CHUNK)
+                for j in range(s, e):  # one key at a time: the rows of this chunk with its id
+                    k = short_id[j]
+                    if done[j - s] or k < 0 or k >= nk or full_key_id[k] < 0:
+                        continue
+                    cnt = 0
+                    for r in range(j, e):
+                        if short_id[r] != k or done[r - s]:
+                            continue
+                        done[r - s] = 1
+                        if batch[r] < 0 or batch[r] > 0xFFFFFF or index[r] < 0 \
+                                or index[r] > 0xFFFFFF:
+                            continue
+                        _put_number_msg(msgs + 10 * cnt, domain, version,
+                                        <uint32_t>full_key_id[k], <uint32_t>batch[r],
+                                        <uint32_t>index[r])
+                        rows[cnt] = r
+                        cnt += 1
+                    af_b3_hash_many(&W[k, 0], AF_B3_KEYED_HASH, msgs, 10, 10, cnt, got, 5, 5)
+                    for r in range(cnt):
+                        diff = 0
+                        for q in range(5):
+                            diff |= got[5 * r + q] ^ tag[rows[r], q]
+                        ok[rows[r]] = diff == 0
+                s = e
+
+    _run_split(work, n, threads, 16384)
+    return out
+
+
+def pack_bodies(const int32_t[::1] key_id, const int64_t[::1] batch, const int64_t[::1] index,
+                const uint64_t[::1] serial):
+    """(n, 16) stamp bodies of arbitrary rows (``codes.pack_body``)."""
+    cdef Py_ssize_t n = key_id.shape[0], i
+    if batch.shape[0] != n or index.shape[0] != n or serial.shape[0] != n:
+        raise ValueError("row counts differ")
+    for i in range(n):
+        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
+                or index[i] < 0 or index[i] > 0xFFFFFF):
+            raise ValueError(f"row {i}: key_id, batch or index out of range")
+    out = np.empty((n, 16), dtype=np.uint8)
+    cdef uint8_t[:, ::1] b = out
+    with nogil:
+        for i in range(n):
+            _put_body(&b[i, 0], <uint32_t>key_id[i], <uint32_t>batch[i], <uint32_t>index[i],
+                      serial[i])
+    return out

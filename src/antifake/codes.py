@@ -18,16 +18,27 @@ Byte-by-byte description with test vectors: ``docs/format.md``. In short:
 * **PIN** (9 symbols, shown as 3 groups of 3): 40 bits of keyed BLAKE3 over
   ``b"P" | version | key_id u16 | batch u24 | index u24`` with a separate key, then a check symbol.
 
-This module is the reference implementation in pure Python; ``antifake._core`` runs the same
-layout over arrays and is cross-checked against it in the tests.
+This module is the reference implementation in pure Python and the one statement of the layout:
+``antifake._core`` runs the same layout over arrays (the native builders take the constants from
+here) and is cross-checked against it in the tests. [`parse_many`][antifake.codes.parse_many]
+decodes many texts at once into [`Columns`][antifake.codes.Columns];
+[`signed_messages`][antifake.codes.signed_messages] and
+[`tag_messages`][antifake.codes.tag_messages] are the bulk counterparts of
+[`signed_message`][antifake.codes.signed_message] and [`tag_message`][antifake.codes.tag_message].
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
+import numpy.typing as npt
+
+from antifake import _core
 from antifake.errors import FormatError
 
 __all__ = [
@@ -43,6 +54,11 @@ __all__ = [
     "MAX_INDEX",
     "GS1Attributes",
     "Parsed",
+    "Columns",
+    "parse_many",
+    "signed_messages",
+    "tag_messages",
+    "pack_bodies",
     "b32encode",
     "b32decode",
     "check_symbol",
@@ -67,6 +83,8 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 FORMAT_VERSION = 1
 NUMBER_VERSION = 1
 SIGN_CONTEXT = b"antifake.stamp"
+TAG_DOMAIN = b"N"  # first byte of a stamp number's tag message
+PIN_DOMAIN = b"P"  # first byte of a PIN's message
 
 CODE_LEN = 129  # version symbol + 128 symbols of body|signature
 GS1_TAIL_LEN = 117  # version symbol + 116 symbols of key_id|batch|index|signature
@@ -192,6 +210,15 @@ class GS1Attributes:
         expiry = self.expiry.encode("ascii") if self.expiry else bytes(6)
         return self.gtin.encode("ascii") + expiry + bytes([len(lot)]) + lot
 
+    @classmethod
+    def from_signed_suffix(cls, suffix: bytes) -> GS1Attributes:
+        """Inverse of [`signed_suffix`][antifake.codes.GS1Attributes.signed_suffix]."""
+        if len(suffix) < 21 or len(suffix) != 21 + suffix[20]:
+            raise FormatError("a signed GS1 suffix is gtin | expiry | len(lot) | lot")
+        lot = suffix[21:].decode("ascii")
+        expiry = None if suffix[14:20] == bytes(6) else suffix[14:20].decode("ascii")
+        return cls(suffix[:14].decode("ascii"), lot or None, expiry)
+
 
 def signed_message(body: bytes, gs1: GS1Attributes | None = None) -> bytes:
     """What Ed25519 signs for a stamp: domain, version, flags, body (and GS1 attributes)."""
@@ -226,12 +253,12 @@ def short_key_id(key_id: int) -> int:
 
 def tag_message(key_id: int, batch_id: int, index: int) -> bytes:
     """The 10 bytes that the stamp-number tag authenticates."""
-    return b"N" + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
+    return TAG_DOMAIN + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
 
 
 def pin_message(key_id: int, batch_id: int, index: int) -> bytes:
     """The 10 bytes from which a stamp's PIN is derived."""
-    return b"P" + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
+    return PIN_DOMAIN + bytes([NUMBER_VERSION]) + pack_body(key_id, batch_id, index, 0)[:8]
 
 
 def encode_number(key_id: int, batch_id: int, index: int, tag: bytes) -> str:
@@ -441,3 +468,92 @@ def parse(data: str | bytes | bytearray | memoryview) -> Parsed:
         "MALFORMED",
         f"{len(symbols)} symbols: a stamp code has {CODE_LEN} and a stamp number {NUMBER_LEN}",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# many texts at once: the same layout, decoded natively into columns
+# ---------------------------------------------------------------------------------------
+FORM_SLOW = _core.K_SLOW  # needs `parse` (odd shapes, non-ASCII, long, unusual GS1 layouts)
+FORM_CODE = _core.K_CODE  # QR URL or bare code
+FORM_NUMBER = _core.K_NUMBER
+FORM_MALFORMED = _core.K_MALFORMED
+FORM_BAD_CHECK = _core.K_BADCHECK
+FORM_GS1 = _core.K_GS1  # GS1 Digital Link URL
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What many texts carry, one row per text (the bulk counterpart of
+    [`Parsed`][antifake.codes.Parsed]).
+
+    ``form`` holds a ``FORM_*`` value. For codes and GS1 URLs ``key_id`` is the full key id,
+    for numbers the 5-bit short id (and ``tag`` the 5-byte tag); rows of other forms hold -1
+    in ``key_id``, ``batch_id`` and ``index``. ``gs1`` holds the signed GS1 suffix
+    ([`GS1Attributes.signed_suffix`][antifake.codes.GS1Attributes.signed_suffix]) in its first
+    ``gs1_len`` bytes (0 for plain codes). Rows of form ``FORM_SLOW`` need
+    [`parse`][antifake.codes.parse].
+    """
+
+    form: npt.NDArray[np.uint8]
+    version: npt.NDArray[np.uint8]
+    key_id: npt.NDArray[np.int32]
+    batch_id: npt.NDArray[np.int64]
+    index: npt.NDArray[np.int64]
+    serial: npt.NDArray[np.uint64]
+    signature: npt.NDArray[np.uint8]
+    tag: npt.NDArray[np.uint8]
+    gs1: npt.NDArray[np.uint8]
+    gs1_len: npt.NDArray[np.uint8]
+
+    def __len__(self) -> int:
+        return int(self.form.shape[0])
+
+    def take(self, rows: npt.NDArray[np.intp]) -> Columns:
+        """The given rows (a copy)."""
+        return Columns(self.form[rows], self.version[rows], self.key_id[rows],
+                       self.batch_id[rows], self.index[rows], self.serial[rows],
+                       self.signature[rows], self.tag[rows], self.gs1[rows], self.gs1_len[rows])
+
+    def attributes(self, i: int) -> GS1Attributes | None:
+        """Row ``i``'s GS1 attributes (None for a plain code)."""
+        n = int(self.gs1_len[i])
+        return GS1Attributes.from_signed_suffix(self.gs1[i, :n].tobytes()) if n else None
+
+    def parsed(self, i: int) -> Parsed:
+        """Row ``i`` of a code or GS1 URL as a [`Parsed`][antifake.codes.Parsed]."""
+        gs1 = self.attributes(i)
+        return Parsed("gs1" if gs1 is not None else "code", int(self.version[i]),
+                      int(self.key_id[i]), int(self.batch_id[i]), int(self.index[i]),
+                      int(self.serial[i]), self.signature[i].tobytes(), gs1=gs1)
+
+
+def parse_many(texts: Sequence[Any] | npt.NDArray[Any], threads: int | None = None) -> Columns:
+    """Classify and decode many texts natively (GIL released, no Python object per row).
+
+    Same forms and fields as [`parse`][antifake.codes.parse] for every row it decodes; rows it
+    leaves as ``FORM_SLOW`` need the single-text parser.
+    """
+    return Columns(*_core.parse_columns(texts, threads))
+
+
+def signed_messages(cols: Columns) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32]]:
+    """The messages Ed25519 signs for code and GS1 rows, built natively as
+    [`signed_message`][antifake.codes.signed_message] builds one: ``(msgs, lengths)``, row
+    ``i`` being ``msgs[i, :lengths[i]]``."""
+    return _core.signed_messages(SIGN_CONTEXT, FORMAT_VERSION, cols.key_id, cols.batch_id,
+                                 cols.index, cols.serial, cols.gs1, cols.gs1_len)
+
+
+def pack_bodies(cols: Columns) -> npt.NDArray[np.uint8]:
+    """(n, 16) stamp bodies of code and GS1 rows, as [`pack_body`][antifake.codes.pack_body]."""
+    return _core.pack_bodies(cols.key_id, cols.batch_id, cols.index, cols.serial)
+
+
+def tag_messages(key_id: npt.NDArray[np.int32], batch_id: npt.NDArray[np.int64],
+                 index: npt.NDArray[np.int64], domain: bytes = TAG_DOMAIN
+                 ) -> npt.NDArray[np.uint8]:
+    """(n, 10) messages as [`tag_message`][antifake.codes.tag_message] (or, with
+    ``domain=PIN_DOMAIN``, [`pin_message`][antifake.codes.pin_message]) builds one, natively."""
+    return _core.tag_messages(domain[0], NUMBER_VERSION, np.ascontiguousarray(key_id, np.int32),
+                              np.ascontiguousarray(batch_id, np.int64),
+                              np.ascontiguousarray(index, np.int64))

@@ -178,20 +178,47 @@ class Batch:
         return _core.to_str_array(_serial_symbols(self.serials), pre)
 
     def urls(self, base: str, threads: int | None = None) -> npt.NDArray[np.object_]:
-        """QR payloads (object array of str)."""
+        """QR payloads (object array of str).
+
+        Built in slices of 65,536 stamps, so that beside the result only one slice's
+        temporaries are held (1 M URLs: about 220 MB of str objects, see docs/performance.md).
+        """
         b = check_base_url(base)
+        n = len(self)
+        out = np.empty(n, dtype=object)
         if self.product is None:
-            return _core.to_str_array(self.codes(threads), b + "/")
+            for a in range(0, n, _URL_SLICE):
+                z = min(a + _URL_SLICE, n)
+                out[a:z] = _core.to_str_array(self._codes_of(a, z, threads), b + "/")
+            return out
         p = self.product
         pre = f"{b}/01/{p.gtin}" + (f"/10/{_dl_escape(p.lot)}" if p.lot else "") + "/21/"
-        mid = f"?17={p.expiry}&s=" if p.expiry else "?s="
-        head = self.bodies()[:, :8]
-        raw = np.concatenate([head, self.signatures], axis=1)
-        tails = _core.b32_encode_rows(np.ascontiguousarray(raw), threads)
-        ver = C.ALPHABET[C.FORMAT_VERSION]
-        sers = _serial_symbols(self.serials)
-        return np.array([f"{pre}{s.decode()}{mid}{ver}{t.decode()}"
-                         for s, t in zip(sers.tolist(), tails.tolist(), strict=True)], dtype=object)
+        mid = ((f"?17={p.expiry}&s=" if p.expiry else "?s=")
+               + C.ALPHABET[C.FORMAT_VERSION]).encode("ascii")
+        w_ser, w_tail = C.SERIAL_LEN, C.GS1_TAIL_LEN - 1
+        width = w_ser + len(mid) + w_tail
+        for a in range(0, n, _URL_SLICE):
+            z = min(a + _URL_SLICE, n)
+            m = z - a
+            raw = np.empty((m, 72), dtype=np.uint8)  # key_id | batch | index | signature
+            raw[:, :8] = self._bodies_of(a, z)[:, :8]
+            raw[:, 8:] = self.signatures[a:z]
+            rows = np.empty((m, width), dtype=np.uint8)  # serial | ?17=...&s= version | tail
+            rows[:, :w_ser] = _serial_symbols(self.serials[a:z]).view(np.uint8).reshape(m, w_ser)
+            rows[:, w_ser:w_ser + len(mid)] = np.frombuffer(mid, dtype=np.uint8)
+            tails = _core.b32_encode_rows(raw, threads)
+            rows[:, w_ser + len(mid):] = tails.view(np.uint8).reshape(m, w_tail)
+            out[a:z] = _core.to_str_array(rows.view(f"S{width}").reshape(m), pre)
+        return out
+
+    def _bodies_of(self, a: int, z: int) -> npt.NDArray[np.uint8]:
+        return _core.make_bodies(self.key_id, self.batch_id, self.index_offset + a,
+                                 np.ascontiguousarray(self.serials[a:z]))
+
+    def _codes_of(self, a: int, z: int, threads: int | None) -> npt.NDArray[np.bytes_]:
+        return _core.encode_codes(self._bodies_of(a, z),
+                                  np.ascontiguousarray(self.signatures[a:z]),
+                                  C.FORMAT_VERSION, threads)
 
     def _secret(self) -> IssuerKey:
         if self._key is None:
@@ -203,8 +230,8 @@ class Batch:
                 ) -> npt.NDArray[np.object_]:
         """Human stamp numbers (``XXXXX-XXXXX-XXXXX-XXXXX``), object array of str."""
         key = self._secret()
-        msgs = _core.number_messages(ord("N"), C.NUMBER_VERSION, self.key_id, self.batch_id,
-                                     self.index_offset, len(self))
+        msgs = _core.number_messages(C.TAG_DOMAIN[0], C.NUMBER_VERSION, self.key_id,
+                                     self.batch_id, self.index_offset, len(self))
         tags = _core.keyed_tags(key.tag_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_numbers(
             C.NUMBER_VERSION, self.key_id, self.batch_id, self.index_offset, tags, grouped,
@@ -213,8 +240,8 @@ class Batch:
     def pins(self, grouped: bool = True, threads: int | None = None) -> npt.NDArray[np.object_]:
         """Scratch-off PINs (secret: only for the printer's file), object array of str."""
         key = self._secret()
-        msgs = _core.number_messages(ord("P"), C.NUMBER_VERSION, self.key_id, self.batch_id,
-                                     self.index_offset, len(self))
+        msgs = _core.number_messages(C.PIN_DOMAIN[0], C.NUMBER_VERSION, self.key_id,
+                                     self.batch_id, self.index_offset, len(self))
         material = _core.keyed_tags(key.pin_key(), msgs, 5, threads)
         return _core.to_str_array(_core.encode_pins(material, grouped, threads))
 
@@ -264,6 +291,9 @@ class Batch:
                 fps, manifest.fingerprints):
             raise IssueError(f"{path}: stamps do not match the batch manifest (tampered?)")
         return batch
+
+
+_URL_SLICE = 1 << 16  # stamps per slice when building URLs
 
 
 def _dl_escape(text: str) -> str:

@@ -232,12 +232,15 @@ def parse_pin(pin: str | bytes) -> bytes:
 # ---------------------------------------------------------------------------------------
 # arrays
 # ---------------------------------------------------------------------------------------
-def _be(raw: npt.NDArray[np.uint8], a: int, b: int) -> npt.NDArray[np.uint64]:
-    """Big-endian unsigned integer of bytes [a, b) of every row."""
-    out = np.zeros(raw.shape[0], dtype=np.uint64)
-    for k in range(a, b):
-        out = (out << np.uint64(8)) | raw[:, k].astype(np.uint64)
-    return out
+def _groups(values: npt.NDArray[Any]) -> list[tuple[int, npt.NDArray[np.bool_] | None]]:
+    """(value, mask) per distinct value; mask None when every row holds it (the common case,
+    found without sorting)."""
+    if values.size == 0:
+        return []
+    lo, hi = int(values.min()), int(values.max())
+    if lo == hi:
+        return [(lo, None)]
+    return [(int(v), values == v) for v in np.unique(values).tolist()]
 
 
 def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
@@ -245,11 +248,11 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     """Verify an array or sequence of texts; same statuses as [`verify`][antifake.verify.verify],
     row by row.
 
-    The common forms (QR URL, bare code, stamp number) are parsed and checked in native code
-    without a Python object per row; GS1 Digital Link URLs and odd inputs take the exact
-    single-text path. ``threads=None`` uses every core. A numpy array is read in place while
-    the GIL is released (lists are copied first): do not modify it from another thread during
-    the call.
+    Every form is parsed natively ([`codes.parse_many`][antifake.codes.parse_many]) without a
+    Python object per row: QR URLs, bare codes, GS1 Digital Link URLs and stamp numbers; odd
+    inputs (and GS1 URLs that do not pass) take the exact single-text path. ``threads=None``
+    uses every core. A numpy array is read in place while the GIL is released (lists are
+    copied first): do not modify it from another thread during the call.
     """
     n = len(texts)
     status = np.full(n, Status.MALFORMED, dtype=np.uint8)
@@ -258,23 +261,26 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     index = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return VerifyResult(status, key_id, batch_id, index)
-    kind, version, raw, suffix, suffix_len = _core.parse_texts(texts, threads)
-    status[kind == _core.K_BADCHECK] = Status.BAD_CHECK_CHARACTER
+    cols = C.parse_many(texts, threads)
+    form = cols.form
+    status[form == C.FORM_BAD_CHECK] = Status.BAD_CHECK_CHARACTER
+    slow = form == C.FORM_SLOW
 
-    codes_ = np.nonzero((kind == _core.K_CODE) | (kind == _core.K_GS1))[0]
-    if codes_.size == n:  # the common case: no copies of the decoded rows
-        _bulk_codes(codes_, version, raw, suffix, suffix_len, ring, status, key_id, batch_id,
-                    index, threads)
-    elif codes_.size:
-        _bulk_codes(codes_, version[codes_], raw[codes_], suffix[codes_], suffix_len[codes_],
-                    ring, status, key_id, batch_id, index, threads)
-        # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
-        redo = codes_[(kind[codes_] == _core.K_GS1) & (status[codes_] != Status.AUTHENTIC)]
-        kind[redo] = _core.K_SLOW
-    nums = np.nonzero(kind == _core.K_NUMBER)[0]
-    if nums.size:
-        _bulk_numbers(nums, raw[nums, :12], ring, status, key_id, batch_id, index, threads)
-    for i in np.nonzero(kind == _core.K_SLOW)[0].tolist():
+    is_code = (form == C.FORM_CODE) | (form == C.FORM_GS1)
+    if is_code.all():  # the common cases: no copies of the decoded rows
+        _bulk_codes(cols, np.arange(n), ring, status, key_id, batch_id, index, threads)
+    elif is_code.any():
+        rows = np.nonzero(is_code)[0]
+        _bulk_codes(cols.take(rows), rows, ring, status, key_id, batch_id, index, threads)
+    is_num = form == C.FORM_NUMBER
+    if is_num.all():
+        _bulk_numbers(cols, None, ring, status, key_id, batch_id, index, threads)
+    elif is_num.any():
+        rows = np.nonzero(is_num)[0]
+        _bulk_numbers(cols.take(rows), rows, ring, status, key_id, batch_id, index, threads)
+    # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
+    slow |= (form == C.FORM_GS1) & (status != Status.AUTHENTIC)
+    for i in np.nonzero(slow)[0].tolist():
         v = verify(texts[i], ring)
         _store(v, i, status, key_id, batch_id, index)
     return VerifyResult(status, key_id, batch_id, index)
@@ -287,161 +293,138 @@ def _store(v: Verdict, i: int, status: npt.NDArray[np.uint8], key_id: npt.NDArra
         key_id[i], batch_id[i], index[i] = v.stamp.key_id, v.stamp.batch_id, v.stamp.index
 
 
-def _bulk_codes(rows: npt.NDArray[np.intp], version: npt.NDArray[np.uint8],
-                raw: npt.NDArray[np.uint8], suffix: npt.NDArray[np.uint8],
-                suffix_len: npt.NDArray[np.uint8], ring: Keyring, status: npt.NDArray[np.uint8],
-                key_out: npt.NDArray[np.int32], batch_out: npt.NDArray[np.int64],
-                index_out: npt.NDArray[np.int64], threads: int | None) -> None:
-    good_version = version == C.FORMAT_VERSION
-    kid = _be(raw, 0, 2).astype(np.int64)
-    bid = _be(raw, 2, 5).astype(np.int64)
-    idx = _be(raw, 5, 8).astype(np.int64)
-    batch_out[rows] = np.where(good_version, bid, -1)
-    index_out[rows] = np.where(good_version, idx, -1)
-    status[rows[~good_version]] = Status.MALFORMED
-    keys = np.unique(kid[good_version]).tolist()
-    for k in keys:
-        everything = len(keys) == 1 and bool(good_version.all())
-        sel = np.arange(rows.size) if everything else np.nonzero(good_version & (kid == k))[0]
+def _bulk_codes(c: C.Columns, rows: npt.NDArray[np.intp], ring: Keyring,
+                status: npt.NDArray[np.uint8], key_out: npt.NDArray[np.int32],
+                batch_out: npt.NDArray[np.int64], index_out: npt.NDArray[np.int64],
+                threads: int | None) -> None:
+    """Code and GS1 rows ``c`` (written to ``rows`` of the outputs)."""
+    good_version = c.version == C.FORMAT_VERSION
+    all_good = bool(good_version.all())
+    batch_out[rows] = np.where(good_version, c.batch_id, -1)
+    index_out[rows] = np.where(good_version, c.index, -1)
+    if not all_good:
+        status[rows[~good_version]] = Status.MALFORMED
+        sub = np.nonzero(good_version)[0]
+        c, rows = c.take(sub), rows[sub]
+    for k, mask in _groups(c.key_id):
+        sel = None if mask is None else np.nonzero(mask)[0]
+        ck, rk = (c, rows) if sel is None else (c.take(sel), rows[sel])
         cands = ring.candidates(k)
         if not cands:
-            status[rows[sel]] = Status.UNKNOWN_KEY
+            status[rk] = Status.UNKNOWN_KEY
             continue
         if len(cands) > 1:  # issuers sharing a key id: rare, take the exact path per row
-            for j in sel.tolist():
-                gs1 = None
-                if suffix_len[j]:
-                    sx = suffix[j].tobytes()
-                    gs1 = C.GS1Attributes(sx[:14].decode(), sx[21:21 + sx[20]].decode() or None,
-                                          None if sx[14:20] == bytes(6) else sx[14:20].decode())
-                body = raw[j, :16].tobytes()
-                _, bb, ii, ss = C.unpack_body(body)
-                p = C.Parsed("gs1" if gs1 else "code", int(version[j]), k, bb, ii, ss,
-                             raw[j, 16:].tobytes(), gs1=gs1)
-                _store(_verify_code(p, ring), int(rows[j]), status, key_out, batch_out,
-                       index_out)
+            for j in range(len(ck)):
+                _store(_verify_code(ck.parsed(j), ring), int(rk[j]), status, key_out,
+                       batch_out, index_out)
             continue
-        st = cands[0]
-        key_out[rows[sel]] = k
-        if everything:
-            _bulk_codes_of_key(st, rows, bid, idx, raw, suffix, suffix_len, status, threads)
-        else:
-            _bulk_codes_of_key(st, rows[sel], bid[sel], idx[sel], raw[sel], suffix[sel],
-                               suffix_len[sel], status, threads)
+        key_out[rk] = k
+        _bulk_codes_of_key(cands[0], ck, rk, status, threads)
 
 
-def _bulk_codes_of_key(st: KeyState, rows: npt.NDArray[np.intp], bid: npt.NDArray[np.int64],
-                       idx: npt.NDArray[np.int64], raw: npt.NDArray[np.uint8],
-                       suffix: npt.NDArray[np.uint8], suffix_len: npt.NDArray[np.uint8],
+def _bulk_codes_of_key(st: KeyState, c: C.Columns, rows: npt.NDArray[np.intp],
                        status: npt.NDArray[np.uint8], threads: int | None) -> None:
     """Rows of one trusted key: manifest membership where a manifest is held, else (and for
     rows that miss it) the signature."""
-    n = rows.size
+    n = len(c)
     verdict = np.full(n, Status.BAD_SIGNATURE, dtype=np.uint8)
     need_sig = np.ones(n, dtype=bool)
     in_manifest_batch = np.zeros(n, dtype=bool)
-    batches = np.unique(bid).tolist()
-    for b in batches:
+    for b, of_b in _groups(c.batch_id):
         m = st.manifests.get(b)
         if m is None:
             continue
-        of_b = np.ones(n, dtype=bool) if len(batches) == 1 else bid == b
+        of_b = np.ones(n, dtype=bool) if of_b is None else of_b
         in_manifest_batch |= of_b
         if m.product is None:  # plain codes only; GS1 rows can only pass the signature path
-            mask = of_b & (suffix_len == 0)
+            mask = of_b & (c.gs1_len == 0)
         else:  # GS1 rows whose attributes are exactly the batch's
-            want_sx = np.zeros(suffix.shape[1], dtype=np.uint8)
+            want_sx = np.zeros(c.gs1.shape[1], dtype=np.uint8)
             sx = m.product.signed_suffix()
             want_sx[:len(sx)] = np.frombuffer(sx, dtype=np.uint8)
-            mask = of_b & (suffix_len == len(sx)) & (suffix == want_sx).all(axis=1)
-        if mask.all():
-            sel: slice | npt.NDArray[np.intp] = slice(None)
-            fps = _core.keyed_tags(FINGERPRINT_KEY, raw, 16, threads)
-        else:
-            sel = np.nonzero(mask)[0]
-            fps = _core.keyed_tags(FINGERPRINT_KEY, raw[sel], 16, threads)
-        i_sel = idx[sel]
-        inside = i_sel < m.count
-        want = m.fingerprints[np.where(inside, i_sel, 0)]
+            w = c.gs1.shape[1]  # rows compared as one "S" value each (zero-padded alike)
+            same = c.gs1.view(f"S{w}").reshape(n) == want_sx.view(f"S{w}")[0]
+            mask = of_b & (c.gs1_len == len(sx)) & same
+        sel: slice | npt.NDArray[np.intp] = slice(None) if mask.all() else np.nonzero(mask)[0]
+        cs = c if isinstance(sel, slice) else c.take(sel)
+        fps = _core.fingerprints(FINGERPRINT_KEY, C.pack_bodies(cs), cs.signature, threads)
+        inside = cs.index < m.count
+        want = m.fingerprints[np.where(inside, cs.index, 0)]
         hit = inside & (np.bitwise_or.reduce(fps ^ want, axis=1) == 0)
         rows_hit = np.arange(n)[sel][hit]
         verdict[rows_hit] = _state_status(st, m)
         need_sig[rows_hit] = False
     check = np.nonzero(need_sig)[0]
     if check.size:
-        sig_ok = _verify_signatures(st, raw[check, :16], np.ascontiguousarray(raw[check, 16:]),
-                                    suffix[check], suffix_len[check], threads)
+        sig_ok = _verify_signatures(st, c.take(check), threads)
         signed = check[sig_ok]
         verdict[signed[in_manifest_batch[signed]]] = Status.NOT_ISSUED
         free = signed[~in_manifest_batch[signed]]  # no manifest held for their batch
-        for b in np.unique(bid[free]).tolist():
-            verdict[free[bid[free] == b]] = _state_status(st, st.manifests.get(b))
+        for b in np.unique(c.batch_id[free]).tolist():
+            verdict[free[c.batch_id[free] == b]] = _state_status(st, st.manifests.get(b))
     status[rows] = verdict
 
 
-def _verify_signatures(st: KeyState, bodies: npt.NDArray[np.uint8],
-                       sigs: npt.NDArray[np.uint8], suffix: npt.NDArray[np.uint8],
-                       suffix_len: npt.NDArray[np.uint8], threads: int | None
+def _verify_signatures(st: KeyState, c: C.Columns, threads: int | None
                        ) -> npt.NDArray[np.bool_]:
-    n = bodies.shape[0]
-    msgs = np.zeros((n, 32 + suffix.shape[1]), dtype=np.uint8)
-    msgs[:, :14] = np.frombuffer(C.SIGN_CONTEXT, dtype=np.uint8)
-    msgs[:, 14] = C.FORMAT_VERSION
-    msgs[:, 15] = suffix_len > 0
-    msgs[:, 16:32] = bodies
-    msgs[:, 32:] = suffix
-    lens = 32 + suffix_len.astype(np.int32)
+    msgs, lens = C.signed_messages(c)
+    n = len(c)
     if not native_ed25519:
         return np.array([st.public.verify_detached(msgs[i, :lens[i]].tobytes(),
-                                                   sigs[i].tobytes()) for i in range(n)],
+                                                   c.signature[i].tobytes()) for i in range(n)],
                         dtype=bool)
     pks = np.frombuffer(st.public.public_key, dtype=np.uint8).reshape(1, 32)
-    return _core.ed25519_verify_many(pks, np.zeros(n, dtype=np.int32), msgs, lens, sigs,
-                                     threads)
+    return _core.ed25519_verify_many(pks, np.zeros(n, dtype=np.int32), msgs, lens,
+                                     c.signature, threads)
 
 
-def _bulk_numbers(rows: npt.NDArray[np.intp], raw: npt.NDArray[np.uint8], ring: Keyring,
+def _bulk_numbers(c: C.Columns, rows: npt.NDArray[np.intp] | None, ring: Keyring,
                   status: npt.NDArray[np.uint8], key_out: npt.NDArray[np.int32],
                   batch_out: npt.NDArray[np.int64], index_out: npt.NDArray[np.int64],
                   threads: int | None) -> None:
-    hi = _be(raw, 0, 4)
-    lo = _be(raw, 4, 12)
-    version = (hi >> np.uint64(30)).astype(np.int64)
-    short = ((hi >> np.uint64(25)) & np.uint64(31)).astype(np.int64)
-    bid = ((hi >> np.uint64(1)) & np.uint64(0xFFFFFF)).astype(np.int64)
-    idx = (((hi & np.uint64(1)) << np.uint64(23)) | (lo >> np.uint64(41))).astype(np.int64)
-    tag = (lo >> np.uint64(1)) & np.uint64((1 << 40) - 1)
-    good = version == C.NUMBER_VERSION
-    status[rows[~good]] = Status.MALFORMED
-    batch_out[rows[good]] = bid[good]
-    index_out[rows[good]] = idx[good]
-    for s in np.unique(short[good]).tolist():
-        sel = np.nonzero(good & (short == s))[0]
+    """Number rows ``c`` (written to ``rows`` of the outputs; None: ``c`` is every row)."""
+    at: slice | npt.NDArray[np.intp] = slice(None) if rows is None else rows
+    good = c.version == C.NUMBER_VERSION
+    all_good = bool(good.all())
+    short = c.key_id if all_good else np.where(good, c.key_id, -1).astype(np.int32)
+    batch_out[at] = c.batch_id if all_good else np.where(good, c.batch_id, -1)
+    index_out[at] = c.index if all_good else np.where(good, c.index, -1)
+    verdict = np.full(len(c), Status.MALFORMED if not all_good else Status.BAD_TAG,
+                      dtype=np.uint8)
+    if not all_good:
+        verdict[good] = Status.BAD_TAG
+    tag_keys = np.zeros((32, 32), dtype=np.uint8)
+    full = np.full(32, -1, dtype=np.int32)
+    states: dict[int, KeyState] = {}
+    for s, of_s in _groups(short):
+        if s < 0:
+            continue
         st = ring.by_short_id(s)
         if st is None or st.secret is None:
-            status[rows[sel]] = (Status.UNVERIFIABLE if ring.has_public_short_id(s)
-                                 else Status.UNKNOWN_KEY)
+            verdict[slice(None) if of_s is None else of_s] = (
+                Status.UNVERIFIABLE if ring.has_public_short_id(s) else Status.UNKNOWN_KEY)
             continue
-        k = st.public.key_id
-        msgs = np.zeros((sel.size, 10), dtype=np.uint8)
-        msgs[:, 0] = ord("N")
-        msgs[:, 1] = C.NUMBER_VERSION
-        msgs[:, 2], msgs[:, 3] = k >> 8, k & 0xFF
-        for j, shift in enumerate((16, 8, 0)):
-            msgs[:, 4 + j] = (bid[sel] >> shift) & 0xFF
-            msgs[:, 7 + j] = (idx[sel] >> shift) & 0xFF
-        want = _core.keyed_tags(st.secret.tag_key(), msgs, 5, threads)
-        got = np.empty((sel.size, 5), dtype=np.uint8)
-        for j in range(5):
-            got[:, j] = ((tag[sel] >> np.uint64(8 * (4 - j))) & np.uint64(0xFF)).astype(np.uint8)
-        tag_ok = np.bitwise_or.reduce(want ^ got, axis=1) == 0
-        verdict = np.full(sel.size, Status.BAD_TAG, dtype=np.uint8)
-        for b in np.unique(bid[sel][tag_ok]).tolist():
-            m = st.manifests.get(b)
-            in_b = tag_ok & (bid[sel] == b)
-            if m is not None:
-                verdict[in_b & (idx[sel] >= m.count)] = Status.NOT_ISSUED
-                in_b &= idx[sel] < m.count
-            verdict[in_b] = _state_status(st, m)
-        status[rows[sel]] = verdict
-        key_out[rows[sel[tag_ok]]] = k
+        states[s] = st
+        tag_keys[s] = np.frombuffer(st.secret.tag_key(), dtype=np.uint8)
+        full[s] = st.public.key_id
+    if states:
+        ok = _core.number_tags_ok(tag_keys, full, C.TAG_DOMAIN[0], C.NUMBER_VERSION, short,
+                                  c.batch_id, c.index, c.tag, threads)
+        for s, st in states.items():
+            mine = ok if len(states) == 1 and all_good else ok & (short == s)
+            for b, of_b in _groups(c.batch_id[mine] if not mine.all() else c.batch_id):
+                m = st.manifests.get(b)
+                if of_b is None:
+                    in_b = mine
+                else:
+                    in_b = np.zeros_like(mine)
+                    in_b[np.nonzero(mine)[0][of_b]] = True
+                state = _state_status(st, m)
+                if m is None or (in_b is ok and bool((c.index < m.count).all())):
+                    verdict[in_b] = state
+                else:
+                    inside = c.index < m.count
+                    verdict[in_b & inside] = state
+                    verdict[in_b & ~inside] = Status.NOT_ISSUED
+        key_out[at] = np.where(ok, full[np.maximum(short, 0)], -1)
+    status[at] = verdict
