@@ -2,9 +2,9 @@
 
 [`field_simulation`][antifake.research.field.field_simulation] builds a supply chain
 ([`antifake.research.sim.simulate`][antifake.research.sim.simulate]), lays the attacks of
-[`antifake.research.attacks.inject`][antifake.research.attacks.inject] on it (clones, stolen goods, diversion,
-counterfeit listings, sales outside the chain, PIN guessing, repacked fakes), then the
-registered attacks (``fast_copy``, ``slow_copy``, ``crowd_copy`` and any a user registers),
+[`antifake.research.attacks.inject`][antifake.research.attacks.inject] on it (clones, stolen
+goods, diversion, counterfeit listings, sales outside the chain, PIN guessing, repacked fakes),
+then the registered attacks (``fast_copy``, ``slow_copy``, ``crowd_copy`` and any a user registers),
 then the field noise of [`FieldNoise`][antifake.research.field.FieldNoise] on everything:
 missed reads of scans and of supply-chain events, phone clocks off by up to hours, GPS noise,
 scans with no location, honest travellers. The same parameters and seed give the same arrays.
@@ -416,9 +416,9 @@ DEFAULT_COPIES: dict[str, float] = {"fast_copy": 0.002, "slow_copy": 0.002, "cro
 @dataclass
 class FieldSimulation:
     """A noisy attacked simulation: ``data`` (an
-    [`AttackedSimulation`][antifake.research.attacks.AttackedSimulation]: columns for detection, ground
-    truth of every attacked code with ``observable`` recomputed after the missed reads) and the
-    parameters that made it."""
+    [`AttackedSimulation`][antifake.research.attacks.AttackedSimulation]: columns for detection,
+    ground truth of every attacked code with ``observable`` recomputed after the missed reads)
+    and the parameters that made it."""
 
     data: AttackedSimulation
     chain: SupplyChain
@@ -560,8 +560,8 @@ def field_simulation(chain: SupplyChain | None = None, *, mix: AttackMix | None 
                      seed: int = 0) -> FieldSimulation:
     """A supply chain with attacks and field noise, and its ground truth.
 
-    ``mix``: the attacks of `antifake.research.attacks` (default `AttackMix()`); ``copies``: registered
-    attacks by name and rate (share of items; default
+    ``mix``: the attacks of `antifake.research.attacks` (default `AttackMix()`); ``copies``:
+    registered attacks by name and rate (share of items; default
     [`DEFAULT_COPIES`][antifake.research.field.DEFAULT_COPIES]); ``noise``: default
     `FieldNoise()` (30 % missed reads, phone clocks off by up to two hours, 3 km GPS noise,
     10 % of scans without location, 2 % of owners travelling)."""
