@@ -36,6 +36,7 @@ from antifake.research.sim import REGIONS, SupplyChain, simulate
 
 __all__ = [
     "ATTACK_PLUGINS",
+    "DEFAULT_COPIES",
     "AttackContext",
     "AttackPlugin",
     "FieldNoise",

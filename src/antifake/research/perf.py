@@ -16,7 +16,7 @@ Operations (antifake | baseline):
 - ``history``, ``contents``, ``recall``: 200 item histories, 50 pallet contents, one batch
   recall on that snapshot | SQLite (indexed tables, ``WITH RECURSIVE`` queries);
 - ``detection``: `antifake.detect.detect` on the snapshot | the literature baseline rule
-  ([`antifake.research.baseline`][antifake.research.baseline]) in numpy.
+  (`antifake.research.baseline`) in numpy.
 """
 
 from __future__ import annotations
