@@ -165,7 +165,7 @@ def _scaling(plt: Any, rows: list[dict[str, Any]], slopes: list[dict[str, Any]],
             rs = sorted((r for r in rows if r["operation"] == op and r["implementation"] == impl),
                         key=lambda r: r["size"])
             xs = [r["size"] for r in rs]
-            ys = [max(_nan(r[metric]), 1e-4) for r in rs]
+            ys = [max(_nan(r[metric]), 1e-5 if metric == "seconds" else 1e-3) for r in rs]
             color = _OURS if impl == "antifake" else _BASE
             lab = impl
             if metric == "seconds":
@@ -178,7 +178,7 @@ def _scaling(plt: Any, rows: list[dict[str, Any]], slopes: list[dict[str, Any]],
     for ax in axes[len(ops):]:
         ax.axis("off")
     for ax in axes[::cols]:
-        ax.set_ylabel("seconds" if metric == "seconds" else "peak memory growth (MiB)")
+        ax.set_ylabel("seconds" if metric == "seconds" else "peak memory (MiB)")
     fig.suptitle("Time against size (log-log)" if metric == "seconds"
                  else "Peak memory against size (log-log)")
     fig.tight_layout()

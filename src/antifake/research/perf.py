@@ -1,8 +1,9 @@
 """Time and peak memory against size, each operation beside the baseline a user would write.
 
 Every measurement runs the operation on inputs made before: wall time (the best of up to five
-runs while they take under a second in all), and the growth of the process's peak resident set
-(reset first through ``/proc/self/clear_refs``) over its size at the start of the first run.
+runs while they take under a second in all), and peak memory: the larger of the growth of the
+process's peak resident set (reset first through ``/proc/self/clear_refs``) and the peak of the
+allocations ``tracemalloc`` traces in one more run.
 Baselines are costly at large sizes; each runs up to ``baseline_max`` items (its slope extends
 it).
 
@@ -26,6 +27,7 @@ import math
 import os
 import sqlite3
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -50,10 +52,11 @@ def _rss_kib(field: str) -> int:
 
 
 def measure(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall seconds, peak memory growth in MiB) of ``fn()``: the process's peak resident set
-    is reset first (``/proc/self/clear_refs``; memory NaN where that is not available) and the
-    growth of the peak over the resident set at the start of the first run is reported; the
-    time is the best of up to five runs while they take under a second in all."""
+    """(wall seconds, peak memory in MiB) of ``fn()``. Time: the best of up to five runs while
+    they take under a second in all. Memory: the larger of the growth of the process's peak
+    resident set over its size at the start of the first run (the peak reset first through
+    ``/proc/self/clear_refs``) and the peak of the allocations `tracemalloc` sees in one more
+    run (Python objects and numpy arrays; memory reused without growing the resident set)."""
     gc.collect()
     can = os.path.exists("/proc/self/clear_refs")
     if can:
@@ -77,7 +80,17 @@ def measure(fn: Callable[[], Any]) -> tuple[float, float]:
         d = time.perf_counter() - t
         spent += d
         dt = min(dt, d)
-    return dt, (max(0, peak - start) / 1024.0) if can and peak else math.nan
+    rss = (max(0, peak - start) / 1024.0) if can and peak else 0.0
+    # memory the process already held is reused without growing the resident set: also
+    # trace the allocations (Python objects and numpy arrays) of one more run
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        traced = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    return dt, max(rss, traced)
 
 
 def fit_slope(sizes: Sequence[float], values: Sequence[float]) -> float:
