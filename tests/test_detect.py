@@ -201,13 +201,14 @@ def test_impossible_travel_two_devices_acts_one_device_is_weak() -> None:
 
 
 def test_clock_skew_within_tolerance_is_not_impossible_travel() -> None:
-    # two scans 120 km apart (Hanoi, Hai Phong), 5 minutes apart on skewed phones: 1,440
-    # km/h on the clocks, 120 km / (5 + 15 min) = 360 km/h with the default tolerance
+    # two scans 93 km apart (Hanoi, Hai Phong), 90 minutes apart on skewed phones: a door-to-
+    # door trip takes 1.5 h + (93 - 2 x 5 km) / 800 km/h = 1.6 h, which the 15 minutes of
+    # clock tolerance cover (1.75 h); with no tolerance the scans are too close
     c = Chain()
     c.supply(to="RET-HN")
     c.ev("sell", 60, K.SELL, ["i0"], by="RET-HN", at=(21.00, 105.80))
     c.ev("scan-a", 70, K.SCAN, ["i0"], by="app:a", at=(21.00, 105.80))
-    c.ev("scan-b", 70 + 5 / 60, K.SCAN, ["i0"], by="app:b", at=(20.86, 106.68))
+    c.ev("scan-b", 71.5, K.SCAN, ["i0"], by="app:b", at=(20.86, 106.68))
     data = c.data()
     assert act(check_exact(data), "impossible_travel") == []
     strict = DetectConfig(clock_skew_s=0)

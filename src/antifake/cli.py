@@ -1119,6 +1119,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 # demo
 # ---------------------------------------------------------------------------------------
+def cmd_research(args: argparse.Namespace) -> int:
+    from antifake.research.cli import run_command
+
+    return run_command(args)
+
+
 def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     from antifake import demo
 
@@ -1618,6 +1624,13 @@ def _parser() -> _Parser:
 
     add("demo", "end-to-end demo: issue, print, verify, reject forgeries "
         "(options: --out DIR, -n N)", add_help=False)
+
+    from antifake.research.cli import add_arguments as research_arguments
+
+    s = add("research", "regenerate the research figures and tables: research run --out DIR "
+            "[--scale N] [--seed S]")
+    research_arguments(s)
+    s.set_defaults(func=cmd_research)
     return p
 
 

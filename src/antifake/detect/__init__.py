@@ -14,13 +14,15 @@ Rules (``Alert.kind``), each tuned by a field of
 
 ``impossible_travel``
     two consecutive located observations of one code (scans, claims, sales) more than
-    ``travel_km`` apart implying more than ``travel_kmh`` (the time difference is widened by
-    ``clock_skew_s``). Two devices: act on it; one device jumping: weak (a GPS glitch).
+    ``travel_km`` apart and closer in time (widened by ``clock_skew_s``) than a door-to-door
+    trip: ``travel_overhead_h`` plus the distance (less ``location_km`` at each end) at
+    ``travel_kmh``. Two devices: act on it; one device jumping: weak (a GPS glitch).
 ``over_scanned``
     more distinct scanners than one item plausibly has: ``far_scanners`` or more distinct
     scanners more than ``far_km`` from the item's *home* (where it was sold; else where its
-    holder is), or ``max_scanners`` distinct scanners in all. One far scanner is a traveller:
-    weak.
+    holder is, or its first consumer observation when that holder is a maker or wholesaler),
+    observations far from home, back, and far again (two populations of owners), or
+    ``max_scanners`` distinct scanners in all. One far scanner is a traveller: weak.
 ``diversion``
     scans or sales outside the regions its custody chain delivered to. A *delivery group*
     (the items a holder received in one event: a case, a pallet) is diverted when at least
@@ -30,7 +32,9 @@ Rules (``Alert.kind``), each tuned by a field of
     chain acts.
 ``unauthorized_seller``
     sold, listed, or claimed by a business, by a party that never held the item and was
-    not the destination of a shipment of it. A listing by a former holder is weak.
+    not the destination of a shipment of it. A listing by a former holder is weak, and so is
+    a sale by a shop when the recorded custody stops at a maker or wholesaler (a gap in the
+    records) unless a second shop sells the code too.
 ``inactive_stamp_activity``
     activity on a decommissioned stamp (by reason: anything on a stolen one; sale, listing or
     shipping of a recalled or destroyed one; a sale or listing of one decommissioned as sold,
@@ -127,6 +131,21 @@ _KIND_ID = {k: i for i, k in enumerate(KINDS)}
 _A_DIVERSION = _KIND_ID["diversion"]
 _REASON_NAME = {v: k for k, v in REASON_DETAILS.items()} | {OTHER_REASON: "other"}
 _CONSUMER_ROLES = frozenset({"", "app", "consumer", "user", "phone", "anonymous"})
+#: Businesses that pass goods on (a shop's act after them may follow unrecorded steps) ...
+_UPSTREAM_ROLES = frozenset({"manufacturer", "maker", "brand", "issuer", "distributor",
+                             "wholesaler", "importer", "warehouse", "packer"})
+#: ... and shops.
+_SHOP_ROLES = frozenset({"retailer", "shop", "store", "pharmacy", "dealer"})
+
+
+def _tier(role: Any) -> int:
+    """0 a consumer or unknown, 1 a business, 2 a maker or wholesaler, 3 a shop."""
+    if not isinstance(role, str):
+        return 0
+    r = role.strip().lower()
+    if r in _CONSUMER_ROLES:
+        return 0
+    return 2 if r in _UPSTREAM_ROLES else 3 if r in _SHOP_ROLES else 1
 
 
 class DetectError(AntifakeError, ValueError):
@@ -168,8 +187,14 @@ class DetectConfig:
 
     #: impossible_travel: two observations farther apart than this ...
     travel_km: float = 50.0
-    #: ... implying a speed above this.
-    travel_kmh: float = 900.0
+    #: ... closer in time than a door-to-door trip: ``travel_overhead_h`` (getting to and
+    #: from the airport or station, waiting) plus the distance at ``travel_kmh``.
+    travel_kmh: float = 800.0
+    #: The fixed part of a door-to-door trip, hours.
+    travel_overhead_h: float = 1.5
+    #: How far a reported location may be from the truth (GPS, cell towers), km: taken off
+    #: each end of a distance.
+    location_km: float = 5.0
     #: Clocks may disagree by this much: added to travel times, and the slack of order checks.
     clock_skew_s: float = 900.0
     #: over_scanned / diversion: an observation this far from the item's home is "far".
@@ -210,6 +235,8 @@ class DetectConfig:
 
         num("travel_km", 0.001, 40_000)
         num("travel_kmh", 1.0, 1e7)
+        num("travel_overhead_h", 0.0, 48.0)
+        num("location_km", 0.0, 1000.0)
         num("clock_skew_s", 0, 86_400 * 30)
         num("far_km", 0.001, 40_000)
         num("far_scanners", 1, 1000, True)
@@ -242,6 +269,8 @@ class DetectConfig:
         return {
             "far_km": float(self.far_km), "travel_km": float(self.travel_km),
             "travel_kmh": float(self.travel_kmh),
+            "travel_overhead_h": float(self.travel_overhead_h),
+            "location_km": float(self.location_km),
             "skew_us": int(round(float(self.clock_skew_s) * 1e6)),
             "max_scanners": int(self.max_scanners), "weak_scanners": self.weak_scanner_count,
             "far_scanners": int(self.far_scanners), "max_wrong": int(self.max_wrong_pins),
@@ -539,9 +568,8 @@ class TraceData:
                 raise
             raise DetectError(f"bad party metadata: {exc}") from None
         roles = self.party_role.tolist()
-        self.party_business = np.fromiter(
-            (isinstance(r, str) and r.strip().lower() not in _CONSUMER_ROLES for r in roles),
-            dtype=np.uint8, count=n_par)
+        self.party_business = np.fromiter((_tier(r) for r in roles), dtype=np.uint8,
+                                          count=n_par)
         self.party_region_id, self.region_names = _region_ids(self.party_region)
         self.regions = _region_grid(self.party_region_id, self.party_lat, self.party_lon,
                                     float(region_radius_km))
@@ -685,6 +713,8 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
             parts.append("distinct scanners far from its home")
         if aux & 2:
             parts.append("more distinct scanners than one item has")
+        if aux & 4:
+            parts.append("seen far from its home, back, and far again (two populations)")
         return " and ".join(parts)
     if k == "diversion":
         if extra:
@@ -701,6 +731,9 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         s = (" / ".join(names) + " by a party that never held it") if names else ""
         if aux & 8:
             s = (s + "; " if s else "") + "listed by a former holder (weak)"
+        if aux & 16:
+            s = (s + "; " if s else "") + ("sold or listed by a shop the recorded chain does "
+                                           "not reach (a gap in the records: weak alone)")
         return s
     if k == "inactive_stamp_activity":
         parts = []
@@ -1015,11 +1048,16 @@ def _diversion_groups(st: _State, cfg: DetectConfig) -> list[dict[str, Any]]:
         score = round(min(0.95, 0.6 + 0.05 * (n_o - cfg.diversion_min_items)), 4)
         by = int(data.ev_by[delivery])
         holder = data.parties[by] if by >= 0 else "its holder"
+        reason = (f"{n_o} of {len(g_nodes)} items delivered together to {holder} seen "
+                  f"outside its regions ({n_b} observed)")
+        if by >= 0 and data.party_business[by] == 2 and n_o < 0.6 * max(n_b, n_o):
+            # a wholesaler's delivery, partly seen outside: its goods went on to several
+            # shops by steps not recorded, so only the items seen outside are named
+            g_nodes = g_nodes[is_out[g_nodes]]
+            reason += "; a wholesaler's delivery: the items seen outside"
         groups.append({
             "nodes": g_nodes, "score": score, "first": first, "last": last,
-            "evidence": evidence,
-            "reason": (f"{n_o} of {len(g_nodes)} items delivered together to {holder} seen "
-                       f"outside its regions ({n_b} observed)"),
+            "evidence": evidence, "reason": reason,
         })
     return groups
 

@@ -63,12 +63,14 @@ cdef enum:
     X_SAME_SCANNER = 1          # impossible_travel: one device only
     X_FAR_SCANNERS = 1          # over_scanned: distinct scanners far from home
     X_MANY_SCANNERS = 2         # over_scanned: distinct scanners in all
+    X_FAR_VISITS = 4            # over_scanned: far from home, back, and far again
     X_OUT_SCAN = 1              # diversion: scans outside the delivered regions
     X_OUT_SALE = 2              # diversion: a sale outside them
     X_U_SELL = 1                # unauthorized_seller
     X_U_LIST = 2
     X_U_CLAIM = 4
     X_U_FORMER = 8              # listed by a former holder
+    X_U_GAP = 16                # sold by a shop the recorded chain may not reach (a gap)
     X_O_BEFORE_COMMISSION = 1   # out_of_order
     X_O_UNKNOWN_ITEM = 2
     X_O_AFTER_SALE = 4
@@ -176,7 +178,7 @@ cdef struct Ctx:
     const double* p_lat
     const double* p_lon
     const int32_t* p_region
-    const uint8_t* p_business
+    const uint8_t* p_business   # 0 consumer, 1 business, 2 upstream (maker, wholesale), 3 shop
     Py_ssize_t n_parties
     # regions: a grid of region ids (-1 outside every region); have_regions = 0: unknown
     const int16_t* grid
@@ -190,6 +192,8 @@ cdef struct Ctx:
     double far_km
     double travel_km
     double travel_kmh
+    double travel_overhead_h
+    double location_km
     int64_t skew_us
     int max_scanners
     int weak_scanners
@@ -703,6 +707,16 @@ cdef inline bint authorized(const Ctx* c, Py_ssize_t n, int32_t p, int32_t r) no
     return in_chain(c, n, p) or shipped_to(c, n, p, r)
 
 
+cdef inline bint chain_gap(const Ctx* c, const NodeInfo* ni, int32_t p,
+                           int lowest_tier=3) noexcept nogil:
+    """Whether an act of ``p`` may follow unrecorded steps: the recorded custody stops at a
+    maker or wholesaler (who pass goods on), or is empty, and ``p`` is a shop (or, with
+    ``lowest_tier`` 2, a wholesaler too)."""
+    if p < 0 or c.p_business[p] < lowest_tier:
+        return False
+    return ni.last < 0 or c.p_business[ni.last] == 2
+
+
 cdef int32_t custodian_at(const Ctx* c, Py_ssize_t n, int32_t r) noexcept nogil:
     cdef Py_ssize_t s
     cdef int32_t p = -1
@@ -731,6 +745,28 @@ cdef inline int distinct_push(int32_t* arr, int* n, int32_t v, int cap) noexcept
         arr[n[0]] = v
         n[0] += 1
     return 1
+
+
+cdef inline void check_out(const Ctx* c, const Ev* x, const int32_t* delivered, int n_del,
+                           int32_t* out_set, int* n_out_set, int64_t* t_out,
+                           int64_t* t_out_last, int32_t* div_aux, Scratch* s,
+                           int32_t sid) noexcept nogil:
+    """A far observation outside the regions the item was delivered to: diversion."""
+    cdef int32_t reg = region_of(c, x.lat, x.lon)
+    cdef bint is_out = True
+    cdef int kk
+    if reg >= 0 and n_del > 0:
+        for kk in range(n_del):
+            if delivered[kk] == reg:
+                is_out = False
+                break
+    if is_out:
+        distinct_push(out_set, n_out_set, sid, 64)
+        if t_out[0] < 0:
+            t_out[0] = x.t
+        t_out_last[0] = x.t
+        div_aux[0] |= X_OUT_SCAN
+        add_ev(c, s, A_DIVERSION, x.r)
 
 
 cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* key_out,
@@ -765,7 +801,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             obs_out[0] = 1
 
     cdef int32_t nid = <int32_t>n
-    cdef double d, dt_h, ratio, sc, best
+    cdef double d, dt_h, ratio, sc, best, need_h
     cdef int64_t t_first, t_last, t_hit
     cdef int32_t aux
     cdef int cnt, cnt2, nd
@@ -773,11 +809,15 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef int32_t reg
     cdef double hlat, hlon
     cdef bint has_home = ni.has_anchor
+    cdef bint sold_home = False
 
     # -------- home: where it was (first) sold, else where its last holder is, else its
-    # first observation (the screen uses the same definition)
+    # first observation (the screen uses the same definition). A last holder that passes
+    # goods on (a maker, a wholesaler) with consumers scanning the item: the steps to the
+    # shop were not recorded, and the first consumer observation is nearer the truth.
     for i in range(m):
         if E[i].kind == K_SELL:
+            sold_home = True
             if valid_ll(E[i].lat, E[i].lon):
                 ni.lat = E[i].lat
                 ni.lon = E[i].lon
@@ -789,6 +829,28 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             break
     hlat = ni.lat
     hlon = ni.lon
+    cdef double h0lat = hlat, h0lon = hlon
+    cdef bint moved_home = False
+    cdef int n_near, best_near = -1, n_seen = 0
+    if has_home and not sold_home and ni.last >= 0 and c.p_business[ni.last] == 2:
+        # where most of its consumer observations are (the first 64): a traveller's or a
+        # copy's scan that happens to come first does not move the home
+        for i in range(m):
+            if not (E[i].located and (E[i].kind == K_SCAN or E[i].kind == K_CLAIM)):
+                continue
+            n_seen += 1
+            if n_seen > 64:
+                break
+            n_near = 0
+            for j in range(m):
+                if E[j].located and (E[j].kind == K_SCAN or E[j].kind == K_CLAIM) and \
+                        haversine(E[i].lat, E[i].lon, E[j].lat, E[j].lon) <= c.far_km:
+                    n_near += 1
+            if n_near > best_near:
+                best_near = n_near
+                hlat = E[i].lat
+                hlon = E[i].lon
+                moved_home = True
     if not has_home:
         for i in range(m):
             if E[i].located:
@@ -832,9 +894,13 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             y = &E[j]
             d = haversine(y.lat, y.lon, x.lat, x.lon)
             if d > c.travel_km:
+                # door to door: a fixed overhead plus the distance (less what the two
+                # locations may be off by) at travel_kmh, against the time between them
+                # widened by the clocks' disagreement
                 dt_h = (<double>(x.t - y.t) + <double>c.skew_us) / 3.6e9
-                if dt_h <= 0.0 or d / dt_h > c.travel_kmh:
-                    ratio = 1e9 if dt_h <= 0.0 else d / dt_h / c.travel_kmh
+                need_h = c.travel_overhead_h + (d - 2.0 * c.location_km) / c.travel_kmh
+                if d - 2.0 * c.location_km > c.travel_km and dt_h < need_h:
+                    ratio = 1e9 if dt_h <= 0.0 else need_h / dt_h
                     dist_pair = x.by != y.by or x.by < 0
                     pairs += 1
                     if t_pair < 0:
@@ -876,6 +942,9 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef int n_out_set = 0
     cdef bint is_out
     cdef int32_t div_aux = 0
+    cdef int visits = 0, n_far_obs = 0
+    cdef bint away = False
+    cdef int64_t t_visit2 = -1
     for i in range(m):
         x = &E[i]
         if not x.located or x.kind == K_SELL:
@@ -896,7 +965,19 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
         d = haversine(hlat, hlon, x.lat, x.lon)
         far = d > c.far_km
         if not far:
+            away = False
+            if not moved_home or haversine(h0lat, h0lon, x.lat, x.lon) <= c.far_km:
+                continue
+            # far from its last holder only: diversion may apply, not over_scanned
+            check_out(c, x, delivered, n_del, out_set, &n_out_set, &t_out, &t_out_last,
+                      &div_aux, s, sid)
             continue
+        n_far_obs += 1
+        if not away:
+            away = True
+            visits += 1
+            if visits == 2:
+                t_visit2 = x.t
         if distinct_push(far_set, &n_far_set, sid, cap_set):
             n_far += 1
             if n_far == 1:
@@ -905,25 +986,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                 t_far2 = x.t
         t_far_last = x.t
         add_ev(c, s, A_OVER, x.r)
-        # outside the regions it was delivered to?
-        reg = region_of(c, x.lat, x.lon)
-        if reg == -2 or n_del == 0:
-            is_out = True
-        elif reg == -1:
-            is_out = True
-        else:
-            is_out = True
-            for kk in range(n_del):
-                if delivered[kk] == reg:
-                    is_out = False
-                    break
-        if is_out:
-            distinct_push(out_set, &n_out_set, sid, 64)
-            if t_out < 0:
-                t_out = x.t
-            t_out_last = x.t
-            div_aux |= X_OUT_SCAN
-            add_ev(c, s, A_DIVERSION, x.r)
+        check_out(c, x, delivered, n_del, out_set, &n_out_set, &t_out, &t_out_last,
+                  &div_aux, s, sid)
     n_out = n_out_set
     best = 0.0
     aux = 0
@@ -943,6 +1007,15 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             best = sc
             t_hit = t_many
         aux |= X_MANY_SCANNERS
+    if visits >= 2 and n_far_obs >= 2:
+        # far from home, back home, far again: a second population of owners (copies)
+        sc = 0.65 + 0.05 * (visits - 2)
+        if sc > 0.9:
+            sc = 0.9
+        if sc > best:
+            best = sc
+            t_hit = t_visit2
+        aux |= X_FAR_VISITS
     if best == 0.0:
         if n_far >= 1:
             best = 0.25
@@ -972,6 +1045,9 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef bint list_unauth = False
     cdef bint auth
     cdef int64_t t_sale_out = -1
+    cdef int32_t sellers[16]
+    cdef int n_sellers = 0
+    cdef bint gap_sale = False
     # lifecycle
     cdef bint decomm = False, claimed = False, locked = False, sold_before = False
     cdef uint8_t reason = 0
@@ -990,7 +1066,20 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
         if k == K_SELL or k == K_LIST or (k == K_CLAIM and p >= 0 and c.p_business[p]):
             if p >= 0:
                 auth = authorized(c, n, p, x.r)
-                if not auth:
+                if k == K_SELL:
+                    distinct_push(sellers, &n_sellers, p, 16)
+                if not auth and (k == K_SELL or k == K_LIST) and chain_gap(c, &ni, p):
+                    # a gap in the chain is no proof: weak unless another shop sells it too
+                    u_aux |= X_U_GAP
+                    if k == K_SELL:
+                        gap_sale = True
+                    if u_best < 0.35:
+                        u_best = 0.35
+                    if t_uw < 0:
+                        t_uw = x.t
+                    t_u_last = x.t if x.t > t_u_last else t_u_last
+                    add_ev(c, s, A_UNAUTH, x.r)
+                elif not auth:
                     sc = 0.9 if k == K_SELL else (0.8 if k == K_LIST else 0.6)
                     u_aux |= X_U_SELL if k == K_SELL else (X_U_LIST if k == K_LIST else X_U_CLAIM)
                     if distinct_push(u_parties, &n_u_parties, p, 16) and n_u_parties == 2:
@@ -1110,6 +1199,10 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             t_i_last = x.t
             if i_sc > i_best:
                 i_best = i_sc
+    if gap_sale and n_sellers >= 2 and u_best < 0.9:
+        u_best = 0.9  # sold by two shops: one of them sold a copy
+        if t_u < 0:
+            t_u = t_uw
     if u_best > 0.0:
         emit(c, o, s, nid, A_UNAUTH, u_best, u_aux, t_u if t_u >= 0 else t_uw, t_u_last)
     if n_listers >= 2:
@@ -1124,7 +1217,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     if locked:
         emit(c, o, s, nid, A_LOCKOUT, 0.8, wrong, t_lock, t_lock_last)
     elif wrong >= 3:
-        emit(c, o, s, nid, A_LOCKOUT, 0.35, wrong, t_wrong1, t_lock_last)
+        # a buyer mistypes once or twice; three wrong PINs from a phone are guessing
+        emit(c, o, s, nid, A_LOCKOUT, 0.55, wrong, t_wrong1, t_lock_last)
     if div_aux:
         if div_aux & X_OUT_SALE:
             sc = 0.55
@@ -1220,7 +1314,10 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                 add_ev(c, s, A_ORDER, x.r)
                 add_ev(c, s, A_ORDER, E[i2].r)
         elif (x.kind == K_AGGREGATE or x.kind == K_DISAGGREGATE) and x.by >= 0:
-            if x.by != ni.first and x.by != ni.last and not authorized(c, n, x.by, x.r):
+            if x.by != ni.first and x.by != ni.last and not authorized(c, n, x.by, x.r) \
+                    and c.p_business[x.by] < 2:
+                # a known maker, wholesaler or shop packing goods of the brand: with reads
+                # going missing that is no proof; others (carriers, unknown parties) act
                 o_aux |= X_O_OUTSIDER
                 if o_best < 0.65:
                     o_best = 0.65
@@ -1342,6 +1439,8 @@ cdef class Kernel:
         c.far_km = float(cfg["far_km"])
         c.travel_km = float(cfg["travel_km"])
         c.travel_kmh = float(cfg["travel_kmh"])
+        c.travel_overhead_h = float(cfg["travel_overhead_h"])
+        c.location_km = float(cfg["location_km"])
         c.skew_us = int(cfg["skew_us"])
         c.max_scanners = int(cfg["max_scanners"])
         c.weak_scanners = int(cfg["weak_scanners"])

@@ -249,6 +249,9 @@ class AttackedSimulation(Simulation):
     noise: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     late_from: int = 0
     mix: AttackMix | None = None
+    #: Rows before this are the genuine chain's (kept) events, rows from it on were added by
+    #: attacks and noise (before any late upload moved rows to the end).
+    added_from: int = 0
     noise_model: Noise | None = None
 
     def prefix(self, n_events: int) -> AttackedSimulation:
@@ -896,7 +899,8 @@ def inject(sim: Simulation, mix: AttackMix | None = None, noise: Noise | None = 
         agg_parent=agg_parent, node_key=node_key, node_batch=node_batch,
         party_role=party_role, party_region=party_region, party_lat=party_lat,
         party_lon=party_lon, truth=sim.truth, ev_detail=ev_detail, attacks=truth,
-        noise=noise_nodes, late_from=late_from, mix=mix, noise_model=noise)
+        noise=noise_nodes, late_from=late_from, mix=mix, noise_model=noise,
+        added_from=n_keep)
 
 
 def _claim_results(kind: np.ndarray, time: np.ndarray, intent: np.ndarray, detail: np.ndarray,
