@@ -34,7 +34,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -114,7 +114,7 @@ def _emit_json(obj: Any) -> None:
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, datetime):
+    if isinstance(o, datetime | date):  # ISO 8601
         return o.isoformat()
     if isinstance(o, Path):
         return str(o)

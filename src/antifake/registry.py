@@ -375,7 +375,7 @@ class Registry:
             + np.ascontiguousarray(batch.serials, dtype="<u8").tobytes()).digest()
         part = BatchPart(batch.issuer, batch.key_id, batch.batch_id, first, n, digest,
                          owner=owner, gtin=prod.gtin if prod else None,
-                         lot=prod.lot if prod else None, expiry=prod.expiry if prod else None,
+                         lot=prod.lot if prod else None, expiry=prod.expiry_ai17 if prod else None,
                          registered_us=to_micros(datetime.now(UTC)))
         if self._same_batch(part):
             return 0
