@@ -31,6 +31,7 @@ import getpass
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -91,6 +92,15 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*a, **kw)
 
     def error(self, message: str) -> NoReturn:
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            import difflib
+
+            choices = re.findall(r"'?([\w-]+)'?", m.group(2))
+            near = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            what = "command" if self.prog == "antifake" else "choice"
+            message = f"unknown {what} '{m.group(1)}'{hint}"
         raise CLIError(f"{message} (see '{self.prog} --help')", EXIT_USAGE)
 
 
@@ -418,6 +428,15 @@ class _PrintFiles:
 def cmd_issue(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.format is None:  # both when pyarrow is installed; a plain install writes CSV
+        try:
+            import pyarrow  # noqa: F401
+
+            args.format = "parquet,csv"
+        except ImportError:
+            args.format = "csv"
+            _note(args, "pyarrow is not installed: writing the CSV print file only "
+                        "(pip install 'antifake[cli]' adds Parquet)")
     formats = {f.strip().lower() for f in args.format.split(",") if f.strip()}
     bad = formats - {"parquet", "csv"}
     if bad or not formats:
@@ -436,7 +455,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         from antifake import qr as _qr
 
         _qr._check_error(args.qr_error)
-        _qr._segno()
+        if _qr._zxing() is None:
+            _qr._segno()
         if args.qr_scale < 1:
             raise CLIError("--qr-scale is pixels per module: at least 1")
     if "parquet" in formats:
@@ -1694,8 +1714,9 @@ def _parser() -> _Parser:
     s.add_argument("--expiry", default=None, help="expiry date YYYY-MM-DD (AI 17)")
     s.add_argument("--out-dir", default=".", help="where the files go (default .)")
     s.add_argument("--name", default=None, help="file name stem (default batch-KEYID-BATCHID)")
-    s.add_argument("--format", default="parquet,csv",
-                   help="print file formats: parquet,csv (default both)")
+    s.add_argument("--format", default=None,
+                   help="print file formats: parquet,csv (default both; csv alone without "
+                        "pyarrow)")
     s.add_argument("--qr-dir", default=None, help="also write one QR image per stamp here")
     s.add_argument("--qr-format", default="png", choices=("png", "svg"))
     s.add_argument("--qr-error", default="M", choices=("L", "M", "Q", "H"),
@@ -1840,9 +1861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = _parser()
         args, extra = parser.parse_known_args(args_list)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE if args_list else EXIT_OK
+        if args.command is None:  # bare `antifake`: what it can do, and a usage exit code
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         if args.command == "demo":
             return cmd_demo(args, [a for a in extra if a not in ("--json", "--debug")])
         if extra:
@@ -1884,7 +1905,9 @@ def _classify(e: BaseException) -> tuple[int, str]:
     if isinstance(e, af.AntifakeError):  # FormatError, IssueError, EPCISError, RegistryError
         return EXIT_USAGE, str(e)
     if isinstance(e, ImportError):
-        return EXIT_USAGE, f"{e} (install the extras: pip install 'antifake[cli]')"
+        hint = ("" if "pip install" in str(e)
+                else " (install the extras: pip install 'antifake[cli]')")
+        return EXIT_USAGE, f"{e}{hint}"
     if isinstance(e, ValueError):
         return EXIT_USAGE, str(e)
     return EXIT_BUG, (f"internal error ({type(e).__name__}: {str(e)[:200]}); rerun with --debug "
