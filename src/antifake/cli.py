@@ -1347,7 +1347,7 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.json:
         return int(demo.main(extra) or 0)
     p = _Parser(prog="antifake demo", add_help=False)
-    p.add_argument("--out", default="antifake-demo")
+    p.add_argument("--out", default=None)
     p.add_argument("-n", type=int, default=10_000)
     a = p.parse_args(extra)
     counts = demo.run(a.out, a.n, out=lambda s: print(s, file=sys.stderr))
