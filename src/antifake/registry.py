@@ -1,6 +1,6 @@
 """The registry: stamps, parties and every event of their lives, in a transactional store.
 
-[`Registry`][antifake.registry.Registry] is the public face (SPEC section 3); the rows live
+[`Registry`][antifake.registry.Registry] is the public face; the rows live
 behind the [`Storage`][antifake.storage.abc.Storage] interface (SQLite or PostgreSQL).
 What the registry adds to storage are the rules:
 
