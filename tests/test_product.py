@@ -60,3 +60,11 @@ def test_verify_returns_dates(tmp_path) -> None:
     again = af.Batch.load(tmp_path / "b.npz")
     assert again.product.expiry == date(2027, 12, 31)
     assert again.urls("https://v.example")[1] == url
+
+
+def test_digital_link_expiry_date() -> None:
+    from antifake.gs1 import parse_digital_link
+
+    dl = parse_digital_link("https://id.gs1.org/01/09521234543213/10/L1?17=270200")
+    assert dl.expiry == "270200" and dl.expiry_date == date(2027, 2, 28)
+    assert parse_digital_link("https://id.gs1.org/01/09521234543213").expiry_date is None

@@ -674,6 +674,12 @@ class DigitalLink:
             raise GS1Error("this DigitalLink has no GS1 primary key as its first AI")
         return primary
 
+    @property
+    def expiry_date(self) -> date | None:
+        """The expiry (AI 17) as a `datetime.date` (day ``00``: the month's last day), or
+        None; `expiry` keeps the text as written in the URL."""
+        return None if self.expiry is None else ai17_to_date(self.expiry)
+
     def uri(self, base: str | None = None) -> str:
         """This Digital Link in canonical DL form: short names replaced by AIs, key qualifiers
         in the path in their standard order, data attributes then other parameters in the
