@@ -32,7 +32,7 @@ __all__ = [
     "TraceColumns",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EV_DTYPE = np.dtype([
     ("event", "<i8"), ("time", "<i8"), ("parent", "<i8"), ("by", "<i4"), ("src", "<i4"),
     ("dst", "<i4"), ("kind", "u1"), ("lat", "<f8"), ("lon", "<f8"), ("hash", "V32"),
