@@ -51,3 +51,24 @@ def test_issue_without_pyarrow_writes_csv(tmp_path, monkeypatch, capsys) -> None
     assert cli.main(["issue", "--key", "k.key", "-n", "5", "--base", "https://v.example",
                      "--format", "parquet"]) == 2
     assert capsys.readouterr().err.count("pip install") == 1
+
+
+def test_json_dates_are_iso_8601(tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ANTIFAKE_PASSPHRASE", "pw")
+    assert cli.main(["keygen", "--issuer", "T", "-o", "k.key", "--kdf", "interactive",
+                     "-q"]) == 0
+    capsys.readouterr()
+    assert cli.main(["--json", "issue", "--key", "k.key", "-n", "3", "--base",
+                     "https://v.example", "--gtin", "09521234543213", "--expiry", "2027-12",
+                     "--format", "csv", "--name", "b"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["product"]["expiry"] == "2027-12-31"
+    url = (tmp_path / "b.csv").read_text().splitlines()[1].split(",")[1]
+    assert "17=271200" in url  # the GS1 form only in the URL
+    assert cli.main(["--json", "verify", "--pubkey", "k.pub.json", url]) == 0
+    out = json.loads(capsys.readouterr().out)
+    stamp = out["results"][0]["stamp"] if "results" in out else out["stamp"]
+    assert stamp["expiry"] == "2027-12-31"
