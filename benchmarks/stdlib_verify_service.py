@@ -70,8 +70,7 @@ def verdict(code: str, ring: af.Keyring, registry: Any = None) -> dict[str, Any]
         out["stamp"] = {"issuer": s.issuer, "key_id": s.key_id, "batch_id": s.batch_id,
                         "index": s.index}
         if s.product is not None:
-            out["stamp"].update(gtin=s.product.gtin, lot=s.product.lot,
-                                expiry=s.product.expiry)
+            out["stamp"].update(s.product.to_json())  # expiry as ISO 8601 YYYY-MM-DD
     return out
 
 

@@ -3,7 +3,7 @@ compressions) messages, 5-byte digests, per SIMD level and on 2 threads, beside 
 would write with the ``blake3`` package (timed on a sample, scaled).
 
 ``ANTIFAKE_BENCH_ITEMS`` sets the batch size (default 1,000,000; CI smoke-runs a small value with
-``--benchmark-disable``). SPEC targets on this machine: >= 25 M/s per core and >= 20x the
+``--benchmark-disable``). Targets on this machine: >= 25 M/s per core and >= 20x the
 ``blake3`` loop; C limits for one compression: 9 M/s scalar, 58 M/s AVX2, 83 M/s AVX-512.
 
     python -m pytest benchmarks/test_bench_blake3.py -q -s
@@ -124,6 +124,6 @@ def test_blake3_kernel(benchmark, msgs: np.ndarray, key: bytes, baseline_rate: f
     blocks = 1 if length <= 64 else (length + 63) // 64
     limit = C_LIMIT_ONE_BLOCK[level] / blocks
     print(f"\n  keyed BLAKE3 {length}-byte, {level}, {threads} thread(s): {rate / 1e6:.1f} M/s "
-          f"({per_core / 1e6:.1f} M/s per core, {per_core / limit:.2f}x the SPEC's C figure "
+          f"({per_core / 1e6:.1f} M/s per core, {per_core / limit:.2f}x the reference C figure "
           f"{limit / 1e6:.0f} M/s), {ratio:.1f}x the blake3 loop ({baseline_rate / 1e6:.2f} M/s)"
           f"; targets >= {TARGET_PER_CORE / 1e6:.0f} M/s per core, >= {TARGET_RATIO:.0f}x")

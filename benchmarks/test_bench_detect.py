@@ -40,7 +40,7 @@ from reporting import print_uncaptured
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "1000000"))
 N_EVAL = min(N_ITEMS, int(os.environ.get("ANTIFAKE_BENCH_EVAL_ITEMS", "200000")))
 SEED = 20250101
-TARGET_S = 0.5  # SPEC section 5: clone detection over 2 M scans
+TARGET_S = 0.5  # the design target: clone detection over 2 M scans
 TARGET_PR = 0.95  # the issue: precision and recall on copied codes, diversion, sellers
 LINES: list[str] = []
 

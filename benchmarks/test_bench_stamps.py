@@ -5,7 +5,7 @@ Each kernel runs beside the baseline a user would write (a Python loop over PyNa
 ``ANTIFAKE_BENCH_ITEMS`` sets the batch size (default 1,000,000; CI smoke-runs a small value
 with ``--benchmark-disable``). Signing and verification are also compared with libsodium's
 own speed measured in the same run (``crypto_sign`` / ``crypto_sign_open`` in a bare C loop on one
-thread) and with the SPEC's figures for this machine (67,700 signs/s, 24,300 verifies/s per core).
+thread) and with reference figures for this machine (67,700 signs/s, 24,300 verifies/s per core).
 
     python -m pytest benchmarks/test_bench_stamps.py -q -s
 """
@@ -66,7 +66,7 @@ def _report(benchmark, name: str, n: int, baseline_rate: float | None = None,
         parts.append(f"{rate / limit:.2f}x the C limit measured now ({limit:,.0f}/s)")
     if spec:
         benchmark.extra_info["x_spec_c"] = rate / spec
-        parts.append(f"{rate / spec:.2f}x the SPEC's C figure ({spec:,.0f}/s)")
+        parts.append(f"{rate / spec:.2f}x the reference C figure ({spec:,.0f}/s)")
     print("\n  " + "; ".join(parts))
 
 

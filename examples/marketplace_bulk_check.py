@@ -8,7 +8,9 @@ the QR text of the photo), verifies all codes with one ``antifake.verify_many`` 
 millions per second), and writes the same CSV with two more columns: ``status`` (an
 ``antifake.Status`` name) and ``authentic`` (1/0). Prints the counts per status. Exit code 0
 when every listing's code is authentic, 1 otherwise (the same convention as ``antifake
-verify``), 2 for a usage or input error.
+verify``), 2 for a usage or input error (a missing or unreadable file: one line, no traceback).
+The output file gets the permissions of the input, never wider: a print file of mode 0600
+(it holds PINs) gives a 0600 output.
 
 A code that is authentic but listed by a seller who never held the item is the registry's
 business (``Registry.check_listing``): this script answers the first question, "is the code
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 
 import antifake as af
@@ -39,17 +42,23 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if not a.pubkey:
         p.error("give at least one --pubkey")
-    ring = af.Keyring()
-    for f in a.pubkey:
-        with open(f, "rb") as fh:
-            ring.add(af.IssuerPublicKey.from_json(fh.read()))
-    for f in a.manifest:
-        ring.add_manifest(af.Manifest.load(f))
-
-    with open(a.listings, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
+    try:
+        ring = af.Keyring()
+        for f in a.pubkey:
+            with open(f, "rb") as fh:
+                ring.add(af.IssuerPublicKey.from_json(fh.read()))
+        for f in a.manifest:
+            ring.add_manifest(af.Manifest.load(f))
+        with open(a.listings, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or [])
+            rows = list(reader)
+        mode = os.stat(a.listings).st_mode & 0o666
+    except (OSError, UnicodeDecodeError, csv.Error, af.AntifakeError) as e:
+        where = getattr(e, "filename", None)
+        what = getattr(e, "strerror", None) or str(e)
+        print(f"error: {where + ': ' if where else ''}{what}", file=sys.stderr)
+        return 2
     if a.column not in fields:
         print(f"error: {a.listings} has no column {a.column!r} (columns: {', '.join(fields)})",
               file=sys.stderr)
@@ -57,11 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     res = check(rows, a.column, ring)
     names = [s.name for s in af.Status]
     out = a.out or a.listings.removesuffix(".csv") + "-checked.csv"
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=[*fields, "status", "authentic"])
-        w.writeheader()
-        for row, st in zip(rows, res.status.tolist(), strict=True):
-            w.writerow({**row, "status": names[st], "authentic": int(st == af.Status.AUTHENTIC)})
+    try:
+        # never wider than what was read: the input may hold PINs (a 0600 print file)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)
+        with open(fd, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=[*fields, "status", "authentic"])
+            w.writeheader()
+            for row, st in zip(rows, res.status.tolist(), strict=True):
+                w.writerow({**row, "status": names[st],
+                            "authentic": int(st == af.Status.AUTHENTIC)})
+    except OSError as e:
+        print(f"error: {out}: {e.strerror}", file=sys.stderr)
+        return 2
     counts = res.counts()
     bad = len(rows) - counts.get("AUTHENTIC", 0)
     print(f"{len(rows)} listings checked: "

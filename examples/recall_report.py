@@ -3,7 +3,7 @@
     python examples/recall_report.py --db stamps.db --key-id 4242 --batch-id 0 --out recall.csv
     python examples/recall_report.py --demo /tmp/recall-demo      # builds a small chain first
 
-Uses the registry and its trace graph (SPEC section 3): ``Registry.graph().recall(...)`` gives
+Uses the registry and its trace graph: ``Registry.graph().recall(...)`` gives
 the items of the batch (sold ones included) and their current custodians; for each item the
 report adds the containers it is packed in now (so a warehouse pulls whole cases) and its
 lifecycle state. ``--via PARTY`` (with ``--since/--until``) narrows the recall to items that

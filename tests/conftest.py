@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 FIXED_FROM = datetime(2026, 1, 1, tzinfo=UTC)
 FIXED_UNTIL = datetime(2029, 1, 1, tzinfo=UTC)
-BASE = "https://xacthuc.example.vn/abc"  # 30 characters: the SPEC's sizing case
+BASE = "https://xacthuc.example.vn/abc"  # 30 characters: the sizing case of the QR docs
 
 
 def fixed_key(issuer: str = "VN-QLTT-01", key_id: int = 0x4F2A, seed_byte: int = 1

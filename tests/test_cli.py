@@ -101,8 +101,8 @@ def test_help_lists_commands_and_exit_codes(capsys) -> None:
               "trace", "detect", "check-listing", "bench", "demo", "exit codes"):
         assert c in out
     assert run(capsys, "--version")[0] == 0
-    code, out, _ = run(capsys)
-    assert code == 0 and "usage" in out
+    code, _, err = run(capsys)  # bare antifake: the usage, as a usage error
+    assert code == 2 and "usage" in err
     for c in ("keygen", "issue", "verify", "trace", "bench"):
         assert run(capsys, c, "--help")[0] == 0
 
@@ -221,7 +221,11 @@ def test_issue_json_and_refusals(env, capsys, tmp_path) -> None:
 def test_csv_print_file_without_pyarrow(env, capsys, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow -> ImportError
     code, _, err = run(capsys, "issue", "--key", "issuer.key", "-n", "5", "--base", BASE,
-                       "--out-dir", str(tmp_path))
+                       "--out-dir", str(tmp_path / "default"))
+    assert code == 0 and "CSV print file only" in err  # the default works on a plain install
+    assert [p.suffix for p in (tmp_path / "default").glob("*.csv")] == [".csv"]
+    code, _, err = run(capsys, "issue", "--key", "issuer.key", "-n", "5", "--base", BASE,
+                       "--out-dir", str(tmp_path), "--format", "parquet")
     assert code == 2 and "--format csv" in err  # Parquet needs pyarrow: says what to do
     code, res = run_json(capsys, "issue", "--key", "issuer.key", "-n", "5", "--base", BASE,
                          "--out-dir", str(tmp_path), "--format", "csv")

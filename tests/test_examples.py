@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,14 @@ def test_marketplace_bulk_check(issued) -> None:
     assert p.returncode == 0 and "AUTHENTIC 3" in p.stdout and (d / "ok-out.csv").exists()
     p = _run("marketplace_bulk_check.py", "ok.csv", "--pubkey", "issuer.pub.json", cwd=d)
     assert p.returncode == 2 and "no column 'code'" in p.stderr
+    # a missing file: one line and exit 2, no traceback
+    p = _run("marketplace_bulk_check.py", "nope.csv", "--pubkey", "issuer.pub.json", cwd=d)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "nope.csv" in p.stderr
+    # a 0600 input (a print file holds PINs) gives a 0600 output
+    os.chmod(d / "ok.csv", 0o600)
+    p = _run("marketplace_bulk_check.py", "ok.csv", "--column", "qr", "--pubkey",
+             "issuer.pub.json", "--out", "ok-private.csv", cwd=d)
+    assert p.returncode == 0 and stat.S_IMODE(os.stat(d / "ok-private.csv").st_mode) == 0o600
 
 
 def _has_registry() -> bool:

@@ -799,10 +799,12 @@ def test_schema_2_registry_gets_its_detail_codes_on_open(backend: str, db: Path 
             [CLAIM_DETAILS["ok"], CLAIM_DETAILS["wrong_pin"], REASON_DETAILS["stolen"]])
         if backend == "sqlite":  # what a schema-2 file looks like
             with reg.storage.transaction():
+                reg.storage._db.execute("DROP TABLE party_glns")  # type: ignore[attr-defined]
                 reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
                 reg.storage._db.execute("PRAGMA user_version = 2")  # type: ignore[attr-defined]
         else:
             with reg.storage.transaction():
+                reg.storage._db.execute("DROP TABLE party_glns")  # type: ignore[attr-defined]
                 reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
                 reg.storage._db.execute(  # type: ignore[attr-defined]
                     "UPDATE meta SET value = '2' WHERE key = 'schema_version'")

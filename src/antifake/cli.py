@@ -31,10 +31,11 @@ import getpass
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -91,6 +92,15 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*a, **kw)
 
     def error(self, message: str) -> NoReturn:
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            import difflib
+
+            choices = re.findall(r"'?([\w-]+)'?", m.group(2))
+            near = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            what = "command" if self.prog == "antifake" else "choice"
+            message = f"unknown {what} '{m.group(1)}'{hint}"
         raise CLIError(f"{message} (see '{self.prog} --help')", EXIT_USAGE)
 
 
@@ -114,7 +124,7 @@ def _emit_json(obj: Any) -> None:
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, datetime):
+    if isinstance(o, datetime | date):  # ISO 8601
         return o.isoformat()
     if isinstance(o, Path):
         return str(o)
@@ -418,6 +428,15 @@ class _PrintFiles:
 def cmd_issue(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.format is None:  # both when pyarrow is installed; a plain install writes CSV
+        try:
+            import pyarrow  # noqa: F401
+
+            args.format = "parquet,csv"
+        except ImportError:
+            args.format = "csv"
+            _note(args, "pyarrow is not installed: writing the CSV print file only "
+                        "(pip install 'antifake[cli]' adds Parquet)")
     formats = {f.strip().lower() for f in args.format.split(",") if f.strip()}
     bad = formats - {"parquet", "csv"}
     if bad or not formats:
@@ -436,7 +455,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         from antifake import qr as _qr
 
         _qr._check_error(args.qr_error)
-        _qr._segno()
+        if _qr._zxing() is None:
+            _qr._segno()
         if args.qr_scale < 1:
             raise CLIError("--qr-scale is pixels per module: at least 1")
     if "parquet" in formats:
@@ -1055,6 +1075,202 @@ def cmd_apikey(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------
 # bench
 # ---------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------
+# record: the everyday events without EPCIS JSON (the rules live in antifake.cli_record)
+# ---------------------------------------------------------------------------------------
+def cmd_record(args: argparse.Namespace) -> int:
+    from antifake import cli_record as R
+    from antifake.timeutil import parse_time
+
+    kind = args.record_kind
+    positional = list(args.codes or [])
+    defaults: dict[str, Any] = {"by": args.by, "from": getattr(args, "from_", None),
+                                "to": args.to, "lat": args.lat, "lon": args.lon,
+                                "at": _time_arg(args.at, "--at")}
+    if kind in ("aggregate", "disaggregate") and positional:
+        defaults["parent"], defaults["children"] = positional[0], positional[1:]
+    else:
+        defaults["codes"] = positional
+    if args.csv is None and args.delimiter is not None:
+        raise CLIError("--delimiter goes with --csv FILE")
+    reg = _open_registry(args, "record")
+    try:
+        def resolve(text: str) -> str:
+            t = text.strip()
+            if t.startswith("urn:") or t.lower().startswith("https://id.gs1.org/"):
+                return t
+            try:
+                return reg.resolve(t)
+            except af.UnknownStampError as e:
+                raise R.RecordError(f"{t[:40]}: {e}") from None
+
+        now = datetime.now().astimezone()
+        if args.csv is not None:
+            path = _need_file(args.csv, "CSV file")
+            rows = [(f"{path}:{i}", row) for i, row in R.read_rows(path, args.delimiter)]
+            if not rows:
+                raise CLIError(f"{path}: no rows to record")
+        else:
+            rows = [("arguments", {})]
+        events = R.events_from_rows(kind, rows, defaults, resolve, now, parse_time)
+        ids = reg.record_many(events)
+        new = getattr(ids, "new", None)
+        res = {"kind": kind, "events": len(events),
+               "event_ids": [e.event_id for e in events], "new": new}
+        if args.json:
+            _emit_json(res)
+        else:
+            _out(args, f"recorded {R.describe(events)}"
+                       + (f"; {len(events) - new} already recorded" if new is not None
+                          and new < len(events) else ""))
+    finally:
+        _close(reg)
+    return EXIT_OK
+
+
+def _add_record_parser(add: Callable[..., _Parser], common: _Parser,
+                       dbp: _Parser, ring: _Parser) -> None:
+    s = add("record", "record ship, receive, sell, aggregate, disaggregate or scan events "
+            "(from arguments or a CSV file)", [])
+    rsub = s.add_subparsers(dest="record_kind", metavar="KIND", parser_class=_Parser,
+                            required=True)
+    helps = {
+        "ship": ("goods leave --from for --to (custody stays with --from until received)",
+                 "codes shipped (EPCs, QR URLs, codes or stamp numbers)"),
+        "receive": ("goods arrive at --by", "codes received"),
+        "sell": ("sold to a consumer by --by", "codes sold"),
+        "aggregate": ("pack CHILD codes into PARENT (a case or pallet)", "PARENT CHILD..."),
+        "disaggregate": ("unpack PARENT (all of it, or the CHILD codes given)",
+                         "PARENT [CHILD...]"),
+        "scan": ("a verification scan of one code by --by (an app, an inspector)", "the code"),
+    }
+    for kind, (text, codes_help) in helps.items():
+        t = rsub.add_parser(kind, help=text, description=text, parents=[common, dbp, ring])
+        t.add_argument("codes", nargs="*", metavar="CODE", help=codes_help)
+        if kind == "ship" or kind == "receive":
+            t.add_argument("--from", dest="from_", default=None, metavar="PARTY",
+                           help="source party id (or its PGLN)")
+        else:
+            t.set_defaults(from_=None)
+        if kind == "ship":
+            t.add_argument("--to", default=None, metavar="PARTY", help="destination party id")
+            t.set_defaults(by=None)
+        else:
+            t.add_argument("--by", default=None, metavar="PARTY",
+                           help="party id recording it (or its PGLN / SGLN)")
+            t.set_defaults(to=None)
+        if kind == "scan":
+            t.add_argument("--lat", type=float, default=None)
+            t.add_argument("--lon", type=float, default=None)
+        else:
+            t.set_defaults(lat=None, lon=None)
+        t.add_argument("--at", default=None, help="ISO 8601 time (default now)")
+        t.add_argument("--csv", default=None, metavar="FILE",
+                       help="one event per row; columns named like the options (codes, by, "
+                            "from, to, parent, children, at, lat, lon)")
+        t.add_argument("--delimiter", default=None, metavar="CHAR",
+                       help="CSV delimiter (default: sniffed among , ; tab |)")
+    s.set_defaults(func=cmd_record)
+
+
+# ---------------------------------------------------------------------------------------
+# qr: images and label sheets for an existing print file or batch (antifake.cli_qr)
+# ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _qr_progress(args: argparse.Namespace, total: int, what: str
+                 ) -> Iterator[Callable[[int], None]]:
+    """A bar on a terminal; a line every few seconds when stderr is a pipe or a file."""
+    from antifake.cli_qr import ProgressLines
+
+    if getattr(args, "quiet", False) or getattr(args, "json", False) or total <= 0:
+        yield lambda k: None
+    elif sys.stderr.isatty():
+        with _progress(args, total, what, "img") as tick:
+            yield tick
+    else:
+        lines = ProgressLines(total, what)
+        yield lines
+        lines.close()
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    from antifake import cli_qr
+    from antifake.labels import SheetLayout, write_sheet
+
+    src = _need_file(args.source, "print file or batch")
+    if not (args.out_dir or args.sheet):
+        raise CLIError("where to? give --out-dir DIR for image files and/or --sheet FILE.pdf|"
+                       ".svg for label sheets")
+    if src.suffix.lower() == ".npz":
+        if not args.base:
+            raise CLIError("a batch file needs --base URL (the resolver the QR codes point to)")
+        try:
+            idx, urls, _ = cli_qr.batch_urls(src, args.base)
+        except af.IssueError as e:
+            raise CLIError(str(e), EXIT_FILE) from None
+        numbers = None
+    else:
+        if args.base:
+            raise CLIError("--base goes with a batch file: a print file has its URLs")
+        idx, urls, numbers = cli_qr.read_print_file(src, args.delimiter)
+    t0 = time.perf_counter()
+    res: dict[str, Any] = {"source": str(src), "stamps": len(urls), "images": 0,
+                           "out_dir": args.out_dir, "sheets": []}
+    if args.out_dir:
+        with _qr_progress(args, len(urls), "images") as tick:
+            res["images"] = cli_qr.make_images(
+                urls, idx, Path(args.out_dir), cli_qr.source_stem(src), args.format,
+                error=args.error, scale=args.scale, border=args.border, jobs=args.jobs,
+                progress=tick)
+    if args.sheet:
+        layout = SheetLayout(page=args.page, size_mm=args.label_mm)
+        try:
+            layout.grid(numbers is not None)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        with _qr_progress(args, len(urls), "labels") as tick:
+            files = write_sheet(args.sheet, urls, numbers if not args.no_numbers else None,
+                                layout=layout, error=args.error, progress=tick)
+        res["sheets"] = [str(f) for f in files]
+    res["seconds"] = round(time.perf_counter() - t0, 3)
+    if args.json:
+        _emit_json(res)
+        return EXIT_OK
+    if args.out_dir:
+        _out(args, f"{res['images']:,} {args.format.upper()} images in {args.out_dir}")
+    if res["sheets"]:
+        first = res["sheets"][0]
+        more = f" (and {len(res['sheets']) - 1} more pages)" if len(res["sheets"]) > 1 else ""
+        _out(args, f"label sheet: {first}{more}")
+    _out(args, f"{len(urls):,} stamps in {res['seconds']:.1f} s")
+    return EXIT_OK
+
+
+def _add_qr_parser(add: Callable[..., _Parser]) -> None:
+    s = add("qr", "QR images (PNG, SVG) and label sheets (PDF, SVG) for a print file or batch")
+    s.add_argument("source", help="print file of 'antifake issue' (.csv, .parquet) or a batch "
+                                  "file (.npz, with --base)")
+    s.add_argument("--out-dir", default=None, help="write one image per stamp here")
+    s.add_argument("--format", default="png", choices=("png", "svg"), help="image format")
+    s.add_argument("--sheet", default=None, metavar="FILE",
+                   help="label sheets: FILE.pdf (all pages) or FILE.svg (a file per page)")
+    s.add_argument("--page", default="a4", choices=("a4", "letter"), help="sheet page size")
+    s.add_argument("--label-mm", type=float, default=20.0,
+                   help="side of a QR label with its quiet zone, in mm (default 20)")
+    s.add_argument("--no-numbers", action="store_true",
+                   help="no stamp number under the QR on sheets")
+    s.add_argument("--base", default=None, help="resolver base URL (batch files only)")
+    s.add_argument("--error", default="M", choices=("L", "M", "Q", "H"),
+                   help="error correction level (default M)")
+    s.add_argument("--scale", type=int, default=4, help="pixels per module (PNG; default 4)")
+    s.add_argument("--border", type=int, default=4, help="quiet zone in modules (default 4)")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per core)")
+    s.add_argument("--delimiter", default=None, metavar="CHAR",
+                   help="CSV delimiter of the print file (default: sniffed)")
+    s.set_defaults(func=cmd_qr)
+
+
 def _timed(fn: Callable[[], Any], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -1131,7 +1347,7 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.json:
         return int(demo.main(extra) or 0)
     p = _Parser(prog="antifake demo", add_help=False)
-    p.add_argument("--out", default="antifake-demo")
+    p.add_argument("--out", default=None)
     p.add_argument("-n", type=int, default=10_000)
     a = p.parse_args(extra)
     counts = demo.run(a.out, a.n, out=lambda s: print(s, file=sys.stderr))
@@ -1498,8 +1714,9 @@ def _parser() -> _Parser:
     s.add_argument("--expiry", default=None, help="expiry date YYYY-MM-DD (AI 17)")
     s.add_argument("--out-dir", default=".", help="where the files go (default .)")
     s.add_argument("--name", default=None, help="file name stem (default batch-KEYID-BATCHID)")
-    s.add_argument("--format", default="parquet,csv",
-                   help="print file formats: parquet,csv (default both)")
+    s.add_argument("--format", default=None,
+                   help="print file formats: parquet,csv (default both; csv alone without "
+                        "pyarrow)")
     s.add_argument("--qr-dir", default=None, help="also write one QR image per stamp here")
     s.add_argument("--qr-format", default="png", choices=("png", "svg"))
     s.add_argument("--qr-error", default="M", choices=("L", "M", "Q", "H"),
@@ -1616,6 +1833,8 @@ def _parser() -> _Parser:
                        help="API key file (default: the registry path + .apikeys)")
     s.set_defaults(func=cmd_apikey)
     _add_log_commands(add, common, dbp, ring, pw)
+    _add_record_parser(add, common, dbp, ring)
+    _add_qr_parser(add)
 
     s = add("bench", "measure sign / verify / tag / parse throughput on this machine",
             [threads])
@@ -1642,9 +1861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = _parser()
         args, extra = parser.parse_known_args(args_list)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE if args_list else EXIT_OK
+        if args.command is None:  # bare `antifake`: what it can do, and a usage exit code
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
         if args.command == "demo":
             return cmd_demo(args, [a for a in extra if a not in ("--json", "--debug")])
         if extra:
@@ -1686,7 +1905,9 @@ def _classify(e: BaseException) -> tuple[int, str]:
     if isinstance(e, af.AntifakeError):  # FormatError, IssueError, EPCISError, RegistryError
         return EXIT_USAGE, str(e)
     if isinstance(e, ImportError):
-        return EXIT_USAGE, f"{e} (install the extras: pip install 'antifake[cli]')"
+        hint = ("" if "pip install" in str(e)
+                else " (install the extras: pip install 'antifake[cli]')")
+        return EXIT_USAGE, f"{e}{hint}"
     if isinstance(e, ValueError):
         return EXIT_USAGE, str(e)
     return EXIT_BUG, (f"internal error ({type(e).__name__}: {str(e)[:200]}); rerun with --debug "

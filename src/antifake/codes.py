@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import unquote
 
@@ -197,17 +198,52 @@ def unpack_body(body: bytes) -> tuple[int, int, int, int]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class GS1Attributes:
-    """GS1 product attributes carried (and signed) in a Digital Link stamp URL."""
+    """GS1 product attributes carried (and signed) in a Digital Link stamp URL.
+
+    `expiry` is a `datetime.date` (AI 17 day ``00``, "end of the month", reads as the month's
+    last day); `expiry_ai17` keeps the exact ``YYMMDD`` text that is printed and signed. The
+    constructor takes the expiry as a `datetime.date`, an ISO ``"YYYY-MM-DD"``/``"YYYY-MM"``
+    string or the AI 17 text.
+    """
 
     gtin: str  # 14 digits, check digit valid
-    lot: str | None = None
-    expiry: str | None = None  # AI 17 form YYMMDD
+    lot: str | None
+    expiry_ai17: str | None
+
+    def __init__(self, gtin: str, lot: str | None = None,
+                 expiry: date | str | None = None) -> None:
+        if expiry is not None and not (isinstance(expiry, str) and len(expiry) == 6
+                                       and expiry.isascii() and expiry.isdigit()):
+            from antifake.gs1 import expiry_to_ai17
+
+            expiry = expiry_to_ai17(expiry)
+        object.__setattr__(self, "gtin", gtin)
+        object.__setattr__(self, "lot", lot)
+        object.__setattr__(self, "expiry_ai17", expiry)
+
+    @property
+    def expiry(self) -> date | None:
+        """The expiry date, or None."""
+        if self.expiry_ai17 is None:
+            return None
+        from antifake.gs1 import ai17_to_date
+
+        return ai17_to_date(self.expiry_ai17)
+
+    def __repr__(self) -> str:
+        return f"GS1Attributes(gtin={self.gtin!r}, lot={self.lot!r}, expiry={self.expiry!r})"
+
+    def to_json(self) -> dict[str, str | None]:
+        """A JSON-ready dict: ``gtin``, ``lot`` and ``expiry`` as ISO 8601 (``YYYY-MM-DD``)."""
+        exp = self.expiry
+        return {"gtin": self.gtin, "lot": self.lot,
+                "expiry": exp.isoformat() if exp is not None else None}
 
     def signed_suffix(self) -> bytes:
         lot = (self.lot or "").encode("ascii")
-        expiry = self.expiry.encode("ascii") if self.expiry else bytes(6)
+        expiry = self.expiry_ai17.encode("ascii") if self.expiry_ai17 else bytes(6)
         return self.gtin.encode("ascii") + expiry + bytes([len(lot)]) + lot
 
     @classmethod
@@ -242,7 +278,7 @@ def encode_gs1_url(base: str, body: bytes, signature: bytes, gs1: GS1Attributes)
     tail = ALPHABET[FORMAT_VERSION] + b32encode(body[0:8] + signature)
     serial_text = b32encode(serial.to_bytes(8, "big"), SERIAL_LEN)
     return build_digital_link(
-        base, gs1.gtin, lot=gs1.lot, serial=serial_text, expiry=gs1.expiry, extra={"s": tail}
+        base, gs1.gtin, lot=gs1.lot, serial=serial_text, expiry=gs1.expiry_ai17, extra={"s": tail}
     )
 
 

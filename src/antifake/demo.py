@@ -22,27 +22,39 @@ def _say(out: Callable[[str], None], title: str) -> None:
     out(f"== {title}")
 
 
-def run(outdir: str | Path = "antifake-demo", n: int = 10_000,
+def run(outdir: str | Path | None = None, n: int = 10_000,
         out: Callable[[str], None] = print) -> dict[str, int]:
-    """Run the demo; returns the verification counts it printed (used by the tests)."""
+    """Run the demo in ``outdir`` (default: a new temporary folder, kept and named at the
+    start); returns the verification counts it printed (used by the tests)."""
     if n < 4:
         raise af.IssueError("the demo needs at least 4 stamps")
-    d = Path(outdir)
-    d.mkdir(parents=True, exist_ok=True)
+    if outdir is None:
+        import tempfile
+
+        d = Path(tempfile.mkdtemp(prefix="antifake-demo-"))
+    else:
+        d = Path(outdir)
+        d.mkdir(parents=True, exist_ok=True)
+    out(f"The demo's files go to {d} (delete the folder when done).")
     results: dict[str, int] = {}
 
     _say(out, "1. The issuer generates a key (Ed25519 + MAC secret) and saves it sealed")
     key = af.IssuerKey.generate("VN-QLTT-01")
     key.save(d / "issuer.key", passphrase=b"demo passphrase", kdf="interactive")
     (d / "issuer.pub.json").write_text(key.public.to_json())
-    out(f"   {key!r}")
+    out(f"   key {key.key_id} of issuer {key.issuer}, valid {key.public.valid_from:%Y-%m-%d} to "
+        f"{key.public.valid_until:%Y-%m-%d}" if key.public.valid_until else
+        f"   key {key.key_id} of issuer {key.issuer}")
     out(f"   wrote {d / 'issuer.key'} (0600, sealed) and {d / 'issuer.pub.json'} (public)")
 
     _say(out, f"2. It issues a batch of {n:,} stamps for one product")
     t = time.perf_counter()
     batch = af.issue(key, n, product=af.Product(gtin="09521234543213", lot="L23",
                                                 expiry="2027-12-31"))
-    out(f"   {batch!r} in {time.perf_counter() - t:.2f} s")
+    p = batch.product
+    assert p is not None
+    out(f"   batch {batch.batch_id} of key {batch.key_id}: {len(batch):,} stamps of GTIN {p.gtin}, "
+        f"lot {p.lot}, expiry {p.expiry:%d %B %Y}, in {time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
     urls, numbers, pins = batch.urls(BASE), batch.numbers(), batch.pins()
     with open(d / "print-file.csv", "w", newline="") as f:
@@ -62,7 +74,8 @@ def run(outdir: str | Path = "antifake-demo", n: int = 10_000,
     app_ring.add_manifest(af.Manifest.load(d / "batch.manifest"))
     t = time.perf_counter()
     res = af.verify_many(urls, app_ring)
-    out(f"   verify_many over {n:,} QR URLs: {res.counts()} in {time.perf_counter() - t:.3f} s")
+    counts = ", ".join(f"{k} {v:,}" for k, v in res.counts().items())
+    out(f"   verify_many over {n:,} QR URLs: {counts} in {time.perf_counter() - t:.3f} s")
     results.update(res.counts())
     v = af.verify(urls[0].upper().replace("HTTPS://", ""), app_ring)
     out(f"   upper-cased, no scheme: {v.status.name}: {v.reason}")
@@ -137,7 +150,9 @@ def _trace(d: Path, batch: af.Batch, urls: Any, pins: Any, service: af.Keyring,
                   af.Event.sell([items[0]], by="RET-03", at=t0 + timedelta(days=2))]
         reg.record_many(events)
         reg.record_many(events)  # re-submitting is a no-op: events are identified by hash
-        out(f"   {reg.stats()}")
+        st = reg.stats()
+        out(f"   the registry holds {st['events']:,} events about {st['stamps']:,} stamps and "
+            f"{st['parties']} parties")
         g = reg.graph()
         item = items[0].epc
         out(f"   item {item}")
@@ -181,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     p = argparse.ArgumentParser(prog="antifake demo", description=__doc__)
-    p.add_argument("--out", default="antifake-demo", help="output directory")
+    p.add_argument("--out", default=None,
+                   help="output directory (default: a new temporary folder)")
     p.add_argument("-n", type=int, default=10_000, help="stamps to issue")
     a = p.parse_args(argv)
     run(a.out, a.n)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import antifake._core as _core
 from antifake import codes as C
 from antifake._sodium import native_ed25519
-from antifake.errors import FormatError, InvalidKey, IssueError
+from antifake.errors import FormatError, GS1Error, InvalidKey, IssueError
 from antifake.keys import IssuerKey
 from antifake.manifest import FINGERPRINT_KEY, Manifest
 from antifake.timeutil import parse_time, to_iso
@@ -32,22 +32,57 @@ MAX_BATCH = C.MAX_INDEX + 1
 GS1_RESOLVER = "https://id.gs1.org"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Product:
-    """GS1 product attributes printed (and signed) in every stamp's URL."""
+    """GS1 product attributes printed (and signed) in every stamp's URL, checked when made.
+
+    ``gtin`` is a GTIN-8, -12, -13 or -14 (kept as its 14-digit form); ``lot`` is a batch/lot
+    number GS1 allows in AI 10 (1 to 20 characters of its character set 82); ``expiry`` is a
+    `datetime.date`, ``"YYYY-MM-DD"``, ``"YYYY-MM"`` (the end of that month) or AI 17
+    ``"YYMMDD"``, and is kept as a `datetime.date`. A wrong check digit, a lot GS1 refuses or an
+    impossible date raises [`GS1Error`][antifake.errors.GS1Error] here, naming the input, the
+    rule it breaks and the fix.
+    """
 
     gtin: str
-    lot: str | None = None
-    expiry: date | str | None = None
+    lot: str | None
+    expiry: date | None
+    expiry_ai17: str | None = field(repr=False, compare=False)
 
-    def to_gs1(self) -> C.GS1Attributes:
-        """Validated, normalised attributes (GTIN-14, AI 17 expiry)."""
+    def __init__(self, gtin: str, lot: str | None = None,
+                 expiry: date | str | None = None) -> None:
         from antifake import gs1
 
-        gtin = gs1.validate_gtin(self.gtin)
-        lot = gs1.validate_lot(self.lot) if self.lot is not None else None
-        exp = gs1.expiry_to_ai17(self.expiry) if self.expiry is not None else None
-        return C.GS1Attributes(gtin, lot, exp)
+        try:
+            g = gs1.validate_gtin(gtin)
+        except GS1Error as exc:
+            raise GS1Error(f"Product(gtin={_show(gtin)}): {exc}; give the GTIN as printed "
+                           "under the barcode (8, 12, 13 or 14 digits)") from None
+        try:
+            lt = gs1.validate_lot(lot) if lot is not None else None
+        except GS1Error as exc:
+            raise GS1Error(f"Product(lot={_show(lot)}): {exc}; use 1 to 20 letters, digits or "
+                           "GS1 punctuation, or leave the lot out") from None
+        ai17 = None
+        if expiry is not None:
+            try:
+                ai17 = gs1.expiry_to_ai17(expiry)
+            except GS1Error as exc:
+                raise GS1Error(f"Product(expiry={_show(expiry)}): {exc}; give a real date such "
+                               "as '2027-12-31' or datetime.date(2027, 12, 31)") from None
+        object.__setattr__(self, "gtin", g)
+        object.__setattr__(self, "lot", lt)
+        object.__setattr__(self, "expiry", gs1.ai17_to_date(ai17) if ai17 else None)
+        object.__setattr__(self, "expiry_ai17", ai17)
+
+    def to_gs1(self) -> C.GS1Attributes:
+        """The attributes as signed into stamps (GTIN-14, AI 17 expiry text)."""
+        return C.GS1Attributes(self.gtin, self.lot, self.expiry_ai17)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_base_url(base: str) -> str:
@@ -193,7 +228,7 @@ class Batch:
             return out
         p = self.product
         pre = f"{b}/01/{p.gtin}" + (f"/10/{_dl_escape(p.lot)}" if p.lot else "") + "/21/"
-        mid = ((f"?17={p.expiry}&s=" if p.expiry else "?s=")
+        mid = ((f"?17={p.expiry_ai17}&s=" if p.expiry_ai17 else "?s=")
                + C.ALPHABET[C.FORMAT_VERSION]).encode("ascii")
         w_ser, w_tail = C.SERIAL_LEN, C.GS1_TAIL_LEN - 1
         width = w_ser + len(mid) + w_tail
@@ -253,7 +288,7 @@ class Batch:
             "key_id": self.key_id, "batch_id": self.batch_id, "issued_at": to_iso(self.issued_at),
             "gtin": self.product.gtin if self.product else "",
             "lot": (self.product.lot or "") if self.product else "",
-            "expiry": (self.product.expiry or "") if self.product else "",
+            "expiry": (self.product.expiry_ai17 or "") if self.product else "",
         }
         import json
 

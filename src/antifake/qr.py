@@ -64,6 +64,10 @@ __all__ = [
     "QRInfo",
     "QRReadError",
     "make_qr",
+    "png_from_matrix",
+    "qr_matrix",
+    "svg_from_matrix",
+    "svg_path",
     "qr_info",
     "qr_payload",
     "read_qr",
@@ -182,12 +186,101 @@ def stamp_qr(batch: Batch, i: int, base: str, kind: str = "png",
 
 
 # ---------------------------------------------------------------------------------------
-# many files (the CLI's --qr-dir): one process per core, segno being pure Python (~15 ms each)
+# the fast path for many images: zxing-cpp's native encoder gives the module matrix (about
+# 1 ms a symbol, against segno's 15-30 ms in pure Python); PNG (1 bit per pixel) and SVG are
+# written here from the matrix
 # ---------------------------------------------------------------------------------------
+def _zxing() -> Any:
+    try:
+        import zxingcpp
+    except ImportError:
+        return None
+    return zxingcpp if hasattr(zxingcpp, "create_barcode") else None
+
+
+def qr_matrix(text: str, *, error: str = DEFAULT_ERROR, uppercase: bool = True) -> Any:
+    """The QR symbol of ``text`` as a square numpy bool array (True: dark module), without
+    the quiet zone. Uses zxing-cpp's encoder when it is installed, else segno."""
+    import numpy as np
+
+    payload = qr_payload(text, uppercase)
+    level = _check_error(error)
+    zx = _zxing()
+    if zx is not None:
+        bc = zx.create_barcode(payload, zx.BarcodeFormat.QRCode, ec_level=level)
+        img = np.asarray(bc.to_image(scale=1, add_quiet_zones=False))
+        return img < 128
+    q = make_qr(text, error=level, uppercase=uppercase)
+    return np.array([[bool(v) for v in row] for row in q.matrix], dtype=bool)
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return (struct.pack(">I", len(data)) + tag + data
+            + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag))))
+
+
+def png_from_matrix(dark: Any, scale: int = DEFAULT_SCALE, border: int = DEFAULT_BORDER
+                    ) -> bytes:
+    """A 1-bit grayscale PNG of a module matrix (``scale`` pixels a module, ``border``
+    modules of quiet zone)."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    n = dark.shape[0] + 2 * border
+    m = np.zeros((n, n), dtype=bool)
+    m[border:n - border, border:n - border] = dark
+    row = np.packbits(~np.repeat(m, scale, axis=1), axis=1)  # 1 bits are white
+    raw = np.empty((n, row.shape[1] + 1), dtype=np.uint8)
+    raw[:, 0] = 0  # filter type None
+    raw[:, 1:] = row
+    side = n * scale
+    return (b"\x89PNG\r\n\x1a\n"
+            + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(np.repeat(raw, scale, axis=0).tobytes(), 6))
+            + _png_chunk(b"IEND", b""))
+
+
+def svg_path(dark: Any, x0: float = 0.0, y0: float = 0.0, module: float = 1.0) -> str:
+    """SVG path data drawing the dark modules of a matrix (one rectangle per horizontal run)
+    with its top-left corner at ``(x0, y0)``, ``module`` units a module."""
+    import numpy as np
+
+    parts = []
+    for y, row in enumerate(dark):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], row.view(np.int8), [0]))))
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            parts.append(f"M{x0 + a * module:g} {y0 + y * module:g}h{(b - a) * module:g}"
+                         f"v{module:g}h{-(b - a) * module:g}z")
+    return "".join(parts)
+
+
+def svg_from_matrix(dark: Any, scale: int = DEFAULT_SCALE, border: int = DEFAULT_BORDER
+                    ) -> str:
+    """A standalone SVG of a module matrix."""
+    side = (dark.shape[0] + 2 * border) * scale
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}" '
+            f'viewBox="0 0 {side} {side}"><rect width="100%" height="100%" fill="#fff"/>'
+            f'<path fill="#000" d="{svg_path(dark, border * scale, border * scale, scale)}"/>'
+            "</svg>\n")
+
+
 def _write_chunk(job: tuple[Sequence[str], Sequence[str], str, str, int, int]) -> int:
     texts, paths, kind, error, scale, border = job
+    if _zxing() is None:
+        for text, path in zip(texts, paths, strict=True):
+            render(text, kind, path, error=error, scale=scale, border=border)
+        return len(texts)
     for text, path in zip(texts, paths, strict=True):
-        render(text, kind, path, error=error, scale=scale, border=border)
+        dark = qr_matrix(text, error=error)
+        if kind == "png":
+            Path(path).write_bytes(png_from_matrix(dark, scale, border))
+        else:
+            Path(path).write_text(svg_from_matrix(dark, scale, border), encoding="utf-8")
     return len(texts)
 
 
@@ -203,7 +296,8 @@ def write_qr_files(texts: Sequence[str], paths: Sequence[str | os.PathLike[str]]
     if kind not in KINDS:
         raise ValueError(f"QR image kind must be one of {', '.join(KINDS)}, not {kind!r}")
     _check_error(error)
-    _segno()
+    if _zxing() is None:
+        _segno()
     n = len(texts)
     if n == 0:
         return 0

@@ -1,6 +1,6 @@
 """The registry: stamps, parties and every event of their lives, in a transactional store.
 
-[`Registry`][antifake.registry.Registry] is the public face (SPEC section 3); the rows live
+[`Registry`][antifake.registry.Registry] is the public face; the rows live
 behind the [`Storage`][antifake.storage.abc.Storage] interface (SQLite or PostgreSQL).
 What the registry adds to storage are the rules:
 
@@ -59,9 +59,11 @@ from antifake.epcis.event_id import hash_to_id, id_to_hash
 from antifake.epcis.events import BIZ_CLAIMING, Event, event_detail, event_kind
 from antifake.epcis.jsonld import _rename_prefix, parse_document
 from antifake.epcis.kinds import EventKind
+from antifake.epcis.parties import custody_parties
 from antifake.errors import (
     EPCISError,
     FormatError,
+    GS1Error,
     LifecycleError,
     RegistryError,
     UnknownStampError,
@@ -331,8 +333,16 @@ class Registry:
 
     # -- parties ---------------------------------------------------------------------------
     def add_party(self, id: str, role: str | None = None, region: str | None = None,  # noqa: A002
-                  lat: float | None = None, lon: float | None = None) -> None:
-        """Add a party, or update the attributes given of an existing one."""
+                  lat: float | None = None, lon: float | None = None, *,
+                  gln: str | None = None, locations: Iterable[str] = ()) -> None:
+        """Add a party, or update the attributes given of an existing one.
+
+        ``gln`` is the party's GS1 Party GLN (``urn:epc:id:pgln:...``, a Digital Link
+        ``.../417/{gln}`` or the 13 digits) and ``locations`` its SGLN locations
+        (``urn:epc:id:sgln:...`` or ``.../414/{gln}[/254/{ext}]``): events that name any of them
+        (read point, source or destination) count for this party, in the trace graph and in
+        listing checks, whenever they were recorded. An identifier can belong to one party only.
+        """
         if not isinstance(id, str) or not id or any(ord(c) < 32 for c in id):
             raise RegistryError(f"a party id is a non-empty string, not {id!r}")
         for name, v in (("role", role), ("region", region)):
@@ -342,10 +352,26 @@ class Registry:
             if x is not None and (isinstance(x, bool) or not isinstance(x, int | float)
                                   or not -lim <= float(x) <= lim):
                 raise RegistryError(f"{name} must be a number in [-{lim:g}, {lim:g}]")
+        keys = _party_keys(gln, locations)
         with self._store.transaction():
-            self._store.add_party(id, role, region,
-                                  None if lat is None else float(lat),
-                                  None if lon is None else float(lon))
+            pid = self._store.add_party(id, role, region,
+                                        None if lat is None else float(lat),
+                                        None if lon is None else float(lon))
+            if keys:
+                self._store.set_party_glns(pid, keys)
+
+    def party(self, identifier: str) -> str:
+        """The party id an identifier stands for: a PGLN or SGLN some party registered
+        (``add_party(gln=..., locations=...)``) gives that party's id; anything else is
+        returned as it is."""
+        from antifake.gs1 import gln_key
+
+        try:
+            key = gln_key(identifier)
+        except GS1Error:
+            return identifier
+        found = self._store.party_for_gln(key) if key is not None else None
+        return identifier if found is None else found
 
     # -- stamps ----------------------------------------------------------------------------
     def register(self, batch: Batch, owner: str | None = None,
@@ -375,7 +401,7 @@ class Registry:
             + np.ascontiguousarray(batch.serials, dtype="<u8").tobytes()).digest()
         part = BatchPart(batch.issuer, batch.key_id, batch.batch_id, first, n, digest,
                          owner=owner, gtin=prod.gtin if prod else None,
-                         lot=prod.lot if prod else None, expiry=prod.expiry if prod else None,
+                         lot=prod.lot if prod else None, expiry=prod.expiry_ai17 if prod else None,
                          registered_us=to_micros(datetime.now(UTC)))
         if self._same_batch(part):
             return 0
@@ -437,8 +463,10 @@ class Registry:
     def _row(self, e: Event) -> EventRow:
         ns = dict(e.namespaces)
         doc, eid = e._epcis_and_id()  # one dict for both
-        return EventRow(id_to_hash(eid), to_micros(e.time), event_kind(e), doc,
-                        e.epcs, e.parent, e.by, e.source, e.destination, e.lat, e.lon,
+        kind = event_kind(e)
+        by, src, dst = custody_parties(e, kind)
+        return EventRow(id_to_hash(eid), to_micros(e.time), kind, doc,
+                        e.epcs, e.parent, by, src, dst, e.lat, e.lon,
                         None if ns == _DEFAULT_NS else ns, detail=event_detail(e))
 
     def _apply(self, evs: list[Event], rows: list[EventRow], ins: list[Inserted]) -> None:
@@ -816,7 +844,7 @@ class Registry:
         ``reasons``, ``epc``, ``custodian``, ``flags``)."""
         if not isinstance(seller, str) or not seller:
             raise RegistryError("seller must be a party id")
-        return check_listing(self, code, seller)
+        return check_listing(self, code, self.party(seller))
 
     def _snapshot(self) -> tuple[TraceColumns, TraceGraph]:
         """The columns and graph of the store now, read again only when events or nodes were
@@ -924,6 +952,34 @@ def _effect(e: Event, r: EventRow, s: NodeState, node: int, store: Storage) -> b
             if s.wrong_pins >= MAX_WRONG_PINS:
                 s.claim = _LOCKED
     return True
+
+
+def _party_keys(gln: str | None, locations: Iterable[str]) -> list[tuple[str, str]]:
+    """``(gln_key, kind)`` of a party's PGLN and SGLN locations, validated."""
+    from antifake.gs1 import gln_key
+
+    out: list[tuple[str, str]] = []
+    if gln is not None:
+        try:
+            key = gln_key(gln)
+        except GS1Error as exc:
+            raise RegistryError(f"gln={gln!r:.60}: {exc}") from None
+        if key is None or not key.startswith("417:"):
+            raise RegistryError(f"gln={gln!r:.60} is not a party GLN: give urn:epc:id:pgln:..., "
+                                "https://id.gs1.org/417/{gln} or the 13 digits")
+        out.append((key, "pgln"))
+    if isinstance(locations, str):
+        locations = [locations]
+    for loc in locations:
+        try:
+            key = gln_key(loc)
+        except GS1Error as exc:
+            raise RegistryError(f"location {loc!r:.60}: {exc}") from None
+        if key is None or not key.startswith("414:"):
+            raise RegistryError(f"location {loc!r:.60} is not an SGLN: give "
+                                "urn:epc:id:sgln:... or https://id.gs1.org/414/{gln}")
+        out.append((key, "sgln"))
+    return out
 
 
 def _commission_hashes(chunks: list[list[str]], owner: str, at: datetime

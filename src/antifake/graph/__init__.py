@@ -15,7 +15,7 @@ numpy and the ``nogil`` kernels of `antifake.graph._graph`, a handful of CSR arr
 Queries then touch only the node's own small slices: ``history`` is a walk up the stays with
 interval intersection, ``contents`` a slice, ``recall`` one vectorised pass over a batch.
 
-Semantics (see SPEC section 3):
+Semantics:
 
 * Ties in time are broken by input order. Events are never reordered otherwise.
 * Containment changes only by AGGREGATE (children move into the parent, leaving wherever they

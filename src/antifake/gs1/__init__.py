@@ -59,6 +59,7 @@ __all__ = [
     "parse_sgtin_urn",
     "canonical_gs1_uri",
     "epc_to_digital_link",
+    "gln_key",
     "is_epc_uri",
     "element_string",
     "parse_element_string",
@@ -673,6 +674,12 @@ class DigitalLink:
             raise GS1Error("this DigitalLink has no GS1 primary key as its first AI")
         return primary
 
+    @property
+    def expiry_date(self) -> date | None:
+        """The expiry (AI 17) as a `datetime.date` (day ``00``: the month's last day), or
+        None; `expiry` keeps the text as written in the URL."""
+        return None if self.expiry is None else ai17_to_date(self.expiry)
+
     def uri(self, base: str | None = None) -> str:
         """This Digital Link in canonical DL form: short names replaced by AIs, key qualifiers
         in the path in their standard order, data attributes then other parameters in the
@@ -1159,6 +1166,32 @@ def _is_instance(pairs: list[tuple[str, str]]) -> bool:
     if primary == "8003":
         return len(ais[primary]) > 14
     return True
+
+
+def gln_key(identifier: object) -> str | None:
+    """The GS1 key of a party or location identifier, or None when it is neither.
+
+    A PGLN (``urn:epc:id:pgln:...``, ``https://id.gs1.org/417/{gln}``, or a bare 13-digit GLN)
+    gives ``"417:{gln}"``; an SGLN location (``urn:epc:id:sgln:...`` or ``.../414/{gln}[/254/
+    {extension}]``) gives ``"414:{gln}"`` or ``"414:{gln}/254:{extension}"`` (extension ``0``
+    means none, as in EPC Tag Data Standard 2.0). Two spellings of one identifier give one key.
+    Raises [`GS1Error`][antifake.errors.GS1Error] for a GLN-shaped identifier that is invalid (a
+    wrong check digit, say).
+    """
+    if not isinstance(identifier, str) or not identifier:
+        return None
+    if len(identifier) == 13 and _is_digits(identifier):
+        return "417:" + _check_key(identifier, "GLN", 13)
+    low = identifier[:20].lower()
+    if low.startswith(("urn:epc:id:pgln:", "urn:epc:id:sgln:")):
+        pairs = _parse_epc_urn(identifier)
+    elif "://" in low and ("/414/" in identifier or "/417/" in identifier):
+        pairs = _epc_pairs_from_dl(_parse_dl(identifier))
+        if pairs[0][0] not in ("414", "417"):
+            return None
+    else:
+        return None
+    return "/".join(f"{ai}:{v}" for ai, v in pairs)
 
 
 def is_epc_uri(s: object) -> bool:

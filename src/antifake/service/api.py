@@ -46,13 +46,11 @@ def stamp_json(v: Verdict) -> dict[str, Any] | None:
                            "expiry": None}
     if s.product is not None:
         out["gtin"], out["lot"] = s.product.gtin, s.product.lot
-        if s.product.expiry:
-            from antifake.gs1 import ai17_to_date
-
-            try:
-                out["expiry"] = ai17_to_date(s.product.expiry).isoformat()
-            except AntifakeError:
-                out["expiry"] = None
+        try:
+            exp = s.product.expiry  # a datetime.date
+        except AntifakeError:
+            exp = None
+        out["expiry"] = exp.isoformat() if exp is not None else None
     return out
 
 

@@ -80,14 +80,15 @@ def _stamp_info(state: State, v: Verdict, lang: str) -> dict[str, Any] | None:
     if s.product is not None:
         out["gtin"] = s.product.gtin
         out["lot"] = s.product.lot
-        if s.product.expiry:
-            from antifake.gs1 import ai17_to_date
-
+        if s.product.expiry_ai17:
             try:
-                d = ai17_to_date(s.product.expiry)
-                out["expiry"] = d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
+                d = s.product.expiry  # a datetime.date
             except AntifakeError:
-                out["expiry"] = s.product.expiry
+                d = None
+            if d is not None:
+                out["expiry"] = d.strftime("%d/%m/%Y") if lang == "vi" else d.isoformat()
+            else:
+                out["expiry"] = s.product.expiry_ai17
     return out
 
 

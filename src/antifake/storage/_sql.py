@@ -4,6 +4,7 @@ with ``?`` placeholders, adapted per driver) and the assembly of the trace-graph
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ import numpy as np
 
 from antifake.epcis.event_id import hash_ids
 from antifake.epcis.kinds import EventKind, doc_detail
+from antifake.epcis.parties import PartyAliases
 from antifake.errors import RegistryError
 from antifake.storage.abc import NodeState, StampRow, TraceColumns
 
@@ -336,7 +338,7 @@ def _with_list(d: dict[str, Any], key: str, values: list[str]) -> dict[str, Any]
     return out
 
 
-def _graph_arrays(version: tuple[int, int], epcs: np.ndarray, node_ids: np.ndarray,
+def _graph_arrays(version: tuple[int, ...], epcs: np.ndarray, node_ids: np.ndarray,
                   prow: Sequence[Any], ev: dict[str, np.ndarray], inc: dict[str, np.ndarray],
                   batches: Sequence[Any], exceptions: Sequence[Any], details: Sequence[Any]
                   ) -> TraceColumns:
@@ -412,3 +414,22 @@ def _graph_arrays(version: tuple[int, int], epcs: np.ndarray, node_ids: np.ndarr
     )
 
 
+
+
+def fold_parties(cols: TraceColumns, glns: Mapping[str, str]) -> TraceColumns:
+    """``cols`` with every party that is a GS1 identifier (PGLN, SGLN) of a registered party
+    folded into that party (``glns``: `gln_key` -> party id, from ``party_glns``)."""
+    folded = PartyAliases(glns).fold([str(p) for p in cols.parties.tolist()])
+    if folded is None:
+        return cols
+    names, remap, rows = folded
+    parties = np.empty(len(names), dtype=object)
+    parties[:] = names
+    pick = np.array(rows, dtype=np.int64)
+    return dataclasses.replace(
+        cols, parties=parties,
+        party_role=[cols.party_role[r] for r in rows],
+        party_region=[cols.party_region[r] for r in rows],
+        party_lat=cols.party_lat[pick], party_lon=cols.party_lon[pick],
+        ev_by=remap[cols.ev_by.astype(np.int64)], ev_src=remap[cols.ev_src.astype(np.int64)],
+        ev_dst=remap[cols.ev_dst.astype(np.int64)])

@@ -32,7 +32,7 @@ __all__ = [
     "TraceColumns",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 EV_DTYPE = np.dtype([
     ("event", "<i8"), ("time", "<i8"), ("parent", "<i8"), ("by", "<i4"), ("src", "<i4"),
     ("dst", "<i4"), ("kind", "u1"), ("lat", "<f8"), ("lon", "<f8"), ("hash", "V32"),
@@ -144,7 +144,7 @@ class TraceColumns:
     row numbers (-1: none). ``version`` is the store's version it was read at (a registry
     caches one snapshot per version)."""
 
-    version: tuple[int, int]
+    version: tuple[int, ...]
     epcs: np.ndarray
     parties: np.ndarray
     party_role: list[str | None]
@@ -202,6 +202,9 @@ class Storage(Protocol):
     def add_party(self, name: str, role: str | None, region: str | None,
                   lat: float | None, lon: float | None) -> int: ...
     def party_ids(self, names: Iterable[str]) -> dict[str, int]: ...
+    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None: ...
+    def party_glns(self) -> dict[str, str]: ...
+    def party_for_gln(self, key: str) -> str | None: ...
 
     # stamps
     def batch_parts(self, issuer: str, key_id: int, batch_id: int) -> list[BatchPart]: ...
@@ -236,7 +239,7 @@ class Storage(Protocol):
     # bulk
     def graph_columns(self) -> TraceColumns: ...
     def counts(self) -> dict[str, int]: ...
-    def version(self) -> tuple[int, int]: ...
+    def version(self) -> tuple[int, ...]: ...
     def check(self) -> dict[str, Any]: ...
 
 

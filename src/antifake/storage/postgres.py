@@ -82,6 +82,7 @@ from antifake.storage._sql import (
     _SQLRows,
     _unpack,
     _with_list,
+    fold_parties,
 )
 from antifake.storage.abc import (
     EV_DTYPE,
@@ -262,8 +263,19 @@ _SCHEMA_V3 = """
 ALTER TABLE events ADD COLUMN detail smallint NOT NULL DEFAULT 0;
 """
 
+# v4: the GS1 identifiers of parties (as SQLite\'s schema 4).
+_SCHEMA_V4 = """
+CREATE TABLE party_glns (
+    key   text PRIMARY KEY,
+    party integer NOT NULL REFERENCES parties(id),
+    kind  text NOT NULL CHECK (kind IN (\'pgln\', \'sgln\'))
+);
+CREATE INDEX party_glns_party ON party_glns(party);
+"""
+
 #: Upgrades: PG_MIGRATIONS[v] takes a schema at version v - 1 to v (one transaction).
-PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+PG_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3,
+                                  4: _SCHEMA_V4}
 assert max(PG_MIGRATIONS) == SCHEMA_VERSION, "a SQLite schema change needs its PostgreSQL twin"
 
 _ALLOC = "SELECT af_alloc(%s::regclass, %s)"
@@ -540,6 +552,31 @@ class PostgresStorage(_SQLRows):
             "RETURNING id", (name, role, region, lat, lon)).fetchone()[0])
         self._pending_parties[name] = pid
         return pid
+
+    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None:
+        """Give party row ``party`` these ``(gln key, kind)`` identifiers (inside a transaction);
+        a key that names another party already raises `RegistryError`."""
+        self._need_tx()
+        for key, kind in keys:
+            row = self._db.execute("SELECT p.name, g.party FROM party_glns g JOIN parties p "
+                                   "ON p.id = g.party WHERE g.key = %s", (key,)).fetchone()
+            if row is not None and int(row[1]) != party:
+                raise RegistryError(f"{kind.upper()} {key} belongs to party {row[0]!r} already")
+            if self._db.execute("INSERT INTO party_glns(key, party, kind) VALUES (%s, %s, %s) "
+                                "ON CONFLICT (key) DO NOTHING", (key, party, kind)).rowcount:
+                self._dirty = True  # the graph's parties change
+
+    def party_glns(self) -> dict[str, str]:
+        """Every GS1 identifier key and the party id (name) it belongs to."""
+        with self.snapshot():
+            return {str(k): str(n) for k, n in self._db.execute(
+                "SELECT g.key, p.name FROM party_glns g JOIN parties p ON p.id = g.party")}
+
+    def party_for_gln(self, key: str) -> str | None:
+        """The party id (name) that has the GS1 identifier ``key``, if any."""
+        row = self._one("SELECT p.name FROM party_glns g JOIN parties p ON p.id = g.party "
+                        "WHERE g.key = %s", (key,))
+        return None if row is None else str(row[0])
 
     def party_ids(self, names: Iterable[str]) -> dict[str, int]:
         """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
@@ -1010,11 +1047,12 @@ class PostgresStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        return _graph_arrays(version, epcs, node_ids, prow, ev, inc, batches, exceptions,
-                             details)
+            glns = self.party_glns()
+        return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
+                                          exceptions, details), glns)
 
-    def version(self) -> tuple[int, int]:
-        """A counter bumped by every commit that adds events or nodes."""
+    def version(self) -> tuple[int, ...]:
+        """A counter bumped by every commit that adds events, nodes or party identifiers."""
         n = self._one("SELECT n FROM version WHERE id = 1")
         return int(n[0]), 0
 

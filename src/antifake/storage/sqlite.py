@@ -8,6 +8,9 @@ locking.
 Data model (schema version 1)
 -----------------------------
 ``parties``      one row per party id (role, region, coordinates); events name parties by row.
+``party_glns``   (schema 4) the GS1 identifiers of parties: ``key`` is
+                 [`gln_key`][antifake.gs1.gln_key] of a PGLN (``417:...``) or an SGLN location
+                 (``414:...``); each names one party.
 ``nodes``        one row per EPC ever seen (stamps, containers, EPCs of imported events), keyed
                  by its canonical form (GS1 EPC URNs become canonical Digital Links, as in the
                  CBV 2.0 hash), with the 64-bit serial of a stamp.
@@ -78,6 +81,7 @@ from antifake.storage._sql import (
     _SQLRows,
     _unpack,
     _with_list,
+    fold_parties,
 )
 from antifake.storage.abc import (
     CHUNK_CAP,
@@ -216,8 +220,18 @@ _SCHEMA_V3 = """
 ALTER TABLE events ADD COLUMN detail INTEGER NOT NULL DEFAULT 0;
 """
 
+# v4: the GS1 identifiers of parties (their PGLN and SGLN locations).
+_SCHEMA_V4 = """
+CREATE TABLE party_glns (
+    key   TEXT PRIMARY KEY,
+    party INTEGER NOT NULL REFERENCES parties(id),
+    kind  TEXT NOT NULL CHECK (kind IN (\'pgln\', \'sgln\'))
+);
+CREATE INDEX party_glns_party ON party_glns(party);
+"""
+
 #: Upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (run in one transaction).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 
@@ -411,6 +425,31 @@ class SQLiteStorage(_SQLRows):
         pid = int(self._db.execute("SELECT id FROM parties WHERE name = ?", (name,)).fetchone()[0])
         self._pending_parties[name] = pid
         return pid
+
+    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None:
+        """Give party row ``party`` these ``(gln key, kind)`` identifiers (inside a transaction);
+        a key that names another party already raises `RegistryError`."""
+        self._need_tx()
+        for key, kind in keys:
+            row = self._db.execute("SELECT p.name, g.party FROM party_glns g JOIN parties p "
+                                   "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
+            if row is not None and int(row[1]) != party:
+                raise RegistryError(f"{kind.upper()} {key} belongs to party {row[0]!r} already")
+            self._db.execute("INSERT INTO party_glns(key, party, kind) VALUES (?, ?, ?) "
+                             "ON CONFLICT(key) DO NOTHING", (key, party, kind))
+
+    def party_glns(self) -> dict[str, str]:
+        """Every GS1 identifier key and the party id (name) it belongs to."""
+        with self.snapshot():
+            return {k: n for k, n in self._db.execute(
+                "SELECT g.key, p.name FROM party_glns g JOIN parties p ON p.id = g.party")}
+
+    def party_for_gln(self, key: str) -> str | None:
+        """The party id (name) that has the GS1 identifier ``key``, if any."""
+        with self.snapshot():
+            row = self._db.execute("SELECT p.name FROM party_glns g JOIN parties p "
+                                   "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def party_ids(self, names: Iterable[str]) -> dict[str, int]:
         """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
@@ -808,15 +847,18 @@ class SQLiteStorage(_SQLRows):
                                  ).fetchall()
             exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
                                     "JOIN batches b ON b.id = s.batch").fetchall()
-        return _graph_arrays(version, epcs, node_ids, prow, ev, inc, batches, exceptions,
-                             details)
+            glns = self.party_glns()
+        return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
+                                          exceptions, details), glns)
 
-    def version(self) -> tuple[int, int]:
-        """(last event row, last node row): changes whenever the graph would."""
+    def version(self) -> tuple[int, ...]:
+        """(last event row, last node row, party identifiers): changes whenever the graph
+        would."""
         with self.snapshot():
             e = self._db.execute("SELECT max(last_event) FROM columns").fetchone()[0]
             n = self._db.execute("SELECT max(id) FROM nodes").fetchone()[0]
-        return int(e or 0), int(n or 0)
+            g = self._db.execute("SELECT count(*) FROM party_glns").fetchone()[0]
+        return int(e or 0), int(n or 0), int(g)
 
     def counts(self) -> dict[str, int]:
         with self.snapshot():
