@@ -61,3 +61,14 @@ def ring(key: af.IssuerKey) -> af.Keyring:
 def issuer_ring(key: af.IssuerKey) -> af.Keyring:
     """The issuer service's keyring: secret key (numbers and PINs)."""
     return af.Keyring([key])
+
+
+class FakeClock:
+    """A settable clock for keyrings (``Keyring(clock=FakeClock(t))``): first-seen times of
+    manifests in tests are the times the test says, not the machine's."""
+
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t

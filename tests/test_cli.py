@@ -337,12 +337,57 @@ def test_numbers_and_pins_need_the_secret(env, capsys) -> None:
     assert code == 1 and res["results"][0]["status"] == "UNVERIFIABLE"
     code, res = run_json(capsys, "verify", "--key", "issuer.key", n.lower().replace("-", " "))
     assert code == 0 and res["results"][0]["stamp"]["index"] == 5
-    code, out, _ = run(capsys, "verify", "--key", "issuer.key", n, "--pin", pin)
+    pin_file, wrong_file = Path("pin.txt"), Path("wrong.txt")
+    pin_file.write_text(pin + "\n")
+    wrong_file.write_text(rows[6]["pin"] + "\n")
+    code, out, _ = run(capsys, "verify", "--key", "issuer.key", n, "--pin-file", str(pin_file))
     assert code == 0 and "PIN matches" in out
-    wrong = rows[6]["pin"]
-    code, res = run_json(capsys, "verify", "--key", "issuer.key", n, "--pin", wrong)
+    code, res = run_json(capsys, "verify", "--key", "issuer.key", n, "--pin-file",
+                         str(wrong_file))
     assert code == 1 and res["results"][0]["status"] == "BAD_TAG"
-    assert run(capsys, "verify", "--key", "issuer.key", n, n, "--pin", pin)[0] == 2
+    assert run(capsys, "verify", "--key", "issuer.key", n, n, "--pin-file", str(pin_file)
+               )[0] == 2
+    # the PIN from stdin: --pin-file - and --ask-pin (no terminal: the first line of stdin)
+    for how in (["--pin-file", "-"], ["--ask-pin"]):
+        p = sub("verify", "--key", "issuer.key", n, *how, cwd=Path.cwd(),
+                env={"ANTIFAKE_PASSPHRASE": PASS}, stdin=os.open(pin_file, os.O_RDONLY))
+        assert p.returncode == 0 and "PIN matches" in p.stdout, p.stderr
+        assert pin not in p.stderr
+    # the deprecated --pin VALUE still works, with a warning
+    code, out, err = run(capsys, "verify", "--key", "issuer.key", n, "--pin", pin)
+    assert code == 0 and "PIN matches" in out and "--pin-file" in err
+    assert run(capsys, "verify", "--key", "issuer.key", n, "--pin", pin, "--ask-pin")[0] == 2
+
+
+def test_outputs_are_not_overwritten_without_force(env, capsys, tmp_path) -> None:
+    d, rows, _ = env
+    url = rows[0]["url"]
+    precious = "issuer print file with PINs\n"
+    af.Registry(tmp_path / "r.db").close()
+    targets = {"verdicts.csv": ["verify", *RING, url, "--out"],
+               "pub.json": ["pubkey", "issuer.key", "-o"],
+               "events.jsonld": ["export-epcis", "--db", str(tmp_path / "r.db")]}
+    for name, argv in targets.items():
+        f = tmp_path / name
+        f.write_text(precious)
+        code, _, err = run(capsys, *argv, str(f))
+        assert code == 3 and "--force" in err, (name, err)
+        assert f.read_text() == precious
+        assert run(capsys, *argv, str(f), "--force")[0] in (0, 1)
+        assert f.read_text() != precious
+    # keygen refuses an existing public key file too
+    pub = tmp_path / "k2.pub.json"
+    pub.write_text(precious)
+    code, _, err = run(capsys, "keygen", "--issuer", "K2", "-o", str(tmp_path / "k2.key"),
+                       "--kdf", "interactive")
+    assert code == 3 and pub.read_text() == precious and not (tmp_path / "k2.key").exists()
+    # a symbolic link planted at the output name is not followed, even with --force
+    victim = tmp_path / "victim.txt"
+    victim.write_text(precious)
+    link = tmp_path / "link.csv"
+    link.symlink_to(victim)
+    code, _, _ = run(capsys, "verify", *RING, url, "--out", str(link), "--force")
+    assert code == 3 and victim.read_text() == precious
 
 
 def test_debug_shows_the_traceback(env, capsys) -> None:

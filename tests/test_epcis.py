@@ -74,7 +74,8 @@ def test_input_forms(tmp_path: Path) -> None:
     assert parse_document(bytearray(text.encode())).event_ids == ids
     assert parse_document(json.loads(text)).event_ids == ids
     assert parse_document(f).event_ids == ids
-    assert parse_document(str(f)).event_ids == ids
+    with pytest.raises(EPCISError, match="pathlib.Path"):  # a str is text, never a path
+        parse_document(str(f))
     with pytest.raises(EPCISError):
         parse_document(tmp_path / "missing.jsonld")
     with pytest.raises(EPCISError):

@@ -10,7 +10,7 @@ import pytest
 import antifake as af
 from antifake import codes as C
 from antifake.issue import random_serials
-from conftest import BASE
+from conftest import BASE, FakeClock
 
 S = af.Status
 OTHER = {c: C.ALPHABET[(C.ALPHABET.index(c) + 7) % 32] for c in C.ALPHABET}
@@ -204,8 +204,10 @@ def test_revocation_respects_manifest_dates() -> None:
     key = af.IssuerKey.generate("VN-A", valid_from=t0, valid_until=t0 + timedelta(days=365))
     early = af.issue(key, 5, at=t0 + timedelta(days=10))
     late = af.issue(key, 5, at=t0 + timedelta(days=40))
-    ring = af.Keyring([key])
+    clock = FakeClock(t0 + timedelta(days=11))  # when this verifier receives the manifests
+    ring = af.Keyring([key], clock=clock)
     ring.add_manifest(early.manifest)
+    clock.t = t0 + timedelta(days=41)
     ring.add_manifest(late.manifest)
     ring.revoke(key.key_id, at=t0 + timedelta(days=20))
     texts = [early.urls(BASE)[0], late.urls(BASE)[0], early.numbers()[1], late.numbers()[1]]
@@ -228,7 +230,7 @@ def test_expired_key_reported_from_manifest_date() -> None:
 
     late_manifest = Manifest.build(key, rogue_batch.batch_id, t0 + timedelta(days=60),
                                    None, rogue_batch.manifest.fingerprints)
-    ring = af.Keyring([key.public])
+    ring = af.Keyring([key.public], clock=FakeClock(t0 + timedelta(days=2)))
     ring.add_manifest(ok.manifest)
     ring.add_manifest(late_manifest)
     assert af.verify(ok.urls(BASE)[0], ring).ok
@@ -273,8 +275,10 @@ def test_bulk_equals_single_for_every_status() -> None:
     b2 = af.issue(key, 6, at=t0 + timedelta(days=50))
     stranger = af.IssuerKey.generate("VN-B", key_id=(key.key_id + 3) % 65536)
     sb = af.issue(stranger, 2, at=stranger.public.valid_from + timedelta(seconds=1))
-    ring = af.Keyring([key])
+    clock = FakeClock(t0 + timedelta(days=2))
+    ring = af.Keyring([key], clock=clock)
     ring.add_manifest(b1.manifest)
+    clock.t = t0 + timedelta(days=51)
     ring.add_manifest(b2.manifest)
     ring.revoke(key.key_id, at=t0 + timedelta(days=30))
     u1, u2 = b1.urls(BASE), b2.urls(BASE)

@@ -12,6 +12,7 @@ import pytest
 
 import antifake as af
 from antifake import codes as C
+from conftest import FakeClock
 
 
 def _secret_hexes(key: af.IssuerKey) -> list[str]:
@@ -170,8 +171,10 @@ def test_keyring_re_add_takes_the_new_window_but_keeps_the_revocation() -> None:
                                 valid_until=t0 + timedelta(days=365))
     early = af.issue(key, 3, at=t0 + timedelta(days=10))
     late = af.issue(key, 3, at=t0 + timedelta(days=200))
-    ring = af.Keyring([key.public])
+    clock = FakeClock(t0 + timedelta(days=11))
+    ring = af.Keyring([key.public], clock=clock)
     ring.add_manifest(early.manifest)
+    clock.t = t0 + timedelta(days=201)
     ring.add_manifest(late.manifest)
     texts = [early.urls("https://x.example")[0], late.urls("https://x.example")[0]]
     S = af.Status

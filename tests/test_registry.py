@@ -356,7 +356,11 @@ def test_same_document_twice(reg: Registry, batch: af.Batch, tmp_path: Path) -> 
     path = tmp_path / "doc.jsonld"
     path.write_text(text)
     assert reg.import_epcis(path).new == 0
-    assert reg.import_epcis(str(path)).new == 0
+    # a str is document text, never a path: a string naming a file is not read
+    with pytest.raises(af.EPCISError, match="pathlib.Path"):
+        reg.import_epcis(str(path))
+    with pytest.raises(af.EPCISError):
+        reg.import_epcis("/etc/passwd")
     g = reg.graph()
     assert g.custodian(batch[0].epc) == "DIST-07"
     # a GS1 EPC is kept under its canonical Digital Link (one node for both forms)
@@ -417,7 +421,7 @@ def test_export_import_round_trip_keeps_ids_and_state(
     want = list(reg.graph().event_ids)
     assert doc.event_ids == want
     with Registry(new_db("copy.db"), keyring=ring) as copy:
-        res = copy.import_epcis(out)
+        res = copy.import_epcis(out, trust_claims=True)  # our own export: its claims count
         assert res.event_ids == want and res.new == n
         assert copy.status(batch[7].epc).reason == "destroyed"
         assert copy.status(batch[9].epc).claim == "claimed"
@@ -996,3 +1000,51 @@ def test_register_needs_an_owner_and_status_of_containers(db: Path, ring: af.Key
         assert reg.status(case).reason == "destroyed"
         with pytest.raises(UnknownStampError, match="not a registered stamp"):
             reg.claim(case, "000-000-000")
+
+
+# ----------------------------------------------------------------------------------------
+# claims come only from the PIN check or from parties trusted for claims
+# ----------------------------------------------------------------------------------------
+def _claim_doc(epc: str, by: str, result: bool | str, days: float) -> str:
+    return dumps([af.Event.claim(epc, by=by, at=at(days), ok=result)])
+
+
+def test_imported_claim_of_an_untrusted_party_marks_nothing(reg: Registry,
+                                                            batch: af.Batch) -> None:
+    s, pins = batch[5], batch.pins()
+    # an unknown party and a known but untrusted one claim the stamp by import, and try to
+    # lock it with wrong PINs
+    for i, who in enumerate(["shop:unknown", "RET-03"]):
+        res = reg.import_epcis(_claim_doc(s.epc, who, True, 1 + i))
+        assert res.new == 1  # stored as an event
+        for k in range(6):
+            reg.import_epcis(_claim_doc(s.epc, who, False, 2 + i + k / 100))
+    reg.record(af.Event.claim(s.epc, by="RET-03", at=at(3), ok=True))
+    st = reg.status(s)
+    assert st.claim == "unclaimed" and st.wrong_pins == 0
+    assert reg.verify(s.url(BASE)).status == Status.AUTHENTIC
+    assert len(claim_events(reg, s.epc)) == 15
+    # the genuine buyer's PIN claim still wins
+    r = reg.claim(s.url(BASE), pins[5], at=at(4))
+    assert r.ok and reg.status(s).claim == "claimed"
+
+
+def test_imported_claim_of_a_trusted_party_counts(reg: Registry, batch: af.Batch) -> None:
+    s, t = batch[6], batch[7]
+    reg.add_party("svc:issuer-app", role="verifier", trusted_for_claims=True)
+    assert reg.claim_parties() == frozenset({"svc:issuer-app"})
+    reg.import_epcis(_claim_doc(s.epc, "svc:issuer-app", True, 1))
+    assert reg.status(s).claim == "claimed"
+    assert reg.verify(s.url(BASE)).status == Status.ALREADY_CLAIMED
+    reg.add_party("RET-03", trusted_for_claims=False)  # no change for others
+    reg.add_party("svc:issuer-app", role="verifier")  # None: trust kept
+    assert reg.claim_parties() == frozenset({"svc:issuer-app"})
+    # an export of another registry: its claims count only when the importer says so
+    doc = _claim_doc(t.epc, "app:elsewhere", True, 1.5)
+    reg.import_epcis(doc)
+    assert reg.status(t).claim == "unclaimed"
+    reg.add_party("svc:issuer-app", trusted_for_claims=False)  # withdrawn
+    reg.import_epcis(_claim_doc(t.epc, "svc:issuer-app", True, 2))
+    assert reg.status(t).claim == "unclaimed"
+    with pytest.raises(af.RegistryError):
+        reg.add_party("x", trusted_for_claims="yes")  # type: ignore[arg-type]

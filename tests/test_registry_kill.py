@@ -41,6 +41,7 @@ STAMPS = 25_000
 
 WORKER = textwrap.dedent('''
     import sys
+    from pathlib import Path
     import antifake as af
     from antifake.registry import Registry
 
@@ -68,7 +69,7 @@ WORKER = textwrap.dedent('''
     else:
         doc = sys.argv[3]
         from antifake.epcis.jsonld import parse_document
-        d = parse_document(doc)
+        d = parse_document(Path(doc))
         print("parsed", flush=True)
         res = reg._store_events(d.events)
         print("import", res.new, flush=True)

@@ -863,7 +863,7 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
     if p01 >= 0:
         # _parse_gs1 accepts no NUL, non-ASCII, '#', '%' or ';': where it succeeds, the rest
         # of the row holds none; where it fails, the rest is classified as below
-        if not (any_cl & (C_NUL | C_SLOW)):
+        if not (any_cl & (C_NUL | C_SLOW)) and not gtin:  # "/gtin/": a decoy key
             v = _parse_gs1(t, a, b, p01, raw, suffix, suffix_len)
             if v >= 0:
                 kind[0] = RK_GS1
@@ -883,6 +883,8 @@ cdef int _parse_row(const uint8_t *t, int32_t ln, uint8_t *kind, uint8_t *raw,
     if last_slash >= 0:
         if last_slash == b - 1:
             return 0
+        if last_slash >= a + 2 and t[last_slash - 1] == 47 and t[last_slash - 2] == 58:
+            return 0  # "scheme://host" without a path: the host is no code (the reference decides)
         a = last_slash + 1
     for i in range(a, b):
         c = t[i]
@@ -951,18 +953,20 @@ def parse_texts(texts, threads=None):
     holding the signed GS1 attributes of GS1 rows. Rows of kind ``K_SLOW`` are for the exact
     Python parser (non-ASCII, longer than 255 bytes, not text, unusual layouts).
 
-    The rows' str/bytes buffers (or "S" rows) are read inside the GIL-free kernel, so there is
-    no separate gathering pass; a list or tuple is first copied (references only) into an
-    object array that keeps every row alive until the call returns. An array is read in place:
-    another thread must not modify it during the call. Bare codes and plain code
-    URLs take a fast path (AVX2 or scalar, see ``b32_set_simd_level``); every other row, and
-    any row the fast path does not accept, goes through the generic row parser."""
-    return _parse_texts(texts, threads, 1)
+    The rows are first taken, with the GIL held, into a private array (see `hold_texts`):
+    the GIL-free kernel reads only that, so no other thread can change or free a row under it
+    (cost: one new reference per row, which touches every row object once more, or a copy of
+    an "S" array: 25-140 ns a row measured on the loaded 2-core build machine, a third to a
+    half of the parse; docs/performance.md). Bare codes
+    and plain code URLs take a fast path (AVX2 or scalar, see ``b32_set_simd_level``); every
+    other row, and any row the fast path does not accept, goes through the generic row
+    parser."""
+    return _parse_texts(hold_texts(texts), threads, 1)
 
 
 def _parse_texts_generic(texts, threads=None):
     """parse_texts without the fast path: the generic row parser on every row (for tests)."""
-    return _parse_texts(texts, threads, 0)
+    return _parse_texts(hold_texts(texts), threads, 0)
 
 
 cdef inline uint64_t _be_bytes(const uint8_t *p, int n) noexcept nogil:
@@ -1030,16 +1034,53 @@ cdef inline void _emit_row(RowOut *o, Py_ssize_t j, const uint8_t *t, int32_t ln
     _decode_row(o.kind[j], raw, o, j)
 
 
+def _parse_held(held, threads=None):
+    """parse_texts of an array returned by `hold_texts` that the caller owns alone (no copy)."""
+    return _parse_texts(held, threads, 1)
+
+
+def hold_texts(texts):
+    """A private 1-D array of the rows of ``texts``, taken with the GIL held: an object array
+    holding a reference to every row (a list, tuple, object array or any sequence, read by
+    position), or a copy of an "S" array. Nothing another thread does to ``texts`` afterwards
+    (assigning, resizing, freeing rows) reaches it. ``TypeError`` for what is not a sized,
+    ordered sequence of rows (a set, a mapping, an iterator, a 0-d or 2-d array)."""
+    cdef Py_ssize_t n
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise TypeError(f"expected a 1-D array of texts, got a {texts.ndim}-D array")
+        if texts.dtype.kind == "S":
+            return np.array(texts, copy=True, order="C")
+        if texts.dtype == object:
+            src = np.ascontiguousarray(texts)
+            holder = np.empty(src.shape[0], dtype=object)
+            af_copy_refs(<PyObject **>cnp.PyArray_DATA(holder),  # a new reference per row
+                         <PyObject **>cnp.PyArray_DATA(src), src.shape[0])
+            return holder
+        return texts.astype(object)
+    if isinstance(texts, (set, frozenset, dict)) or not hasattr(texts, "__len__") \
+            or isinstance(texts, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"expected a sequence or 1-D array of texts, not {type(texts).__name__}")
+    n = len(texts)
+    holder = np.empty(n, dtype=object)
+    if type(texts) is list or type(texts) is tuple:
+        af_copy_refs(<PyObject **>cnp.PyArray_DATA(holder), PySequence_Fast_ITEMS(texts), n)
+        return holder
+    held = np.fromiter(iter(texts), dtype=object, count=n)  # by position (a pandas Series too)
+    return held
+
+
 def parse_columns(texts, threads=None):
     """parse_texts decoded in the same GIL-free pass: kind, version (uint8), key_id (int32;
     the 5-bit short id for numbers), batch_id, index (int64), serial (uint64), signature
     (n, 64), tag (n, 5), suffix (n, 41) and suffix_len, as ``decode_columns`` gives them."""
-    return _parse_texts(texts, threads, 1, 1)
+    return _parse_texts(hold_texts(texts), threads, 1, 1)
 
 
-cdef _parse_texts(texts, threads, int fast, int columns=0):
-    """parse_texts; fast=0 skips the fast path; columns=1: parse_columns."""
-    cdef Py_ssize_t n = len(texts), i
+cdef _parse_texts(holder, threads, int fast, int columns=0):
+    """parse_texts of a private array from `hold_texts`; fast=0 skips the fast path;
+    columns=1: parse_columns."""
+    cdef Py_ssize_t n = len(holder), i
     cdef RowOut out
     kind = np.zeros(n, dtype=np.uint8)
     version = np.zeros(n, dtype=np.uint8)
@@ -1075,29 +1116,18 @@ cdef _parse_texts(texts, threads, int fast, int columns=0):
     cdef PyObject **objs = NULL
     cdef const char *sbase = NULL
     cdef Py_ssize_t width = 0
-    cdef object[:] ov
-    if isinstance(texts, np.ndarray) and texts.dtype.kind == "S" and texts.ndim == 1:
-        holder = np.ascontiguousarray(texts)
+    if not (isinstance(holder, np.ndarray) and holder.ndim == 1 and holder.flags.c_contiguous
+            and (holder.dtype.kind == "S" or holder.dtype == object)):
+        raise TypeError("internal: _parse_texts needs an array from hold_texts")
+    if holder.dtype.kind == "S":
         sbase = <const char *>cnp.PyArray_DATA(holder)
         width = holder.dtype.itemsize
     else:
-        if isinstance(texts, np.ndarray) and texts.dtype == object and texts.ndim == 1:
-            holder = np.ascontiguousarray(texts)
-        else:
-            holder = np.empty(n, dtype=object)
-            if type(texts) is list or type(texts) is tuple:
-                af_copy_refs(<PyObject **>cnp.PyArray_DATA(holder),
-                             PySequence_Fast_ITEMS(texts), n)
-            else:
-                ov = holder
-                for i in range(n):
-                    ov[i] = texts[i]
         objs = <PyObject **>cnp.PyArray_DATA(holder)
 
     def work(Py_ssize_t a, Py_ssize_t b):
-        cdef Py_ssize_t j
+        cdef Py_ssize_t j, k
         cdef const uint8_t *t = NULL
-        cdef const void *z
         cdef int32_t ln
         with nogil:
             if objs != NULL:
@@ -1111,8 +1141,12 @@ cdef _parse_texts(texts, threads, int fast, int columns=0):
             else:
                 for j in range(a, b):
                     t = <const uint8_t *>(sbase + j * width)
-                    z = memchr(t, 0, width)  # an "S" row ends at its first NUL
-                    ln = <int32_t>(<const uint8_t *>z - t) if z != NULL else <int32_t>min(width, ROW)
+                    # an "S" row is its bytes without the trailing NUL padding (as numpy
+                    # returns it); a NUL inside is part of the row (MALFORMED, as verify says)
+                    k = width
+                    while k > 0 and t[k - 1] == 0:
+                        k -= 1
+                    ln = <int32_t>min(k, ROW)
                     if ln >= ROW:
                         ln = -1
                     _emit_row(O, j, t, ln, fast)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import antifake as af
-from antifake._atomic import atomic_file
+from antifake._atomic import atomic_file, create_new, read_capped
 from antifake.epcis.events import event_kind
 from antifake.log.merkle import verify_consistency
 from antifake.log.note import NoteVerifier, open_checkpoint
@@ -165,12 +165,37 @@ def _progress(args: argparse.Namespace, total: int, desc: str, unit: str = "stam
 
 
 def _open_private(path: Path, text: bool = True) -> IO[Any]:
-    """Create ``path`` with mode 0600 (print files hold PINs), truncating it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    if text:
-        return os.fdopen(fd, "w", newline="", encoding="utf-8")
-    return os.fdopen(fd, "wb")
+    """Create ``path`` new with mode 0600 (print files hold PINs): a stale file of a crashed run
+    is removed first (unlink never follows a link), then ``O_EXCL|O_NOFOLLOW`` refuses any
+    file or symbolic link planted at that name meanwhile."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    try:
+        if text:
+            return create_new(path, "w", private=True, newline="", encoding="utf-8")
+        return create_new(path, "wb", private=True)
+    except FileExistsError:
+        raise CLIError(f"{path} appeared while it was being created: refusing to write it",
+                       EXIT_FILE) from None
+
+
+def _new_output(args: argparse.Namespace, path: str | os.PathLike[str], what: str,
+                private: bool = False) -> IO[Any]:
+    """A text file to write, refused when it exists and ``--force`` was not given (a symbolic
+    link at that name is never followed)."""
+    p = Path(path)
+    force = bool(getattr(args, "force", False))
+    try:
+        return create_new(p, "w", private=private, force=force, newline="", encoding="utf-8")
+    except FileExistsError:
+        raise CLIError(f"{p} exists: pick another {what} or add --force", EXIT_FILE) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write {p}: {exc.strerror}", EXIT_FILE) from None
+
+
+def _refuse_existing(args: argparse.Namespace, path: str | os.PathLike[str], what: str) -> None:
+    if not getattr(args, "force", False) and os.path.lexists(path):
+        raise CLIError(f"{path} exists: pick another {what} or add --force", EXIT_FILE)
 
 
 def _need_file(path: str | os.PathLike[str], what: str) -> Path:
@@ -204,6 +229,37 @@ def _passphrase(args: argparse.Namespace, purpose: str, confirm: bool = False) -
     if confirm and getpass.getpass("repeat the passphrase: ").encode() != first:
         raise CLIError("the passphrases differ: run the command again")
     return first
+
+
+def _pin(args: argparse.Namespace) -> str | None:
+    """The PIN to check: ``--pin-file`` (``-`` for stdin), ``--ask-pin`` (terminal prompt, or
+    stdin's first line), or the deprecated ``--pin VALUE`` (visible to other users in the
+    process list and kept in shell history: warned about)."""
+    given = [o for o in ("pin", "pin_file", "ask_pin") if getattr(args, o, None)]
+    if len(given) > 1:
+        raise CLIError("give the PIN one way: --pin-file FILE or --ask-pin")
+    if getattr(args, "pin", None):
+        print("warning: --pin VALUE puts the PIN in the process list and shell history; use "
+              "--pin-file FILE or --ask-pin", file=sys.stderr)
+        return str(args.pin)
+    if getattr(args, "pin_file", None):
+        if args.pin_file == "-":
+            line = sys.stdin.readline(256)
+        else:
+            p = _need_file(args.pin_file, "PIN file")
+            try:
+                line = read_capped(p, 4096).decode("utf-8", "replace")
+            except ValueError:
+                raise CLIError(f"PIN file {p} is too large", EXIT_FILE) from None
+        pin = line.strip().splitlines()[0] if line.strip() else ""
+        if not pin:
+            raise CLIError("the PIN file is empty: put the PIN on its first line")
+        return pin
+    if getattr(args, "ask_pin", False):
+        if sys.stdin.isatty():
+            return getpass.getpass("scratch-off PIN: ").strip()
+        return sys.stdin.readline(256).strip()
+    return None
 
 
 def _key_file_info(path: Path) -> dict[str, Any]:
@@ -302,13 +358,15 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise CLIError(f"{out} exists: losing a key file is not undoable; pick another -o or "
                        "add --force", EXIT_FILE)
+    _refuse_existing(args, pub_out, "--pub-out")
     if not out.parent.is_dir():
         raise CLIError(f"directory {out.parent} does not exist", EXIT_FILE)
     key = af.IssuerKey.generate(args.issuer, key_id=args.key_id, valid_from=args.valid_from,
                                 valid_until=args.valid_until)
     pw = None if args.no_passphrase else _passphrase(args, f"new key file {out}", confirm=True)
     key.save(out, passphrase=pw, kdf=args.kdf)
-    pub_out.write_text(key.public.to_json() + "\n")
+    with _new_output(args, pub_out, "--pub-out") as f:
+        f.write(key.public.to_json() + "\n")
     pub = key.public
     res = {"key_file": str(out), "public_file": str(pub_out), "issuer": pub.issuer,
            "key_id": pub.key_id, "fingerprint": pub.fingerprint, "sealed": pw is not None,
@@ -336,7 +394,8 @@ def cmd_pubkey(args: argparse.Namespace) -> int:
         pub = _load_key(args, p).key.public
     text = pub.to_json()
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        with _new_output(args, args.out, "-o") as f:
+            f.write(text + "\n")
         _note(args, f"wrote {args.out}")
     if args.json:
         _emit_json(pub.to_dict())
@@ -607,8 +666,12 @@ def _stamp_json(stamp: af.Stamp | None) -> dict[str, Any] | None:
 def cmd_verify(args: argparse.Namespace) -> int:
     if not (args.codes or args.file or args.image):
         raise CLIError("nothing to verify: give codes, --file FILE or --image FILE")
-    if args.pin and len(args.codes) + len(args.image or []) != 1:
-        raise CLIError("--pin checks one stamp: give exactly one code or image")
+    pin = _pin(args)
+    if pin is not None and len(args.codes) + len(args.image or []) != 1:
+        raise CLIError("a PIN checks one stamp: give exactly one code or image")
+    args.pin_value = pin
+    if args.out:
+        _refuse_existing(args, args.out, "--out")
     ring = _keyring(args)
     reg = _open_registry(args, "verify --db", ring=ring) if args.db else None
     try:
@@ -623,8 +686,8 @@ def _verify(args: argparse.Namespace, ring: af.Keyring, reg: Any) -> int:
     errors: list[dict[str, str]] = []
 
     def check(text: str) -> af.Verdict:
-        if args.pin:
-            return af.verify_pin(text, args.pin, ring)
+        if args.pin_value is not None:
+            return af.verify_pin(text, args.pin_value, ring)
         return reg.verify(text) if reg is not None else af.verify(text, ring)
 
     def one(text: str, source: str) -> None:
@@ -667,7 +730,7 @@ def _verify(args: argparse.Namespace, ring: af.Keyring, reg: Any) -> int:
     code = EXIT_FOUND if not all_ok else (EXIT_USAGE if errors or not rows else EXIT_OK)
 
     if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
+        with _new_output(args, args.out, "--out") as f:
             w = csv.writer(f)
             w.writerow(["source", "input", "status", "ok", "reason"])
             for r in rows:
@@ -846,10 +909,15 @@ def cmd_import_epcis(args: argparse.Namespace) -> int:
 
 
 def cmd_export_epcis(args: argparse.Namespace) -> int:
+    _refuse_existing(args, args.out, "output file")
     reg = _open_registry(args, "export-epcis")
     try:
         since = _time_arg(args.since, "--since")
-        out = reg.export_epcis(args.out, since=since)
+        try:
+            out = reg.export_epcis(args.out, since=since, overwrite=bool(args.force))
+        except FileExistsError:
+            raise CLIError(f"{args.out} exists: pick another output file or add --force",
+                           EXIT_FILE) from None
     finally:
         _close(reg)
     res: dict[str, Any] = {"file": args.out, "since": _iso(since)}
@@ -920,7 +988,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             for h in holders:
                 by[h or "(sold / unknown)"] = by.get(h or "(sold / unknown)", 0) + 1
             if args.out:
-                with open(args.out, "w", newline="", encoding="utf-8") as f:
+                with _new_output(args, args.out, "--out") as f:
                     w = csv.writer(f)
                     w.writerow(["code", "custodian"])
                     w.writerows((c, h or "") for c, h in zip(codes, holders, strict=True))
@@ -1701,6 +1769,7 @@ def _parser() -> _Parser:
     s = add("pubkey", "print the public key JSON of a key file", [pw])
     s.add_argument("keyfile", help="issuer key file (or a .pub.json to pretty-print)")
     s.add_argument("-o", "--out", default=None, help="write it to a file as well")
+    s.add_argument("--force", action="store_true", help="overwrite an existing output file")
     s.set_defaults(func=cmd_pubkey)
 
     s = add("issue", "issue a batch: print file (Parquet, CSV), manifest, batch file, QR images",
@@ -1740,8 +1809,14 @@ def _parser() -> _Parser:
                    help="codes file: one a line, or a CSV ('-' reads stdin)")
     s.add_argument("--column", default=None, help="CSV column holding the codes (name or 1-based)")
     s.add_argument("--image", action="append", metavar="FILE", help="QR image (PNG, JPEG, ...)")
-    s.add_argument("--pin", default=None, help="check this scratch-off PIN (needs --key)")
+    s.add_argument("--ask-pin", action="store_true",
+                   help="check a scratch-off PIN (needs --key): asked on the terminal, or the "
+                        "first line of stdin when it is not a terminal")
+    s.add_argument("--pin-file", default=None, metavar="FILE",
+                   help="check the scratch-off PIN on the first line of FILE ('-': stdin)")
+    s.add_argument("--pin", default=None, help=argparse.SUPPRESS)  # deprecated: in argv
     s.add_argument("--out", default=None, help="write every row's verdict to this CSV")
+    s.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     s.add_argument("--all", action="store_true", help="list every row, not only failures")
     s.set_defaults(func=cmd_verify)
 
@@ -1764,6 +1839,7 @@ def _parser() -> _Parser:
             [dbp, ring])
     s.add_argument("out", help="output file (.jsonld)")
     s.add_argument("--since", default=None, help="only events at or after this ISO 8601 time")
+    s.add_argument("--force", action="store_true", help="overwrite an existing output file")
     s.set_defaults(func=cmd_export_epcis)
 
     s = add("trace", "trace queries: history, contents, recall", [])
@@ -1783,6 +1859,7 @@ def _parser() -> _Parser:
     t.add_argument("--since", default=None, help="ISO 8601 (narrows --via)")
     t.add_argument("--until", default=None, help="ISO 8601 (narrows --via)")
     t.add_argument("--out", default=None, help="write code,custodian rows to this CSV")
+    t.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     s.set_defaults(func=cmd_trace)
 
     s = add("detect", "run clone / diversion detection over the registry", [dbp, ring])

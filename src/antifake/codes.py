@@ -436,6 +436,18 @@ def _parse_gs1(text: str) -> Parsed:
 
     # the base URL is the resolver's and is not signed: judge only the Digital Link path
     start = text.find("/01/")
+    gtin_at = text.lower().find("/gtin/")
+    if gtin_at >= 0 and (start < 0 or gtin_at < start):
+        start = gtin_at
+    if start >= 0:
+        path = text[start:].partition("?")[0].partition("#")[0]
+        segs = [x for x in path.split("/") if x]
+        # the path is (AI, value) pairs from the first "/01/": a second primary key (a decoy
+        # "/01/<gtin>/10/<lot>/" before the genuine path) would be shown but not signed
+        if any(unquote(a).lower() in ("01", "gtin") for a in segs[2::2]):
+            raise ParseFailure("MALFORMED", "the GS1 stamp URL names a GTIN (AI 01) twice")
+    if "?" in text and "#" not in text:
+        text = text.rstrip("&")  # an empty trailing parameter ("...&s=...&", "&&") is nothing
     link = parse_digital_link("https://resolver.invalid" + text[start:] if start >= 0 else text)
     query = text.partition("?")[2].partition("#")[0]
     if sum(1 for part in re.split("[&;]", query) if unquote(part.split("=", 1)[0]) in "sS") > 1:

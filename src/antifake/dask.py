@@ -39,7 +39,6 @@ event id) after the context's events).
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import warnings
 from collections.abc import Iterable
@@ -49,9 +48,6 @@ from typing import Any
 import numpy as np
 
 from antifake.errors import AntifakeError
-from antifake.keys import IssuerPublicKey
-from antifake.manifest import Manifest
-from antifake.timeutil import parse_time, to_iso
 from antifake.trust import Keyring
 
 __all__ = [
@@ -122,53 +118,19 @@ def _cached(digest: str, build: Any) -> Any:
 # keyrings on workers
 # ----------------------------------------------------------------------------------------
 def keyring_payload(ring: Keyring) -> bytes:
-    """The public part of a keyring as bytes: public keys, revocation times, manifests."""
+    """The public part of a keyring as bytes: public keys, revocation times, manifests with
+    the times the keyring first saw them (the keyring file format, see `Keyring.to_bytes`)."""
     if not isinstance(ring, Keyring):
         raise DaskError(f"expected an antifake Keyring, not {type(ring).__name__}")
-    keys = []
-    blobs: list[bytes] = []
-    for st in ring.states():
-        mans = []
-        for batch_id in sorted(st.manifests):
-            mans.append(len(blobs))
-            blobs.append(st.manifests[batch_id].to_bytes())
-        keys.append({"public": st.public.to_dict(), "manifests": mans,
-                     "revoked_at": None if st.revoked_at is None else to_iso(st.revoked_at)})
-    head = json.dumps({"format": "antifake-keyring-public", "version": 1, "keys": keys},
-                      separators=(",", ":")).encode()
-    parts = [len(head).to_bytes(4, "big"), head]
-    for b in blobs:
-        parts += [len(b).to_bytes(8, "big"), b]
-    return b"".join(parts)
+    return ring.to_bytes()
 
 
 def keyring_from_payload(payload: bytes) -> Keyring:
-    """Inverse of `keyring_payload` (manifest signatures are checked again); cached
-    per process, so each worker builds it once."""
+    """Inverse of `keyring_payload` (manifest signatures are checked again, first-seen
+    times kept, so a worker judges revocation exactly as the client); cached per process,
+    so each worker builds it once."""
     digest = "ring:" + hashlib.blake2b(payload, digest_size=16).hexdigest()
-
-    def build() -> Keyring:
-        n = int.from_bytes(payload[:4], "big")
-        head = json.loads(payload[4: 4 + n])
-        if head.get("format") != "antifake-keyring-public":
-            raise DaskError("not a keyring payload")
-        blobs: list[bytes] = []
-        off = 4 + n
-        while off < len(payload):
-            m = int.from_bytes(payload[off: off + 8], "big")
-            blobs.append(payload[off + 8: off + 8 + m])
-            off += 8 + m
-        ring = Keyring()
-        for k in head["keys"]:
-            pub = IssuerPublicKey.from_dict(k["public"])
-            ring.add(pub)
-            for i in k["manifests"]:
-                ring.add_manifest(Manifest.from_bytes(blobs[i]))
-            if k["revoked_at"] is not None:
-                ring.revoke(pub.key_id, at=parse_time(k["revoked_at"]), issuer=pub.issuer)
-        return ring
-
-    return _cached(digest, build)
+    return _cached(digest, lambda: Keyring.from_bytes(payload))
 
 
 def _verify_block(block: Any, payload: Any, threads: int) -> np.ndarray:

@@ -15,6 +15,9 @@ __all__ = [
     "WrongPassphrase",
     "KeyringError",
     "ManifestError",
+    "ManifestConflict",
+    "UnprovenManifest",
+    "InputTooLarge",
     "IssueError",
     "GS1Error",
     "EPCISError",
@@ -52,6 +55,20 @@ class KeyringError(InvalidKey):
 
 class ManifestError(AntifakeError, ValueError):
     """A batch manifest is malformed, tampered with, or signed by an untrusted key."""
+
+
+class ManifestConflict(ManifestError):
+    """The keyring already holds a different manifest for this key and batch (manifests are
+    never replaced: a second one for a batch means the key was used by someone else)."""
+
+
+class UnprovenManifest(ManifestError):
+    """A manifest reached the keyring after its key was revoked or its validity window ended,
+    without proof that it existed before then."""
+
+
+class InputTooLarge(FormatError):
+    """An input (file, string, number) is larger than antifake accepts for its kind."""
 
 
 class IssueError(AntifakeError, ValueError):

@@ -26,7 +26,7 @@ import nacl.pwhash
 import nacl.secret
 import nacl.signing
 
-from antifake._atomic import atomic_file
+from antifake._atomic import atomic_file, read_capped
 from antifake.codes import MAX_BATCH_ID, MAX_KEY_ID, short_key_id
 from antifake.errors import InvalidKey, KeyFileError, WrongPassphrase
 from antifake.timeutil import parse_time, to_iso
@@ -39,6 +39,12 @@ FILE_CONTEXT = "antifake 2026-11 key-file metadata MAC v1"
 FILE_FORMAT = "antifake-issuer-key"
 PUBLIC_FORMAT = "antifake-issuer-public-key"
 DEFAULT_VALIDITY = timedelta(days=3 * 365)
+#: Largest key or public-key file read (a key file is about 1 KiB).
+MAX_KEY_FILE = 1 << 16
+#: Argon2id parameters a sealed key file may ask for: at most what the "sensitive" preset
+#: uses (opslimit 4, 1 GiB), so a crafted file cannot start a longer or larger run.
+MIN_OPS, MAX_OPS = nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE
+MIN_MEM, MAX_MEM = nacl.pwhash.argon2id.MEMLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
 _ISSUER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 _KDF = {
@@ -121,18 +127,20 @@ class IssuerPublicKey:
                 valid_from=parse_time(d["valid_from"]),
                 valid_until=parse_time(until) if until else None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, InvalidKey):
                 raise
-            raise InvalidKey(f"malformed public key: {type(exc).__name__} {exc}") from None
+            raise InvalidKey(f"malformed public key: {type(exc).__name__} {exc}"[:200]) from None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> IssuerPublicKey:
         """Parse [`to_json`][antifake.keys.IssuerPublicKey.to_json] output."""
+        if not isinstance(text, str | bytes) or len(text) > MAX_KEY_FILE:
+            raise InvalidKey("a public key is a JSON text of at most 64 KiB")
         try:
             d = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise InvalidKey(f"public key is not JSON: {exc}") from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise InvalidKey(f"public key is not JSON: {type(exc).__name__}") from None
         return cls.from_dict(d)
 
     def verify_detached(self, message: bytes, signature: bytes) -> bool:
@@ -324,14 +332,14 @@ def read_key_file(path: str | os.PathLike[str], fmt: str, fields: tuple[str, ...
     secret; returns the metadata (``format``, ``version`` and ``fields``) and the secret."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_capped(p, MAX_KEY_FILE)
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from None
-    if len(raw) > 1 << 20:
-        raise KeyFileError(f"{p} is too large to be a key file")
+    except ValueError:
+        raise KeyFileError(f"{p} is too large to be a key file") from None
     try:
         d = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise KeyFileError(f"{p} is not a key file (not JSON)") from None
     if not isinstance(d, dict) or d.get("format") != fmt:
         raise KeyFileError(f"{p} is not an {fmt} file")
@@ -344,9 +352,12 @@ def read_key_file(path: str | os.PathLike[str], fmt: str, fields: tuple[str, ...
             if passphrase is None:
                 raise WrongPassphrase(f"{p} is sealed: a passphrase is needed")
             s = d["sealed"]
-            ops, mem = int(s["opslimit"]), int(s["memlimit"])
-            if s.get("kdf") != "argon2id" or not (0 < ops <= 1 << 8 and 0 < mem <= 1 << 32):
-                raise KeyFileError(f"{p}: unsupported or unsafe KDF parameters")
+            ops, mem = s["opslimit"], s["memlimit"]
+            if (s.get("kdf") != "argon2id" or type(ops) is not int or type(mem) is not int
+                    or not (MIN_OPS <= ops <= MAX_OPS and MIN_MEM <= mem <= MAX_MEM)):
+                raise KeyFileError(
+                    f"{p}: unsupported or unsafe KDF parameters (Argon2id opslimit "
+                    f"{MIN_OPS}..{MAX_OPS}, memlimit {MIN_MEM}..{MAX_MEM} bytes)")
             salt = base64.b64decode(s["salt"], validate=True)
             box_key = nacl.pwhash.argon2id.kdf(32, bytes(passphrase), salt, opslimit=ops,
                                                memlimit=mem)

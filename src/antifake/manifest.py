@@ -41,6 +41,8 @@ FINGERPRINT_KEY = blake3.blake3(b"", derive_key_context="antifake 2026-11 manife
                                 ).digest()
 MAX_COUNT = 1 << 24
 _FIXED = struct.Struct(">BHIIqB")  # version, key_id, batch_id, count, issued_at, len(issuer)
+#: Largest manifest file: magic, header length, the longest header, 2**24 fingerprints, signature.
+MAX_FILE = 12 + 4096 + 16 * MAX_COUNT + 64
 # the shortest header: the fixed fields, an empty issuer name and the flags byte (no product)
 MIN_HEADER = _FIXED.size + 1
 
@@ -121,8 +123,16 @@ class Manifest:
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def from_bytes(cls, data: bytes, verify_with: IssuerPublicKey | None = None) -> Manifest:
-        """Parse a manifest; with ``verify_with`` a bad signature raises ManifestError."""
+    def from_bytes(cls, data: bytes | bytearray | memoryview,
+                   verify_with: IssuerPublicKey | None = None) -> Manifest:
+        """Parse a manifest (bytes, bytearray or memoryview); with ``verify_with`` a bad
+        signature raises ManifestError."""
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise ManifestError(f"a manifest is bytes, not {type(data).__name__}")
+        if len(data) > MAX_FILE:
+            raise ManifestError("too large to be a manifest")
         try:
             if data[:8] != MAGIC:
                 raise ManifestError("not an antifake manifest (bad magic)")
@@ -175,10 +185,18 @@ class Manifest:
         """Read a manifest file (see [`from_bytes`][antifake.manifest.Manifest.from_bytes])."""
         p = Path(path)
         try:
-            size = p.stat().st_size
-            if size > 12 + 4096 + 16 * MAX_COUNT + 64:
-                raise ManifestError(f"{p} is too large to be a manifest")
-            data = p.read_bytes()
+            with open(p, "rb") as f:  # reads only what the header announces (+1 byte), so a
+                head = f.read(12)     # device or a huge file cannot exhaust memory
+                if len(head) != 12 or head[:8] != MAGIC:
+                    raise ManifestError(f"{p} is not an antifake manifest (bad magic)")
+                (hlen,) = struct.unpack_from(">I", head, 8)
+                if not MIN_HEADER <= hlen <= 4096:
+                    raise ManifestError(f"{p}: manifest header length out of range")
+                header = f.read(hlen)
+                count = struct.unpack_from(">I", header, 7)[0] if len(header) >= 11 else 0
+                if count > MAX_COUNT:
+                    raise ManifestError(f"{p}: manifest count out of range")
+                data = head + header + f.read(16 * count + 64 + 1)
         except OSError as exc:
             raise ManifestError(f"cannot read manifest {p}: {exc.strerror}") from None
         return cls.from_bytes(data, verify_with)

@@ -56,7 +56,7 @@ from antifake.epcis.event_hash import (
     prehash_string,
 )
 from antifake.epcis.event_id import hash_to_id, id_to_hash
-from antifake.epcis.events import BIZ_CLAIMING, Event, event_detail, event_kind
+from antifake.epcis.events import BIZ_CLAIMING, MAX_ID_LENGTH, Event, event_detail, event_kind
 from antifake.epcis.jsonld import _rename_prefix, parse_document
 from antifake.epcis.kinds import EventKind
 from antifake.epcis.parties import custody_parties
@@ -264,14 +264,18 @@ class Registry:
     """
 
     def __init__(self, path_or_url: str | os.PathLike[str], keyring: Keyring | None = None, *,
-                 timeout: float = 30.0, synchronous: str = "full",
+                 timeout: float | None = None, synchronous: str | None = None,
                  log_key: LogKey | None = None) -> None:
         if keyring is not None and not isinstance(keyring, Keyring):
             raise RegistryError(f"keyring must be an antifake Keyring, not "
                                 f"{type(keyring).__name__}")
         self.keyring = keyring if keyring is not None else Keyring()
-        opts: dict[str, Any] = {"timeout": timeout, "synchronous": synchronous,
-                                "canonical": _canonical}
+        # unset options are left to the URL's (``sqlite:///x.db?timeout=5``), else defaults
+        opts: dict[str, Any] = {"canonical": _canonical}
+        if timeout is not None:
+            opts["timeout"] = timeout
+        if synchronous is not None:
+            opts["synchronous"] = synchronous
         self._store: Storage = open_storage(path_or_url, **opts)
         self._closed = False
         self._graph_cache: tuple[TraceColumns, TraceGraph] | None = None
@@ -334,7 +338,8 @@ class Registry:
     # -- parties ---------------------------------------------------------------------------
     def add_party(self, id: str, role: str | None = None, region: str | None = None,  # noqa: A002
                   lat: float | None = None, lon: float | None = None, *,
-                  gln: str | None = None, locations: Iterable[str] = ()) -> None:
+                  gln: str | None = None, locations: Iterable[str] = (),
+                  trusted_for_claims: bool | None = None) -> None:
         """Add a party, or update the attributes given of an existing one.
 
         ``gln`` is the party's GS1 Party GLN (``urn:epc:id:pgln:...``, a Digital Link
@@ -342,9 +347,20 @@ class Registry:
         (``urn:epc:id:sgln:...`` or ``.../414/{gln}[/254/{ext}]``): events that name any of them
         (read point, source or destination) count for this party, in the trace graph and in
         listing checks, whenever they were recorded. An identifier can belong to one party only.
-        """
+
+        ``trusted_for_claims=True``: claim events this party records or that are imported in
+        its name change claim states (a second verification service of the issuer that checks
+        PINs itself); ``False`` withdraws that trust; ``None`` leaves it as it is. Claim events
+        of any other party are stored as events but change no claim state: a claim is made
+        by this registry's PIN check ([`claim`][antifake.registry.Registry.claim]) or
+        by a party trusted for claims."""
+        if trusted_for_claims is not None and not isinstance(trusted_for_claims, bool):
+            raise RegistryError("trusted_for_claims must be True, False or None")
+        if isinstance(id, str) and len(id) > MAX_ID_LENGTH:
+            raise RegistryError(f"a party id has at most {MAX_ID_LENGTH} characters, not "
+                                f"{len(id)}")
         if not isinstance(id, str) or not id or any(ord(c) < 32 for c in id):
-            raise RegistryError(f"a party id is a non-empty string, not {id!r}")
+            raise RegistryError(f"a party id is a non-empty string, not {id!r:.200}")
         for name, v in (("role", role), ("region", region)):
             if v is not None and not isinstance(v, str):
                 raise RegistryError(f"{name} must be a string")
@@ -359,6 +375,8 @@ class Registry:
                                         None if lon is None else float(lon))
             if keys:
                 self._store.set_party_glns(pid, keys)
+            if trusted_for_claims is not None:
+                self._store.set_claim_party(id, trusted_for_claims)
 
     def party(self, identifier: str) -> str:
         """The party id an identifier stands for: a PGLN or SGLN some party registered
@@ -372,6 +390,11 @@ class Registry:
             return identifier
         found = self._store.party_for_gln(key) if key is not None else None
         return identifier if found is None else found
+
+    def claim_parties(self) -> frozenset[str]:
+        """The parties trusted for claims (see
+        [`add_party`][antifake.registry.Registry.add_party])."""
+        return self._store.claim_parties()
 
     # -- stamps ----------------------------------------------------------------------------
     def register(self, batch: Batch, owner: str | None = None,
@@ -453,11 +476,11 @@ class Registry:
             evs.append(e)
         return self._store_events(evs)
 
-    def _store_events(self, evs: list[Event]) -> ImportResult:
+    def _store_events(self, evs: list[Event], trust_claims: bool = False) -> ImportResult:
         rows = [self._row(e) for e in evs]  # hashing before taking the write lock
         with self._write():
             ins = self._insert_events(rows)
-            self._apply(evs, rows, ins)
+            self._apply(evs, rows, ins, pin_checked=trust_claims)
         return ImportResult([e.event_id for e in evs], sum(1 for i in ins if i.new))
 
     def _row(self, e: Event) -> EventRow:
@@ -469,13 +492,22 @@ class Registry:
                         e.epcs, e.parent, by, src, dst, e.lat, e.lon,
                         None if ns == _DEFAULT_NS else ns, detail=event_detail(e))
 
-    def _apply(self, evs: list[Event], rows: list[EventRow], ins: list[Inserted]) -> None:
-        """Lifecycle and claim effects of the new events, in order (inside the transaction)."""
+    def _apply(self, evs: list[Event], rows: list[EventRow], ins: list[Inserted],
+               pin_checked: bool = False) -> None:
+        """Lifecycle and claim effects of the new events, in order (inside the transaction).
+        A claim event changes a claim state only when this registry checked its PIN
+        (``pin_checked``) or its party is trusted for claims."""
         cache: dict[int, NodeState] = {}
+        trusted: frozenset[str] | None = None
         for e, r, i in zip(evs, rows, ins, strict=True):
             if not i.new or r.kind not in (EventKind.DECOMMISSION, EventKind.REACTIVATE,
                                            EventKind.CLAIM):
                 continue
+            if r.kind == EventKind.CLAIM and not pin_checked:
+                if trusted is None:
+                    trusted = self._store.claim_parties()
+                if r.by is None or r.by not in trusted:
+                    continue  # stored as an event, no effect on the claim state
             nodes = i.nodes or []
             missing = [n for n in nodes if n not in cache]
             if missing:
@@ -485,24 +517,30 @@ class Registry:
                 if _effect(e, r, s, node, self._store):
                     self._store.put_state(s)
 
-    def import_epcis(self, path_or_data: Any) -> ImportResult:
-        """Import an EPCIS 2.0 JSON-LD document (a path, bytes, text or a parsed dict).
+    def import_epcis(self, path_or_data: Any, *, trust_claims: bool = False) -> ImportResult:
+        """Import an EPCIS 2.0 JSON-LD document (a path as ``os.PathLike``, bytes, text as
+        ``str``, or a parsed dict).
 
         The whole document is validated first (a fault raises
         [`EPCISError`][antifake.errors.EPCISError] with its JSON path and stores nothing), then its
         events are stored in one transaction, including events about EPCs and parties this registry
-        has never seen."""
+        has never seen. Claim events change claim states only when their party is trusted for
+        claims (see [`add_party`][antifake.registry.Registry.add_party]), or for every
+        claim event with ``trust_claims=True``: for a document whose claims were checked by a
+        registry you trust as yourself (your own export, a backup)."""
         doc = parse_document(path_or_data)
-        return self._store_events(doc.events)
+        return self._store_events(doc.events, trust_claims=bool(trust_claims))
 
-    def export_epcis(self, path: str | os.PathLike[str], since: datetime | str | None = None
-                     ) -> int:
+    def export_epcis(self, path: str | os.PathLike[str], since: datetime | str | None = None,
+                     *, overwrite: bool = True) -> int:
         """Write the stored events (with ``eventTime >= since``) as one EPCIS 2.0 JSON-LD
         document, in the order they were recorded; returns how many. Importing it into
-        another registry gives the same event ids. The file is replaced atomically."""
+        another registry gives the same event ids. The file is replaced atomically;
+        ``overwrite=False`` raises ``FileExistsError`` instead when ``path`` exists."""
         since_us = None if since is None else to_micros(parse_time(since))
         count = 0
-        with atomic_file(path, "w", prefix=".export-", suffix=".jsonld", encoding="utf-8") as out, \
+        with atomic_file(path, "w", prefix=".export-", suffix=".jsonld.part", encoding="utf-8",
+                         overwrite=overwrite) as out, \
                 self._store.snapshot():
             ctx, renames, extra = self._export_context(since_us)
             head = {"@context": ctx, "type": "EPCISDocument", "schemaVersion": "2.0",
@@ -738,7 +776,7 @@ class Registry:
                                  lat=lat, lon=lon)
             row = self._row(event)
             ins = self._insert_events([row])
-            self._apply([event], [row], ins)
+            self._apply([event], [row], ins, pin_checked=True)
             after = self._store.states([r.node])[r.node]
         return ClaimResult(
             ok=result == "ok", result=result, status=status, reason=reason, epc=r.epc,

@@ -48,8 +48,12 @@ def to_micros(t: datetime | str) -> int:
 
 
 def from_micros(us: int) -> datetime:
-    """Inverse of `to_micros` (UTC)."""
-    return _EPOCH + timedelta(microseconds=int(us))
+    """Inverse of `to_micros` (UTC); [`FormatError`][antifake.errors.FormatError] outside the
+    years 1-9999 that a datetime holds."""
+    try:
+        return _EPOCH + timedelta(microseconds=int(us))
+    except OverflowError:
+        raise FormatError(f"timestamp {us} µs is out of range") from None
 
 
 _TIMESTAMP = re.compile(

@@ -24,6 +24,7 @@ import numpy.typing as npt
 import antifake._core as _core
 from antifake import codes as C
 from antifake._sodium import native_ed25519
+from antifake.errors import FormatError
 from antifake.issue import Stamp
 from antifake.manifest import FINGERPRINT_KEY, Manifest, fingerprint
 from antifake.trust import Keyring, KeyState
@@ -60,8 +61,10 @@ _REASONS = {
     Status.BAD_SIGNATURE: "the signature does not match: a forged or altered code",
     Status.BAD_TAG: "the number's tag does not match: a forged or mistyped number",
     Status.NOT_ISSUED: "validly formed but not in batch {batch}'s manifest: never issued",
-    Status.KEY_REVOKED: "the issuer key {key_id} was revoked before this batch was confirmed",
-    Status.KEY_EXPIRED: "batch {batch} is dated outside key {key_id}'s validity window",
+    Status.KEY_REVOKED: "the issuer key {key_id} was revoked before this verifier held batch "
+                        "{batch}'s manifest",
+    Status.KEY_EXPIRED: "batch {batch} is dated, or reached this verifier, outside key "
+                        "{key_id}'s validity window",
 }
 
 
@@ -112,11 +115,24 @@ def _reason(status: Status, **kw: Any) -> str:
 
 
 def _state_status(st: KeyState, manifest: Manifest | None) -> Status:
-    """Key state as seen through the batch's manifest (the stamp is already authentic)."""
-    if st.revoked_at is not None and (manifest is None or manifest.issued_at >= st.revoked_at):
+    """Key state as seen through the batch's manifest (the stamp is already authentic).
+
+    Judged on when the keyring first held the manifest (its own clock), not on the manifest's
+    ``issued_at`` alone, which the key holder chooses: a revoked key's stamps pass only
+    through manifests first seen before the revocation, and a manifest first seen after the
+    key's window (or dated outside it) gives KEY_EXPIRED. A manifest without a first-seen
+    time (put into ``KeyState.manifests`` by hand) counts as seen never: it cannot pass a
+    revoked or expired key."""
+    seen = None if manifest is None else st.first_seen.get(manifest.batch_id)
+    if st.revoked_at is not None and (manifest is None or seen is None
+                                      or seen >= st.revoked_at
+                                      or manifest.issued_at >= st.revoked_at):
         return Status.KEY_REVOKED
-    if manifest is not None and not st.public.valid_at(manifest.issued_at):
-        return Status.KEY_EXPIRED
+    if manifest is not None:
+        until = st.public.valid_until
+        if not st.public.valid_at(manifest.issued_at) or (
+                until is not None and (seen is None or seen > until)):
+            return Status.KEY_EXPIRED
     return Status.AUTHENTIC
 
 
@@ -251,17 +267,27 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     Every form is parsed natively ([`codes.parse_many`][antifake.codes.parse_many]) without a
     Python object per row: QR URLs, bare codes, GS1 Digital Link URLs and stamp numbers; odd
     inputs (and GS1 URLs that do not pass) take the exact single-text path. ``threads=None``
-    uses every core. A numpy array is read in place while the GIL is released (lists are
-    copied first): do not modify it from another thread during the call.
+    uses every core.
+
+    ``texts`` is read by position (a pandas Series too) into a private array first, with the
+    GIL held: another thread may modify or replace the input during the call without effect
+    on the result or on memory safety (each row is judged as it was at the start). That costs
+    one new reference per row (or a copy of an "S" array): measured at a third to a half of
+    the parse time (docs/performance.md). A set, a mapping, an iterator or a
+    0-d / 2-d array raise [`FormatError`][antifake.errors.FormatError].
     """
-    n = len(texts)
+    try:
+        held = _core.hold_texts(texts)
+    except TypeError as exc:
+        raise FormatError(f"verify_many: {exc}") from None
+    n = len(held)
     status = np.full(n, Status.MALFORMED, dtype=np.uint8)
     key_id = np.full(n, -1, dtype=np.int32)
     batch_id = np.full(n, -1, dtype=np.int64)
     index = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return VerifyResult(status, key_id, batch_id, index)
-    cols = C.parse_many(texts, threads)
+    cols = C.parse_many(held, threads)
     form = cols.form
     status[form == C.FORM_BAD_CHECK] = Status.BAD_CHECK_CHARACTER
     slow = form == C.FORM_SLOW
@@ -281,7 +307,7 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
     slow |= (form == C.FORM_GS1) & (status != Status.AUTHENTIC)
     for i in np.nonzero(slow)[0].tolist():
-        v = verify(texts[i], ring)
+        v = verify(held[i], ring)
         _store(v, i, status, key_id, batch_id, index)
     return VerifyResult(status, key_id, batch_id, index)
 

@@ -1120,7 +1120,12 @@ def prehash_string(
     object.
     """
     ns = namespaces_from_context(context)
-    return _prehash(_without_ignored(event, ns, ignore_fields), ns)
+    try:
+        return _prehash(_without_ignored(event, ns, ignore_fields), ns)
+    except EPCISError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits cannot be printed
+        raise EPCISError(f"the event cannot be hashed: {exc}"[:200], "$") from None
 
 
 def hash_prehash(prehash: str) -> str:

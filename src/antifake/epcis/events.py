@@ -127,6 +127,13 @@ EVENT_TYPES = (
 )
 ACTIONS = ("ADD", "OBSERVE", "DELETE")
 PARTY_PREFIX = "urn:antifake:party:"
+#: Longest EPC URI or party id accepted (GS1 EPC URIs are well under 300 characters).
+MAX_ID_LENGTH = 2048
+#: Largest magnitude of a JSON integer in an event (Python refuses to print integers of more
+#: than 4300 digits; the hash prints every number).
+MAX_JSON_INT = 10**300
+#: Largest magnitude of a quantity.
+MAX_QUANTITY = 10**300
 BIZ_LISTING = "af:listing"
 BIZ_CLAIMING = "af:claiming"
 BIZ_REACTIVATING = "af:reactivating"
@@ -268,8 +275,11 @@ def check_json(value: Any, path: str = "$", max_depth: int = 100) -> None:
         item, where, depth = stack.pop()
         if isinstance(item, str):
             _check_string(item, where)
-        elif isinstance(item, bool) or item is None or isinstance(item, int):
+        elif isinstance(item, bool) or item is None:
             continue
+        elif isinstance(item, int):
+            if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
+                raise EPCISError("integer too large (more than 300 digits)", where)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise EPCISError("numbers must be finite", where)
@@ -296,8 +306,10 @@ def _epc_of(value: Any, path: str) -> str:
         value = getattr(value, "epc", None)
         if not isinstance(value, str):
             raise EPCISError("expected an EPC URI string or an object with .epc", path)
+    if len(value) > MAX_ID_LENGTH:
+        raise EPCISError(f"EPC URI of {len(value)} characters (at most {MAX_ID_LENGTH})", path)
     if not value or not _URI_SCHEME.match(value) or _CONTROL.search(value) or " " in value:
-        raise EPCISError(f"not an EPC URI: {value!r}", path)
+        raise EPCISError(f"not an EPC URI: {value!r:.200}", path)
     return value
 
 
@@ -312,8 +324,10 @@ def _epcs_of(values: Any, path: str) -> tuple[str, ...]:
 
 
 def _party(value: Any, path: str) -> str:
+    if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+        raise EPCISError(f"party id of {len(value)} characters (at most {MAX_ID_LENGTH})", path)
     if not isinstance(value, str) or not value or _CONTROL.search(value):
-        raise EPCISError(f"not a party id: {value!r}", path)
+        raise EPCISError(f"not a party id: {value!r:.200}", path)
     return value
 
 
@@ -506,9 +520,11 @@ class Event:
             if q.quantity is not None and (
                 isinstance(q.quantity, bool)
                 or not isinstance(q.quantity, (int, float))
+                or (isinstance(q.quantity, int) and abs(q.quantity) > MAX_QUANTITY)
                 or not math.isfinite(q.quantity)
             ):
-                raise EPCISError("quantity must be a finite number", where + ".quantity")
+                raise EPCISError(f"quantity must be a finite number of magnitude at most "
+                                 f"{MAX_QUANTITY:.0e}", where + ".quantity")
             if q.uom is not None and (not isinstance(q.uom, str) or not q.uom):
                 raise EPCISError("uom must be a non-empty string", where + ".uom")
             quantities.append(q)

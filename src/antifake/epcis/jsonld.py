@@ -133,15 +133,18 @@ def _as_document(data: Any, max_bytes: int) -> tuple[Any, bool]:
     if isinstance(data, str):
         if len(data) > max_bytes:
             raise EPCISError(f"document larger than {max_bytes} bytes", "$")
-        head = data.lstrip()[:1]
-        if head not in ("{", "[", "") and len(data) < 4096 and "\n" not in data:
-            try:
-                is_file = os.path.isfile(data)
-            except (OSError, ValueError):
-                is_file = False
-            if is_file:
-                return _loads(_decode(_read_file(Path(data), max_bytes))), True
-        return _loads(data), True
+        # a str is the document's text, never a path (a path is a PathLike): whether a
+        # string is read as a file must not depend on which files happen to exist
+        try:
+            return _loads(data), True
+        except EPCISError as exc:
+            head = data.lstrip()[:1]
+            if data.strip() and head not in ("{", "[", '"') and len(data) < 4096 \
+                    and "\n" not in data:  # looks like a path: say how to pass one
+                raise EPCISError(f"{exc.detail}; a str is read as the document's JSON text, "
+                                 "pass a file path as a pathlib.Path (os.PathLike)",
+                                 exc.path) from None
+            raise
     raise EPCISError(
         f"expected bytes, str, a dict or a path, not {type(data).__name__}", "$"
     )
@@ -200,9 +203,9 @@ def parse_document(
     """Read and validate an EPCIS 2.0 JSON-LD document (``EPCISDocument`` or
     ``EPCISQueryDocument``).
 
-    ``data`` is the document's bytes or text, its parsed ``dict``, or the path of a file (a
-    ``PathLike``, or a ``str`` naming an existing file). Raises ``EPCISError`` with the JSON
-    path of the first fault.
+    ``data`` is the document's bytes or text (a ``str`` is always text), its parsed ``dict``,
+    or the path of a file as an ``os.PathLike`` (``pathlib.Path``). Raises ``EPCISError``
+    with the JSON path of the first fault.
     """
     doc, fresh = _as_document(data, max_bytes)
     if not isinstance(doc, Mapping):

@@ -43,6 +43,13 @@ __all__ = [
 ]
 
 
+def _float_or_none(v: str) -> float | None:
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
 def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:
     """A storage backend for a path or URL: a file path, ``":memory:"``, ``sqlite:///path``
     (``sqlite:///:memory:``), or ``postgresql://...`` (the PostgreSQL backend,
@@ -62,10 +69,18 @@ def open_storage(url: str | os.PathLike[str], **options: Any) -> Storage:
         path, _, query = rest.partition("?")
         for item in filter(None, query.split("&")):
             k, _, v = item.partition("=")
+            if k in options and str(options[k]) != v and not (
+                    k == "timeout" and _float_or_none(v) == options[k]):
+                raise RegistryError(f"registry URL option {k}={v!r} contradicts {k}="
+                                    f"{options[k]!r} given as an argument")
             if k == "synchronous":
                 options.setdefault("synchronous", v)
             elif k == "timeout":
-                options.setdefault("timeout", float(v))
+                secs = _float_or_none(v)
+                if secs is None or not 0 <= secs <= 86400:
+                    raise RegistryError(f"registry URL option timeout={v!r}: seconds in "
+                                        "0..86400")
+                options.setdefault("timeout", secs)
             else:
                 raise RegistryError(f"unknown registry URL option {k!r}")
         if not path:

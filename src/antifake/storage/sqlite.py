@@ -451,6 +451,19 @@ class SQLiteStorage(_SQLRows):
                                    "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def claim_parties(self) -> frozenset[str]:
+        """Party ids whose claim events change claim states (kept in ``meta``)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'claim_parties'").fetchone()
+        return frozenset(json.loads(row[0])) if row else frozenset()
+
+    def set_claim_party(self, name: str, trusted: bool) -> None:
+        self._need_tx()
+        names = set(self.claim_parties())
+        (names.add if trusted else names.discard)(name)
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES ('claim_parties', ?) ON CONFLICT (key) "
+            "DO UPDATE SET value = excluded.value", (json.dumps(sorted(names)),))
+
     def party_ids(self, names: Iterable[str]) -> dict[str, int]:
         """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
         self._need_tx()
