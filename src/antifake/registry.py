@@ -377,6 +377,8 @@ class Registry:
                 self._store.set_party_glns(pid, keys)
             if trusted_for_claims is not None:
                 self._store.set_claim_party(id, trusted_for_claims)
+        with self._graph_lock:  # party metadata is part of the snapshot
+            self._graph_cache = None
 
     def party(self, identifier: str) -> str:
         """The party id an identifier stands for: a PGLN or SGLN some party registered

@@ -18,7 +18,7 @@ from antifake.epcis.event_id import hash_ids
 from antifake.epcis.kinds import EventKind, doc_detail
 from antifake.epcis.parties import PartyAliases
 from antifake.errors import RegistryError
-from antifake.storage.abc import NodeState, StampRow, TraceColumns
+from antifake.storage.abc import EV_DTYPE, INC_DTYPE, NodeState, StampRow, TraceColumns
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list: portable and well under every limit
 _dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
@@ -194,6 +194,95 @@ class _SQLRows:
             d = doc_detail(doc)
             if d:
                 self._x("UPDATE events SET detail = ? WHERE id = ?", (d, int(eid)))
+
+    # -- the snapshot -----------------------------------------------------------------------
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        raise NotImplementedError  # each backend's read transaction
+
+    def version(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _node_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(node ids ascending, their EPCs) of every node."""
+        raise NotImplementedError
+
+    def _column_chunks(self) -> Iterator[tuple[Any, Any, int, int]]:
+        """The packed column chunks ``(events, incidences, n_events, n_inc)``."""
+        yield from self._x("SELECT events, inc, n_events, n_inc FROM columns ORDER BY id")
+
+    def graph_columns(self) -> TraceColumns:
+        """The store as columns, read in one snapshot (events in id order)."""
+        with self.snapshot():
+            version = self.version()
+            node_ids, epcs = self._node_columns()
+            prow = self._x(self._PARTY_ROWS).fetchall()
+            details = self._x(self._DETAIL_ROWS).fetchall()
+            n_ev, n_inc = (int(x) for x in self._x(
+                "SELECT coalesce(sum(n_events), 0), coalesce(sum(n_inc), 0) FROM columns"
+            ).fetchone())
+            ev = {f: np.empty(n_ev, dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
+            inc = {f: np.empty(n_inc, dtype=INC_DTYPE[f]) for f in _names(INC_DTYPE)}
+            pe = pi = 0
+            for ev_b, inc_b, ne, ni in self._column_chunks():
+                ne, ni = int(ne), int(ni)
+                a = _unpack(ev_b, EV_DTYPE, ne)
+                b = _unpack(inc_b, INC_DTYPE, ni)
+                for f in _names(EV_DTYPE):
+                    ev[f][pe: pe + ne] = a[f]
+                for f in _names(INC_DTYPE):
+                    inc[f][pi: pi + ni] = b[f]
+                pe, pi = pe + ne, pi + ni
+                del a, b, ev_b, inc_b
+            if pe != n_ev or pi != n_inc:
+                raise RegistryError("column store sizes disagree (run Registry.check())")
+            batches = self._x("SELECT id, key_id, batch_id, first_node, n FROM batches"
+                              ).fetchall()
+            exceptions = self._x("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
+                                 "JOIN batches b ON b.id = s.batch").fetchall()
+            glns = self.party_glns()
+        return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
+                                          exceptions, details), glns)
+
+    # -- parties' GS1 identifiers and claim trust ------------------------------------------
+    def _parties_changed(self) -> None:
+        """A committed change of parties that a snapshot shows (a backend whose version does
+        not follow party rows marks it here)."""
+
+    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None:
+        """Give party row ``party`` these ``(gln key, kind)`` identifiers (inside a transaction);
+        a key that names another party already raises `RegistryError`."""
+        self._need_tx()
+        for key, kind in keys:
+            row = self._x("SELECT p.name, g.party FROM party_glns g JOIN parties p "
+                          "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
+            if row is not None and int(row[1]) != party:
+                raise RegistryError(f"{kind.upper()} {key} belongs to party {row[0]!r} already")
+            if self._x("INSERT INTO party_glns(key, party, kind) VALUES (?, ?, ?) "
+                       "ON CONFLICT (key) DO NOTHING", (key, party, kind)).rowcount:
+                self._parties_changed()
+
+    def party_glns(self) -> dict[str, str]:
+        """Every GS1 identifier key and the party id (name) it belongs to."""
+        return {str(k): str(n) for k, n in self._all(
+            "SELECT g.key, p.name FROM party_glns g JOIN parties p ON p.id = g.party")}
+
+    def party_for_gln(self, key: str) -> str | None:
+        """The party id (name) that has the GS1 identifier ``key``, if any."""
+        row = self._one("SELECT p.name FROM party_glns g JOIN parties p ON p.id = g.party "
+                        "WHERE g.key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def claim_parties(self) -> frozenset[str]:
+        """Party ids whose claim events change claim states (kept in ``meta``)."""
+        row = self._one("SELECT value FROM meta WHERE key = 'claim_parties'")
+        return frozenset(json.loads(row[0])) if row else frozenset()
+
+    def set_claim_party(self, name: str, trusted: bool) -> None:
+        self._need_tx()
+        names = set(self.claim_parties())
+        (names.add if trusted else names.discard)(name)
+        self._x("INSERT INTO meta(key, value) VALUES ('claim_parties', ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value", (json.dumps(sorted(names)),))
 
     def party_rows(self) -> list[tuple[Any, ...]]:
         return self._all("SELECT name, role, region, lat, lon FROM parties ORDER BY id")

@@ -76,13 +76,11 @@ from antifake.errors import RegistryError
 from antifake.storage._sql import (
     _concat,
     _dump_json,
-    _graph_arrays,
     _now_us,
     _pack,
     _SQLRows,
     _unpack,
     _with_list,
-    fold_parties,
 )
 from antifake.storage.abc import (
     EV_DTYPE,
@@ -93,7 +91,6 @@ from antifake.storage.abc import (
     Inserted,
     NodeState,
     Suspicion,
-    TraceColumns,
 )
 
 try:
@@ -553,43 +550,8 @@ class PostgresStorage(_SQLRows):
         self._pending_parties[name] = pid
         return pid
 
-    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None:
-        """Give party row ``party`` these ``(gln key, kind)`` identifiers (inside a transaction);
-        a key that names another party already raises `RegistryError`."""
-        self._need_tx()
-        for key, kind in keys:
-            row = self._db.execute("SELECT p.name, g.party FROM party_glns g JOIN parties p "
-                                   "ON p.id = g.party WHERE g.key = %s", (key,)).fetchone()
-            if row is not None and int(row[1]) != party:
-                raise RegistryError(f"{kind.upper()} {key} belongs to party {row[0]!r} already")
-            if self._db.execute("INSERT INTO party_glns(key, party, kind) VALUES (%s, %s, %s) "
-                                "ON CONFLICT (key) DO NOTHING", (key, party, kind)).rowcount:
-                self._dirty = True  # the graph's parties change
-
-    def party_glns(self) -> dict[str, str]:
-        """Every GS1 identifier key and the party id (name) it belongs to."""
-        with self.snapshot():
-            return {str(k): str(n) for k, n in self._db.execute(
-                "SELECT g.key, p.name FROM party_glns g JOIN parties p ON p.id = g.party")}
-
-    def party_for_gln(self, key: str) -> str | None:
-        """The party id (name) that has the GS1 identifier ``key``, if any."""
-        row = self._one("SELECT p.name FROM party_glns g JOIN parties p ON p.id = g.party "
-                        "WHERE g.key = %s", (key,))
-        return None if row is None else str(row[0])
-
-    def claim_parties(self) -> frozenset[str]:
-        """Party ids whose claim events change claim states (kept in ``meta``)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'claim_parties'").fetchone()
-        return frozenset(json.loads(row[0])) if row else frozenset()
-
-    def set_claim_party(self, name: str, trusted: bool) -> None:
-        self._need_tx()
-        names = set(self.claim_parties())
-        (names.add if trusted else names.discard)(name)
-        self._db.execute(
-            "INSERT INTO meta(key, value) VALUES ('claim_parties', %s) ON CONFLICT (key) "
-            "DO UPDATE SET value = excluded.value", (json.dumps(sorted(names)),))
+    def _parties_changed(self) -> None:
+        self._dirty = True  # the commit bumps the version: the graph's parties change
 
     def party_ids(self, names: Iterable[str]) -> dict[str, int]:
         """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
@@ -1018,51 +980,26 @@ class PostgresStorage(_SQLRows):
             epcs[:] = [r[0] for r in db.execute("SELECT epc FROM nodes ORDER BY id")]
         return epcs
 
-    def graph_columns(self) -> TraceColumns:
-        """The store as columns, read in one snapshot (events in id order)."""
-        with self.snapshot():
-            db = self._db
-            version = self.version()
-            n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
-            n_nodes = int(n_nodes)
-            if n_nodes == (max_node or 0):
-                node_ids = np.arange(1, n_nodes + 1, dtype=np.int64)
-            else:
-                blob = db.execute("SELECT array_send(array_agg(id ORDER BY id)) FROM nodes",
-                                  binary=True).fetchone()[0]
-                node_ids = _int8_array(blob, n_nodes)
-            epcs = self._epcs(n_nodes)
-            prow = db.execute(self._PARTY_ROWS).fetchall()
-            details = db.execute(self._DETAIL_ROWS).fetchall()
-            n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
-                                     "coalesce(sum(n_inc), 0) FROM columns").fetchone()
-            n_ev, n_inc = int(n_ev), int(n_inc)
-            ev = {f: np.empty(n_ev, dtype=_EV_TYPES[f]) for f in _EV_NAMES}
-            inc = {f: np.empty(n_inc, dtype=_INC_TYPES[f]) for f in _INC_NAMES}
-            pe = pi = 0
-            with db.cursor(name="af_columns", binary=True) as cur:
-                cur.itersize = 4
-                cur.execute("SELECT events, inc, n_events, n_inc FROM columns ORDER BY "
-                            "first_event, id")
-                for ev_b, inc_b, ne, ni in cur:
-                    ne, ni = int(ne), int(ni)
-                    a = _unpack(ev_b, EV_DTYPE, ne)
-                    b = _unpack(inc_b, INC_DTYPE, ni)
-                    for f in _EV_NAMES:
-                        ev[f][pe: pe + ne] = a[f]
-                    for f in _INC_NAMES:
-                        inc[f][pi: pi + ni] = b[f]
-                    pe, pi = pe + ne, pi + ni
-                    del a, b, ev_b, inc_b
-            if pe != n_ev or pi != n_inc:
-                raise RegistryError("column store sizes disagree (run Registry.check())")
-            batches = db.execute("SELECT id, key_id, batch_id, first_node, n FROM batches"
-                                 ).fetchall()
-            exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
-                                    "JOIN batches b ON b.id = s.batch").fetchall()
-            glns = self.party_glns()
-        return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
-                                          exceptions, details), glns)
+    def _node_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        db = self._db
+        n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
+        n_nodes = int(n_nodes)
+        if n_nodes == (max_node or 0):
+            node_ids = np.arange(1, n_nodes + 1, dtype=np.int64)
+        else:
+            blob = db.execute("SELECT array_send(array_agg(id ORDER BY id)) FROM nodes",
+                              binary=True).fetchone()[0]
+            node_ids = _int8_array(blob, n_nodes)
+        return node_ids, self._epcs(n_nodes)
+
+    def _column_chunks(self) -> Iterator[tuple[Any, Any, int, int]]:
+        # a server-side cursor: one chunk in memory at a time; chunks of concurrent writers
+        # may commit out of event order (the assembler sorts)
+        with self._db.cursor(name="af_columns", binary=True) as cur:
+            cur.itersize = 4
+            cur.execute("SELECT events, inc, n_events, n_inc FROM columns ORDER BY "
+                        "first_event, id")
+            yield from cur
 
     def version(self) -> tuple[int, ...]:
         """A counter bumped by every commit that adds events, nodes or party identifiers."""

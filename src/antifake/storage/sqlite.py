@@ -74,14 +74,12 @@ from antifake.storage._sql import (
     _chunks,
     _concat,
     _dump_json,
-    _graph_arrays,
     _names,
     _now_us,
     _pack,
     _SQLRows,
     _unpack,
     _with_list,
-    fold_parties,
 )
 from antifake.storage.abc import (
     CHUNK_CAP,
@@ -93,7 +91,6 @@ from antifake.storage.abc import (
     Inserted,
     NodeState,
     Suspicion,
-    TraceColumns,
 )
 
 __all__ = ["APPLICATION_ID", "SQLiteStorage"]
@@ -425,44 +422,6 @@ class SQLiteStorage(_SQLRows):
         pid = int(self._db.execute("SELECT id FROM parties WHERE name = ?", (name,)).fetchone()[0])
         self._pending_parties[name] = pid
         return pid
-
-    def set_party_glns(self, party: int, keys: Sequence[tuple[str, str]]) -> None:
-        """Give party row ``party`` these ``(gln key, kind)`` identifiers (inside a transaction);
-        a key that names another party already raises `RegistryError`."""
-        self._need_tx()
-        for key, kind in keys:
-            row = self._db.execute("SELECT p.name, g.party FROM party_glns g JOIN parties p "
-                                   "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
-            if row is not None and int(row[1]) != party:
-                raise RegistryError(f"{kind.upper()} {key} belongs to party {row[0]!r} already")
-            self._db.execute("INSERT INTO party_glns(key, party, kind) VALUES (?, ?, ?) "
-                             "ON CONFLICT(key) DO NOTHING", (key, party, kind))
-
-    def party_glns(self) -> dict[str, str]:
-        """Every GS1 identifier key and the party id (name) it belongs to."""
-        with self.snapshot():
-            return {k: n for k, n in self._db.execute(
-                "SELECT g.key, p.name FROM party_glns g JOIN parties p ON p.id = g.party")}
-
-    def party_for_gln(self, key: str) -> str | None:
-        """The party id (name) that has the GS1 identifier ``key``, if any."""
-        with self.snapshot():
-            row = self._db.execute("SELECT p.name FROM party_glns g JOIN parties p "
-                                   "ON p.id = g.party WHERE g.key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def claim_parties(self) -> frozenset[str]:
-        """Party ids whose claim events change claim states (kept in ``meta``)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'claim_parties'").fetchone()
-        return frozenset(json.loads(row[0])) if row else frozenset()
-
-    def set_claim_party(self, name: str, trusted: bool) -> None:
-        self._need_tx()
-        names = set(self.claim_parties())
-        (names.add if trusted else names.discard)(name)
-        self._db.execute(
-            "INSERT INTO meta(key, value) VALUES ('claim_parties', ?) ON CONFLICT (key) "
-            "DO UPDATE SET value = excluded.value", (json.dumps(sorted(names)),))
 
     def party_ids(self, names: Iterable[str]) -> dict[str, int]:
         """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
@@ -819,50 +778,21 @@ class SQLiteStorage(_SQLRows):
         return n
 
     # -- bulk ------------------------------------------------------------------------------
-    def graph_columns(self) -> TraceColumns:
-        """The store as columns, read in one snapshot."""
-        with self.snapshot():
-            db = self._db
-            version = self.version()
-            n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
-            n_nodes = int(n_nodes)
-            if n_nodes == (max_node or 0):
-                node_ids = np.arange(1, n_nodes + 1, dtype=np.int64)
-                cur = db.execute("SELECT epc FROM nodes ORDER BY id")
-                epcs = np.empty(n_nodes, dtype=object)
-                epcs[:] = [r[0] for r in cur.fetchall()]
-            else:
-                rows = db.execute("SELECT id, epc FROM nodes ORDER BY id").fetchall()
-                node_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                epcs = np.empty(len(rows), dtype=object)
-                epcs[:] = [r[1] for r in rows]
-                del rows
-            prow = db.execute(self._PARTY_ROWS).fetchall()
-            details = db.execute(self._DETAIL_ROWS).fetchall()
-            n_ev, n_inc = db.execute("SELECT coalesce(sum(n_events), 0), "
-                                     "coalesce(sum(n_inc), 0) FROM columns").fetchone()
-            ev = {f: np.empty(int(n_ev), dtype=EV_DTYPE[f]) for f in _names(EV_DTYPE)}
-            inc = {f: np.empty(int(n_inc), dtype=INC_DTYPE[f]) for f in _names(INC_DTYPE)}
-            pe = pi = 0
-            for ev_b, inc_b, ne, ni in db.execute(
-                    "SELECT events, inc, n_events, n_inc FROM columns ORDER BY id"):
-                a = _unpack(ev_b, EV_DTYPE, int(ne))
-                b = _unpack(inc_b, INC_DTYPE, int(ni))
-                for f in _names(EV_DTYPE):
-                    ev[f][pe: pe + ne] = a[f]
-                for f in _names(INC_DTYPE):
-                    inc[f][pi: pi + ni] = b[f]
-                pe, pi = pe + ne, pi + ni
-                del a, b, ev_b, inc_b
-            if pe != n_ev or pi != n_inc:
-                raise RegistryError("column store sizes disagree (run Registry.check())")
-            batches = db.execute("SELECT id, key_id, batch_id, first_node, n FROM batches"
-                                 ).fetchall()
-            exceptions = db.execute("SELECT s.node, b.key_id, b.batch_id FROM stamp_nodes s "
-                                    "JOIN batches b ON b.id = s.batch").fetchall()
-            glns = self.party_glns()
-        return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
-                                          exceptions, details), glns)
+    def _node_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        db = self._db
+        n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()
+        n_nodes = int(n_nodes)
+        if n_nodes == (max_node or 0):
+            node_ids = np.arange(1, n_nodes + 1, dtype=np.int64)
+            cur = db.execute("SELECT epc FROM nodes ORDER BY id")
+            epcs = np.empty(n_nodes, dtype=object)
+            epcs[:] = [r[0] for r in cur.fetchall()]
+        else:
+            rows = db.execute("SELECT id, epc FROM nodes ORDER BY id").fetchall()
+            node_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            epcs = np.empty(len(rows), dtype=object)
+            epcs[:] = [r[1] for r in rows]
+        return node_ids, epcs
 
     def version(self) -> tuple[int, ...]:
         """(last event row, last node row, party identifiers): changes whenever the graph
