@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,8 @@ class _SQLRows:
     _canonical: Callable[[str], str | None] | None
     _ctx_cache: dict[str, int]  # context ids committed
     _pending_ctx: dict[str, int]  # context ids of the open transaction
+    _party_cache: dict[str, int]  # party row ids committed
+    _pending_parties: dict[str, int]  # party row ids of the open transaction
     #: the driver's exception classes, turned into RegistryError by `_storage_error`
     _db_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
@@ -242,6 +244,35 @@ class _SQLRows:
             glns = self.party_glns()
         return fold_parties(_graph_arrays(version, epcs, node_ids, prow, ev, inc, batches,
                                           exceptions, details), glns)
+
+    # -- parties -----------------------------------------------------------------------------
+    def _party_rows_named(self, names: list[str]) -> list[tuple[int, str]]:
+        """``(id, name)`` of the stored parties among ``names``."""
+        raise NotImplementedError
+
+    def _create_parties(self, names: list[str]) -> dict[str, int]:
+        """Create parties ``names`` (none stored); their row ids."""
+        raise NotImplementedError
+
+    def party_ids(self, names: Iterable[str]) -> dict[str, int]:
+        """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
+        self._need_tx()
+        out: dict[str, int] = {}
+        missing = []
+        for name in set(names):
+            pid = self._party_cache.get(name, self._pending_parties.get(name))
+            if pid is None:
+                missing.append(name)
+            else:
+                out[name] = pid
+        if missing:
+            out.update((str(n), int(i)) for i, n in self._party_rows_named(missing))
+            new = [n for n in missing if n not in out]
+            if new:
+                out.update(self._create_parties(new))
+            for name in missing:
+                self._pending_parties[name] = out[name]
+        return out
 
     # -- parties' GS1 identifiers and claim trust ------------------------------------------
     def _parties_changed(self) -> None:

@@ -553,36 +553,18 @@ class PostgresStorage(_SQLRows):
     def _parties_changed(self) -> None:
         self._dirty = True  # the commit bumps the version: the graph's parties change
 
-    def party_ids(self, names: Iterable[str]) -> dict[str, int]:
-        """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
-        self._need_tx()
-        out: dict[str, int] = {}
-        missing = []
-        for name in set(names):
-            pid = self._party_cache.get(name, self._pending_parties.get(name))
-            if pid is None:
-                missing.append(name)
-            else:
-                out[name] = pid
-        if not missing:
-            return out
-        db = self._db
-        for pid, name in db.execute("SELECT id, name FROM parties WHERE name = ANY(%s)",
-                                    (missing,)):
-            out[name] = int(pid)
-        new = [n for n in missing if n not in out]
-        if new:
-            # ids in SQLiteStorage's order; rows inserted in name order (no lock cycles)
-            nxt = self._alloc("parties_seq", len(new))
-            db.execute("INSERT INTO parties(id, name) SELECT * FROM unnest(%s::int[], "
-                       "%s::text[]) AS t(id, name) ORDER BY name ON CONFLICT (name) DO NOTHING",
-                       (list(range(nxt, nxt + len(new))), new))
-            for pid, name in db.execute("SELECT id, name FROM parties WHERE name = ANY(%s)",
-                                        (new,)):
-                out[name] = int(pid)
-        for name in missing:
-            self._pending_parties[name] = out[name]
-        return out
+    def _party_rows_named(self, names: list[str]) -> list[tuple[int, str]]:
+        return self._db.execute("SELECT id, name FROM parties WHERE name = ANY(%s)",
+                                (names,)).fetchall()
+
+    def _create_parties(self, names: list[str]) -> dict[str, int]:
+        # ids in SQLiteStorage's order; rows inserted in name order (no lock cycles); a
+        # concurrent writer may have created some first: their ids are read back
+        nxt = self._alloc("parties_seq", len(names))
+        self._db.execute("INSERT INTO parties(id, name) SELECT * FROM unnest(%s::int[], "
+                         "%s::text[]) AS t(id, name) ORDER BY name ON CONFLICT (name) DO NOTHING",
+                         (list(range(nxt, nxt + len(names))), names))
+        return {str(n): int(i) for i, n in self._party_rows_named(names)}
 
     # -- stamps ----------------------------------------------------------------------------
     def batch_parts(self, issuer: str, key_id: int, batch_id: int) -> list[BatchPart]:

@@ -423,32 +423,19 @@ class SQLiteStorage(_SQLRows):
         self._pending_parties[name] = pid
         return pid
 
-    def party_ids(self, names: Iterable[str]) -> dict[str, int]:
-        """Row ids of parties by name, creating the unknown ones (inside a transaction)."""
-        self._need_tx()
-        out: dict[str, int] = {}
-        missing = []
-        for name in set(names):
-            pid = self._party_cache.get(name, self._pending_parties.get(name))
-            if pid is None:
-                missing.append(name)
-            else:
-                out[name] = pid
-        for part in _chunks(missing):
+    def _party_rows_named(self, names: list[str]) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        for part in _chunks(names):
             q = ",".join("?" * len(part))
-            for pid, name in self._db.execute(
-                    f"SELECT id, name FROM parties WHERE name IN ({q})", list(part)):  # noqa: S608
-                out[name] = int(pid)
-                self._pending_parties[name] = int(pid)
-        new = [n for n in missing if n not in out]
-        if new:
-            nxt = (self._db.execute("SELECT max(id) FROM parties").fetchone()[0] or 0) + 1
-            rows = [(nxt + i, n) for i, n in enumerate(new)]
-            self._db.executemany("INSERT INTO parties(id, name) VALUES (?, ?)", rows)
-            for pid, name in rows:
-                out[name] = pid
-                self._pending_parties[name] = pid
+            out += self._db.execute(
+                f"SELECT id, name FROM parties WHERE name IN ({q})", list(part)).fetchall()  # noqa: S608
         return out
+
+    def _create_parties(self, names: list[str]) -> dict[str, int]:
+        nxt = (self._db.execute("SELECT max(id) FROM parties").fetchone()[0] or 0) + 1
+        rows = [(nxt + i, n) for i, n in enumerate(names)]
+        self._db.executemany("INSERT INTO parties(id, name) VALUES (?, ?)", rows)
+        return {n: i for i, n in rows}
 
     # -- stamps ----------------------------------------------------------------------------
     def batch_parts(self, issuer: str, key_id: int, batch_id: int) -> list[BatchPart]:
