@@ -1144,10 +1144,10 @@ def cmd_apikey(args: argparse.Namespace) -> int:
 # bench
 # ---------------------------------------------------------------------------------------
 # ---------------------------------------------------------------------------------------
-# record: the everyday events without EPCIS JSON (the rules live in antifake.cli_record)
+# record: the everyday events without EPCIS JSON (the rules live in antifake.cli.record)
 # ---------------------------------------------------------------------------------------
 def cmd_record(args: argparse.Namespace) -> int:
-    from antifake import cli_record as R
+    from antifake.cli import record as R
     from antifake.timeutil import parse_time
 
     kind = args.record_kind
@@ -1242,13 +1242,13 @@ def _add_record_parser(add: Callable[..., _Parser], common: _Parser,
 
 
 # ---------------------------------------------------------------------------------------
-# qr: images and label sheets for an existing print file or batch (antifake.cli_qr)
+# qr: images and label sheets for an existing print file or batch (antifake.cli.qr)
 # ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _qr_progress(args: argparse.Namespace, total: int, what: str
                  ) -> Iterator[Callable[[int], None]]:
     """A bar on a terminal; a line every few seconds when stderr is a pipe or a file."""
-    from antifake.cli_qr import ProgressLines
+    from antifake.cli.qr import ProgressLines
 
     if getattr(args, "quiet", False) or getattr(args, "json", False) or total <= 0:
         yield lambda k: None
@@ -1262,7 +1262,7 @@ def _qr_progress(args: argparse.Namespace, total: int, what: str
 
 
 def cmd_qr(args: argparse.Namespace) -> int:
-    from antifake import cli_qr
+    from antifake.cli import qr as cli_qr
     from antifake.labels import SheetLayout, write_sheet
 
     src = _need_file(args.source, "print file or batch")
