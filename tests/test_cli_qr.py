@@ -13,7 +13,7 @@ import pytest
 
 import antifake as af
 from antifake import cli, qr
-from antifake.cli_qr import ProgressLines
+from antifake.cli.qr import ProgressLines
 
 zxingcpp = pytest.importorskip("zxingcpp")
 Image = pytest.importorskip("PIL.Image")

@@ -12,17 +12,31 @@ few seconds (``qr: 40,000/100,000 images (40%), 2,150/s, 28 s left``).
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import csv
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import antifake as af
+from antifake.cli._common import (
+    EXIT_FILE,
+    EXIT_OK,
+    AddParser,
+    CLIError,
+    Parents,
+    _emit_json,
+    _need_file,
+    _out,
+    _progress,
+)
 from antifake.errors import FormatError
 
-__all__ = ["ProgressLines", "read_print_file", "make_images"]
+__all__ = ["ProgressLines", "read_print_file", "make_images", "cmd_qr", "add_parsers"]
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when stderr is not a terminal
 
@@ -128,3 +142,99 @@ def batch_urls(path: Path, base: str) -> tuple[list[int], list[str], Any]:
     batch = Batch.load(path)
     urls = batch.urls(base).tolist()
     return list(range(batch.index_offset, batch.index_offset + len(batch))), urls, batch
+
+
+# ---------------------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _qr_progress(args: argparse.Namespace, total: int, what: str
+                 ) -> Iterator[Callable[[int], None]]:
+    """A bar on a terminal; a line every few seconds when stderr is a pipe or a file."""
+    if getattr(args, "quiet", False) or getattr(args, "json", False) or total <= 0:
+        yield lambda k: None
+    elif sys.stderr.isatty():
+        with _progress(args, total, what, "img") as tick:
+            yield tick
+    else:
+        lines = ProgressLines(total, what)
+        yield lines
+        lines.close()
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    from antifake.labels import SheetLayout, write_sheet
+
+    src = _need_file(args.source, "print file or batch")
+    if not (args.out_dir or args.sheet):
+        raise CLIError("where to? give --out-dir DIR for image files and/or --sheet FILE.pdf|"
+                       ".svg for label sheets")
+    if src.suffix.lower() == ".npz":
+        if not args.base:
+            raise CLIError("a batch file needs --base URL (the resolver the QR codes point to)")
+        try:
+            idx, urls, _ = batch_urls(src, args.base)
+        except af.IssueError as e:
+            raise CLIError(str(e), EXIT_FILE) from None
+        numbers = None
+    else:
+        if args.base:
+            raise CLIError("--base goes with a batch file: a print file has its URLs")
+        idx, urls, numbers = read_print_file(src, args.delimiter)
+    t0 = time.perf_counter()
+    res: dict[str, Any] = {"source": str(src), "stamps": len(urls), "images": 0,
+                           "out_dir": args.out_dir, "sheets": []}
+    if args.out_dir:
+        with _qr_progress(args, len(urls), "images") as tick:
+            res["images"] = make_images(
+                urls, idx, Path(args.out_dir), source_stem(src), args.format,
+                error=args.error, scale=args.scale, border=args.border, jobs=args.jobs,
+                progress=tick)
+    if args.sheet:
+        layout = SheetLayout(page=args.page, size_mm=args.label_mm)
+        try:
+            layout.grid(numbers is not None)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        with _qr_progress(args, len(urls), "labels") as tick:
+            files = write_sheet(args.sheet, urls, numbers if not args.no_numbers else None,
+                                layout=layout, error=args.error, progress=tick)
+        res["sheets"] = [str(f) for f in files]
+    res["seconds"] = round(time.perf_counter() - t0, 3)
+    if args.json:
+        _emit_json(res)
+        return EXIT_OK
+    if args.out_dir:
+        _out(args, f"{res['images']:,} {args.format.upper()} images in {args.out_dir}")
+    if res["sheets"]:
+        first = res["sheets"][0]
+        more = f" (and {len(res['sheets']) - 1} more pages)" if len(res["sheets"]) > 1 else ""
+        _out(args, f"label sheet: {first}{more}")
+    _out(args, f"{len(urls):,} stamps in {res['seconds']:.1f} s")
+    return EXIT_OK
+
+
+def add_parsers(add: AddParser, parents: Parents) -> None:
+    """Add ``qr`` to the ``antifake`` parser."""
+    s = add("qr", "QR images (PNG, SVG) and label sheets (PDF, SVG) for a print file or batch")
+    s.add_argument("source", help="print file of 'antifake issue' (.csv, .parquet) or a batch "
+                                  "file (.npz, with --base)")
+    s.add_argument("--out-dir", default=None, help="write one image per stamp here")
+    s.add_argument("--format", default="png", choices=("png", "svg"), help="image format")
+    s.add_argument("--sheet", default=None, metavar="FILE",
+                   help="label sheets: FILE.pdf (all pages) or FILE.svg (a file per page)")
+    s.add_argument("--page", default="a4", choices=("a4", "letter"), help="sheet page size")
+    s.add_argument("--label-mm", type=float, default=20.0,
+                   help="side of a QR label with its quiet zone, in mm (default 20)")
+    s.add_argument("--no-numbers", action="store_true",
+                   help="no stamp number under the QR on sheets")
+    s.add_argument("--base", default=None, help="resolver base URL (batch files only)")
+    s.add_argument("--error", default="M", choices=("L", "M", "Q", "H"),
+                   help="error correction level (default M)")
+    s.add_argument("--scale", type=int, default=4, help="pixels per module (PNG; default 4)")
+    s.add_argument("--border", type=int, default=4, help="quiet zone in modules (default 4)")
+    s.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per core)")
+    s.add_argument("--delimiter", default=None, metavar="CHAR",
+                   help="CSV delimiter of the print file (default: sniffed)")
+    s.set_defaults(func=cmd_qr)

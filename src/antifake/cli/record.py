@@ -12,6 +12,7 @@ transaction (``Registry.record_many``): a bad row stores nothing and names its l
 
 from __future__ import annotations
 
+import argparse
 import csv
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,10 +20,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import antifake as af
+from antifake.cli._common import (
+    EXIT_OK,
+    AddParser,
+    CLIError,
+    Parents,
+    _close,
+    _emit_json,
+    _need_file,
+    _open_registry,
+    _out,
+    _Parser,
+    _time_arg,
+)
 from antifake.epcis.events import Event
 from antifake.errors import AntifakeError, FormatError
 
-__all__ = ["KINDS", "RecordError", "build_event", "read_rows", "events_from_rows", "describe"]
+__all__ = ["KINDS", "RecordError", "build_event", "read_rows", "events_from_rows", "describe",
+           "cmd_record", "add_parsers"]
 
 #: Kinds of ``antifake record`` and the fields each needs (and may take).
 KINDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -147,3 +163,101 @@ def describe(events: Sequence[Event]) -> str:
     steps = sorted({(e.biz_step or "").rpartition(":")[2] for e in events})
     return f"{len(events)} event{'s' if len(events) != 1 else ''} ({', '.join(steps)}) " \
            f"about {n} code{'s' if n != 1 else ''}"
+
+
+# ---------------------------------------------------------------------------------------
+# the command
+# ---------------------------------------------------------------------------------------
+def cmd_record(args: argparse.Namespace) -> int:
+    from antifake.timeutil import parse_time
+
+    kind = args.record_kind
+    positional = list(args.codes or [])
+    defaults: dict[str, Any] = {"by": args.by, "from": getattr(args, "from_", None),
+                                "to": args.to, "lat": args.lat, "lon": args.lon,
+                                "at": _time_arg(args.at, "--at")}
+    if kind in ("aggregate", "disaggregate") and positional:
+        defaults["parent"], defaults["children"] = positional[0], positional[1:]
+    else:
+        defaults["codes"] = positional
+    if args.csv is None and args.delimiter is not None:
+        raise CLIError("--delimiter goes with --csv FILE")
+    reg = _open_registry(args, "record")
+    try:
+        def resolve(text: str) -> str:
+            t = text.strip()
+            if t.startswith("urn:") or t.lower().startswith("https://id.gs1.org/"):
+                return t
+            try:
+                return reg.resolve(t)
+            except af.UnknownStampError as e:
+                raise RecordError(f"{t[:40]}: {e}") from None
+
+        now = datetime.now().astimezone()
+        if args.csv is not None:
+            path = _need_file(args.csv, "CSV file")
+            rows = [(f"{path}:{i}", row) for i, row in read_rows(path, args.delimiter)]
+            if not rows:
+                raise CLIError(f"{path}: no rows to record")
+        else:
+            rows = [("arguments", {})]
+        events = events_from_rows(kind, rows, defaults, resolve, now, parse_time)
+        ids = reg.record_many(events)
+        new = getattr(ids, "new", None)
+        res = {"kind": kind, "events": len(events),
+               "event_ids": [e.event_id for e in events], "new": new}
+        if args.json:
+            _emit_json(res)
+        else:
+            _out(args, f"recorded {describe(events)}"
+                       + (f"; {len(events) - new} already recorded" if new is not None
+                          and new < len(events) else ""))
+    finally:
+        _close(reg)
+    return EXIT_OK
+
+
+def add_parsers(add: AddParser, parents: Parents) -> None:
+    """Add ``record`` and its kinds to the ``antifake`` parser."""
+    common, dbp, ring = parents.common, parents.dbp, parents.ring
+    s = add("record", "record ship, receive, sell, aggregate, disaggregate or scan events "
+            "(from arguments or a CSV file)", [])
+    rsub = s.add_subparsers(dest="record_kind", metavar="KIND", parser_class=_Parser,
+                            required=True)
+    helps = {
+        "ship": ("goods leave --from for --to (custody stays with --from until received)",
+                 "codes shipped (EPCs, QR URLs, codes or stamp numbers)"),
+        "receive": ("goods arrive at --by", "codes received"),
+        "sell": ("sold to a consumer by --by", "codes sold"),
+        "aggregate": ("pack CHILD codes into PARENT (a case or pallet)", "PARENT CHILD..."),
+        "disaggregate": ("unpack PARENT (all of it, or the CHILD codes given)",
+                         "PARENT [CHILD...]"),
+        "scan": ("a verification scan of one code by --by (an app, an inspector)", "the code"),
+    }
+    for kind, (text, codes_help) in helps.items():
+        t = rsub.add_parser(kind, help=text, description=text, parents=[common, dbp, ring])
+        t.add_argument("codes", nargs="*", metavar="CODE", help=codes_help)
+        if kind == "ship" or kind == "receive":
+            t.add_argument("--from", dest="from_", default=None, metavar="PARTY",
+                           help="source party id (or its PGLN)")
+        else:
+            t.set_defaults(from_=None)
+        if kind == "ship":
+            t.add_argument("--to", default=None, metavar="PARTY", help="destination party id")
+            t.set_defaults(by=None)
+        else:
+            t.add_argument("--by", default=None, metavar="PARTY",
+                           help="party id recording it (or its PGLN / SGLN)")
+            t.set_defaults(to=None)
+        if kind == "scan":
+            t.add_argument("--lat", type=float, default=None)
+            t.add_argument("--lon", type=float, default=None)
+        else:
+            t.set_defaults(lat=None, lon=None)
+        t.add_argument("--at", default=None, help="ISO 8601 time (default now)")
+        t.add_argument("--csv", default=None, metavar="FILE",
+                       help="one event per row; columns named like the options (codes, by, "
+                            "from, to, parent, children, at, lat, lon)")
+        t.add_argument("--delimiter", default=None, metavar="CHAR",
+                       help="CSV delimiter (default: sniffed among , ; tab |)")
+    s.set_defaults(func=cmd_record)
