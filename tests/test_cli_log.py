@@ -122,3 +122,21 @@ def test_usage_errors(setup: dict, capsys) -> None:
     code, _, err = run(capsys, "evidence", "urn:antifake:none", "--db", setup["db"],
                        "--log-key", setup["key"], "-o", str(setup["d"] / "r.html"))
     assert code == 2
+
+
+def test_evidence_verify_writes_no_report_unless_asked(setup: dict, capsys, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    """'evidence verify' checks a bundle; it writes an HTML report only with -o."""
+    d, db = setup["d"], setup["db"]
+    code, _, err = run(capsys, "evidence", setup["epc"], "--db", db, "--log-key", setup["key"],
+                       "-o", str(d / "r.html"))
+    assert code == 0, err
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    code, out, _ = run(capsys, "evidence", "verify", str(d / "r.json"), "--vkey", setup["vkey"])
+    assert code == 0 and out.startswith("OK")
+    assert list(here.iterdir()) == []
+    code, _, _ = run(capsys, "evidence", "verify", str(d / "r.json"), "--vkey", setup["vkey"],
+                     "-o", "checked.html")
+    assert code == 0 and (here / "checked.html").read_text().startswith("<!DOCTYPE html>")

@@ -199,7 +199,7 @@ def _evidence_make(args: argparse.Namespace, code: str) -> int:
     from antifake.report import render_html
 
     key = _load_log_key(args)
-    out = Path(args.out)
+    out = Path(args.out or "report.html")
     bundle_path = Path(args.bundle) if args.bundle else out.with_suffix(".json")
     reg = _open(args, key)
     try:
@@ -263,8 +263,9 @@ def add_parsers(add: AddParser, parents: Parents) -> None:
     s.add_argument("target", nargs="+", metavar="CODE",
                    help="the stamp's code; or: verify BUNDLE.json")
     s.add_argument("--log-key", metavar="FILE", help="the registry's log key file")
-    s.add_argument("-o", "--out", default="report.html",
-                   help="HTML report (default report.html); the bundle goes beside it (.json)")
+    s.add_argument("-o", "--out", default=None,
+                   help="HTML report (default report.html; with 'verify', only when given); "
+                        "the bundle goes beside it (.json)")
     s.add_argument("--bundle", default=None, help="bundle file (default: OUT with .json)")
     s.add_argument("--lang", default="vi", choices=("vi", "en"), help="report language")
     s.add_argument("--detect", action="store_true",
