@@ -204,7 +204,7 @@ def test_bulk_agrees_with_single_on_fuzz_finds() -> None:
     b = af.issue(key, 3)
     num = str(b.numbers(grouped=False)[0])
     rows = [num.encode() + b"\x00tail", num.encode() + b"\x00", f"https://{num}".encode(),
-            f"https://{num[:4]}.{num[4:]}".encode(), f"{num[:4]}://{num}".encode(),
+            f"https://{num[:4]}.{num[4:]}".encode(), f"s{num[:3]}://{num}".encode(),
             f"x/{num}".encode()]
     sarr = np.array(rows, dtype="S")
     single = [int(af.verify(bytes(r), ring).status) for r in sarr]

@@ -71,7 +71,9 @@ def test_backdated_revocation_covers_manifests_seen_after_it(setup) -> None:
     assert statuses(texts_of(genuine), ring) == [S.AUTHENTIC] * 3
     # a manifest dated after R stays revoked even when seen before R (the date is a claim
     # of the key holder; both must be before R)
-    key2 = af.IssuerKey.generate("VN-B", valid_from=T0, valid_until=day(1000))
+    # another short id than key's: a keyring refuses two keys whose stamp numbers clash
+    key2 = af.IssuerKey.generate("VN-B", key_id=(key.key_id + 1) % 65536, valid_from=T0,
+                                 valid_until=day(1000))
     clock.t = day(5)
     ring.add(key2)
     future = af.issue(key2, 2, at=day(40))
@@ -117,7 +119,8 @@ def test_expired_key_judged_on_first_seen(setup) -> None:
     from dataclasses import replace
 
     clock.t = day(6)
-    key2 = af.IssuerKey.generate("VN-D", valid_from=T0, valid_until=day(300))
+    key2 = af.IssuerKey.generate("VN-D", key_id=(key.key_id + 1) % 65536, valid_from=T0,
+                                 valid_until=day(300))
     ring.add(key2.public)
     b = af.issue(key2, 2, at=day(3))
     ring.add_manifest(b.manifest)
