@@ -1240,6 +1240,17 @@ def signed_messages(bytes context, uint8_t version, const int32_t[::1] key_id,
     return out, lens
 
 
+cdef int _check_rows(const int32_t[::1] key_id, const int64_t[::1] batch,
+                     const int64_t[::1] index) except -1:
+    """Refuse a row whose key id, batch or index does not fit the stamp layout's fields."""
+    cdef Py_ssize_t i
+    for i in range(key_id.shape[0]):
+        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
+                or index[i] < 0 or index[i] > 0xFFFFFF):
+            raise ValueError(f"row {i}: key_id, batch or index out of range")
+    return 0
+
+
 def tag_messages(uint8_t domain, uint8_t version, const int32_t[::1] key_id,
                  const int64_t[::1] batch, const int64_t[::1] index):
     """(n, 10) tag (domain "N") or PIN (domain "P") messages of arbitrary rows, as
@@ -1247,10 +1258,7 @@ def tag_messages(uint8_t domain, uint8_t version, const int32_t[::1] key_id,
     cdef Py_ssize_t n = key_id.shape[0], i
     if batch.shape[0] != n or index.shape[0] != n:
         raise ValueError("row counts differ")
-    for i in range(n):
-        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
-                or index[i] < 0 or index[i] > 0xFFFFFF):
-            raise ValueError(f"row {i}: key_id, batch or index out of range")
+    _check_rows(key_id, batch, index)
     out = np.empty((n, 10), dtype=np.uint8)
     cdef uint8_t[:, ::1] m = out
     with nogil:
@@ -1338,10 +1346,7 @@ def pack_bodies(const int32_t[::1] key_id, const int64_t[::1] batch, const int64
     cdef Py_ssize_t n = key_id.shape[0], i
     if batch.shape[0] != n or index.shape[0] != n or serial.shape[0] != n:
         raise ValueError("row counts differ")
-    for i in range(n):
-        if (key_id[i] < 0 or key_id[i] > 0xFFFF or batch[i] < 0 or batch[i] > 0xFFFFFF
-                or index[i] < 0 or index[i] > 0xFFFFFF):
-            raise ValueError(f"row {i}: key_id, batch or index out of range")
+    _check_rows(key_id, batch, index)
     out = np.empty((n, 16), dtype=np.uint8)
     cdef uint8_t[:, ::1] b = out
     with nogil:
