@@ -95,5 +95,19 @@ def env() -> dict[str, str]:
     return e
 
 
+def stop_server(p: Any, timeout: float = 15) -> int | None:
+    """Stop an ``antifake serve`` process (SIGTERM, then SIGKILL) and close its pipes; its
+    exit status when it stopped on the signal."""
+    p.terminate()
+    try:
+        return p.wait(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+        p.stderr.close()
+
+
 def antifake_cmd() -> list[str]:
     return [sys.executable, "-m", "antifake.cli"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service_world import BASE, antifake_cmd, env, forge, make_world
+from service_world import BASE, antifake_cmd, env, forge, make_world, stop_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,15 +47,7 @@ def server(tmp_path: Path):
     line = p.stdout.readline().strip()
     assert line.startswith("listening on http://127.0.0.1:"), (line, p.stderr.read())
     yield w, line.removeprefix("listening on ")
-    p.terminate()
-    try:
-        p.wait(timeout=15)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
-        p.stderr.close()
+    stop_server(p)
 
 
 def test_consumer_pages_in_chromium(server, tmp_path: Path) -> None:

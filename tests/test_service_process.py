@@ -13,7 +13,14 @@ import pytest
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
-from service_world import BASE, antifake_cmd, env, forge, make_world  # noqa: E402
+from service_world import (  # noqa: E402
+    BASE,
+    antifake_cmd,
+    env,
+    forge,
+    make_world,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +42,7 @@ def server(tmp_path_factory):
     assert re.fullmatch(r"listening on http://127\.0\.0\.1:\d+", line), (line, p.stderr.read())
     root = line.removeprefix("listening on ")
     yield w, root, key
-    p.terminate()
-    try:
-        p.wait(timeout=15)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        p.stdout.close()
-        p.stderr.close()
+    stop_server(p)
 
 
 def test_every_endpoint_over_http(server) -> None:
