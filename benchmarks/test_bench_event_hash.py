@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from antifake.epcis import event_hash as eh
+from antifake.epcis._prehash_values import _canonize
 from antifake.epcis.event_hash import document_events, event_hash
 from antifake.epcis.events import Event
 
@@ -90,7 +91,7 @@ def _reference_hash(event: Any, context: Any, ignore: Any = ()) -> str:
 def _per_event(fn: Any, items: list[Any], rounds: int = 3) -> float:
     best = float("inf")
     for _ in range(rounds):
-        eh._canonize.cache_clear()
+        _canonize.cache_clear()
         t = time.perf_counter()
         for item in items:
             fn(item)
@@ -119,7 +120,7 @@ def test_event_hash_registry_shapes(benchmark, shapes) -> None:
     base = _per_event(lambda x: _reference_hash(*x), shapes)
 
     def run() -> None:
-        eh._canonize.cache_clear()
+        _canonize.cache_clear()
         for x in shapes:
             event_hash(*x)
 
@@ -134,7 +135,7 @@ def test_event_hash_conformance_events(benchmark) -> None:
     base = _per_event(lambda x: _reference_hash(x[0], x[1], x[2]), conf)
 
     def run() -> None:
-        eh._canonize.cache_clear()
+        _canonize.cache_clear()
         for e, context, ignore in conf:
             event_hash(e, context, ignore_fields=ignore)
 
@@ -147,7 +148,7 @@ def test_event_id_uncached(benchmark) -> None:
     base = _per_event(lambda e: _reference_hash(e.to_epcis(), [dict(e.namespaces)]), events)
 
     def run() -> None:
-        eh._canonize.cache_clear()
+        _canonize.cache_clear()
         for e in events:
             uncached_id(e)
 

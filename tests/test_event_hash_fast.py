@@ -20,12 +20,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
+from antifake.epcis._prehash_flat import _flat_prehash
+from antifake.epcis._prehash_values import _fast_timestamp_text, _timestamp_text
 from antifake.epcis.event_hash import (
     AF_NS,
-    _fast_timestamp_text,
-    _flat_prehash,
     _reference_prehash_string,
-    _timestamp_text,
     _without_ignored,
     document_events,
     event_hash,

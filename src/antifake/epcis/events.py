@@ -84,19 +84,18 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
-from antifake.epcis.event_hash import (
+from antifake.epcis._prehash_flat import _flat_prehash
+from antifake.epcis.cbv import (
     AF_NS,
     BIZ_STEPS,
     BIZ_TRANSACTION_TYPES,
     DISPOSITIONS,
     SOURCE_DEST_TYPES,
     STANDARD_PREFIXES,
-    _flat_prehash,
     _words,
-    event_hash,
-    hash_prehash,
     namespaces_from_context,
 )
+from antifake.epcis.event_hash import event_hash, hash_prehash
 from antifake.epcis.kinds import EventKind, detail_code, reason_of_disposition
 from antifake.errors import EPCISError
 from antifake.timeutil import parse_timestamp
