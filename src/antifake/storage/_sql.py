@@ -120,6 +120,8 @@ class _SQLRows:
     _pending_ctx: dict[str, int]  # context ids of the open transaction
     _party_cache: dict[str, int]  # party row ids committed
     _pending_parties: dict[str, int]  # party row ids of the open transaction
+    _pending_ev: Any  # event rows of the open transaction, flushed into packed columns
+    _pending_inc: Any
     #: the driver's exception classes, turned into RegistryError by `_storage_error`
     _db_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
@@ -197,9 +199,76 @@ class _SQLRows:
             if d:
                 self._x("UPDATE events SET detail = ? WHERE id = ?", (d, int(eid)))
 
+    # -- transactions -------------------------------------------------------------------------
+    #: the statements that open a write and a read transaction (each backend sets its own)
+    _BEGIN_WRITE = "BEGIN"
+    _BEGIN_READ = "BEGIN"
+
+    def _begin(self, stmt: str) -> None:
+        raise NotImplementedError  # each backend names its busy and lock errors
+
+    def _flush_columns(self) -> None:
+        raise NotImplementedError
+
+    def _before_commit(self) -> None:
+        """The last writes of a transaction, just before its COMMIT."""
+        self._flush_columns()
+
+    def _after_write(self) -> None:
+        """Forget what the transaction held pending, committed or not."""
+        self._pending_ev.clear()
+        self._pending_inc.clear()
+        self._pending_parties.clear()
+        self._pending_ctx.clear()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: ``COMMIT`` on success, ``ROLLBACK`` on any exception. Nested calls
+        join the outer transaction. What is read inside cannot change before the commit (the
+        backend's write lock or row locks)."""
+        with self._lock:
+            if self._tx == "write":
+                yield
+                return
+            if self._tx == "read":
+                raise RegistryError("internal: a write inside a read snapshot")
+            self._begin(self._BEGIN_WRITE)
+            self._tx = "write"
+            try:
+                yield
+                self._before_commit()
+                self._x("COMMIT")
+            except self._db_errors as exc:
+                self._rollback()
+                raise self._storage_error(exc) from exc
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                self._party_cache.update(self._pending_parties)
+                self._ctx_cache.update(self._pending_ctx)
+            finally:
+                self._tx = None
+                self._after_write()
+
     # -- the snapshot -----------------------------------------------------------------------
-    def snapshot(self) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError  # each backend's read transaction
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every read inside sees one committed state."""
+        with self._lock:
+            if self._tx is not None:
+                yield
+                return
+            self._begin(self._BEGIN_READ)
+            self._tx = "read"
+            try:
+                yield
+            except self._db_errors as exc:
+                raise self._storage_error(exc) from exc
+            finally:
+                self._tx = None
+                with contextlib.suppress(*self._db_errors):
+                    self._x("COMMIT")
 
     def version(self) -> tuple[int, ...]:
         raise NotImplementedError

@@ -303,58 +303,19 @@ class PostgresStorage(_SQLRows):
             raise RegistryError(f"cannot open registry {self.url!r}: {exc}") from None
 
     # -- transactions ----------------------------------------------------------------------
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write (``READ COMMITTED``; rows are locked where a rule reads and then
-        writes): ``COMMIT`` on success, ``ROLLBACK`` on any exception. Nested calls join."""
-        with self._lock:
-            if self._tx == "write":
-                yield
-                return
-            if self._tx == "read":
-                raise RegistryError("internal: a write inside a read snapshot")
-            self._begin("BEGIN ISOLATION LEVEL READ COMMITTED")
-            self._tx = "write"
-            try:
-                yield
-                self._flush_columns()
-                if self._dirty:
-                    self._db.execute("UPDATE version SET n = n + 1 WHERE id = 1")
-                self._db.execute("COMMIT")
-            except psycopg.Error as exc:
-                self._rollback()
-                raise _error(exc, self._timeout) from exc
-            except BaseException:
-                self._rollback()
-                raise
-            else:
-                self._party_cache.update(self._pending_parties)
-                self._ctx_cache.update(self._pending_ctx)
-            finally:
-                self._tx = None
-                self._dirty = False
-                self._pending_ev.clear()
-                self._pending_inc.clear()
-                self._pending_parties.clear()
-                self._pending_ctx.clear()
+    # READ COMMITTED, with rows locked where a rule reads and then writes; reads see one
+    # committed state through REPEATABLE READ.
+    _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
+    _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction (``REPEATABLE READ READ ONLY``): one committed state."""
-        with self._lock:
-            if self._tx is not None:
-                yield
-                return
-            self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            self._tx = "read"
-            try:
-                yield
-            except psycopg.Error as exc:
-                raise _error(exc, self._timeout) from exc
-            finally:
-                self._tx = None
-                with contextlib.suppress(psycopg.Error):
-                    self._db.execute("COMMIT")
+    def _before_commit(self) -> None:
+        super()._before_commit()
+        if self._dirty:  # the graph's parties or packed columns changed: readers must see it
+            self._db.execute("UPDATE version SET n = n + 1 WHERE id = 1")
+
+    def _after_write(self) -> None:
+        super()._after_write()
+        self._dirty = False
 
     def _begin(self, stmt: str) -> None:
         try:

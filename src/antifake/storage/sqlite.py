@@ -58,7 +58,6 @@ PIN) does not notice. Bulk loaders that can replay their input may pass ``synchr
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -216,56 +215,10 @@ class SQLiteStorage(_SQLRows):
                                 f" disagrees with PRAGMA user_version {SCHEMA_VERSION}")
 
     # -- transactions ----------------------------------------------------------------------
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write: ``BEGIN IMMEDIATE`` (takes the write lock first, so what is read
-        inside cannot change before the commit), ``COMMIT`` on success, ``ROLLBACK`` on any
-        exception. Nested calls join the outer transaction."""
-        with self._lock:
-            if self._tx == "write":
-                yield
-                return
-            if self._tx == "read":
-                raise RegistryError("internal: a write inside a read snapshot")
-            self._begin("BEGIN IMMEDIATE")
-            self._tx = "write"
-            try:
-                yield
-                self._flush_columns()
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise RegistryError(f"registry storage error: {exc}") from exc
-            except BaseException:
-                self._rollback()
-                raise
-            else:
-                self._party_cache.update(self._pending_parties)
-                self._ctx_cache.update(self._pending_ctx)
-            finally:
-                self._tx = None
-                self._pending_ev.clear()
-                self._pending_inc.clear()
-                self._pending_parties.clear()
-                self._pending_ctx.clear()
-
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """A read transaction: every read inside sees one committed state."""
-        with self._lock:
-            if self._tx is not None:
-                yield
-                return
-            self._begin("BEGIN")
-            self._tx = "read"
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise RegistryError(f"registry storage error: {exc}") from exc
-            finally:
-                self._tx = None
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("COMMIT")
+    # BEGIN IMMEDIATE takes the write lock first, so what is read inside cannot change before
+    # the commit.
+    _BEGIN_WRITE = "BEGIN IMMEDIATE"
+    _BEGIN_READ = "BEGIN"
 
     def _begin(self, stmt: str) -> None:
         try:
