@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,7 +18,15 @@ from antifake.epcis.event_id import hash_ids
 from antifake.epcis.kinds import EventKind, doc_detail
 from antifake.epcis.parties import PartyAliases
 from antifake.errors import RegistryError
-from antifake.storage.abc import EV_DTYPE, INC_DTYPE, NodeState, StampRow, TraceColumns
+from antifake.storage.abc import (
+    EV_DTYPE,
+    INC_DTYPE,
+    EventRow,
+    Inserted,
+    NodeState,
+    StampRow,
+    TraceColumns,
+)
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list: portable and well under every limit
 _dump_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
@@ -106,6 +114,20 @@ _OVERLAY_SQL = (
     "SELECT b.key_id, b.batch_id, s.idx, l.state, l.reason, l.claim, " + _OVERLAY_SUSPECTED
     + " FROM " + _OVERLAY_NODES
     + "JOIN stamp_nodes s ON s.node = l.node JOIN batches b ON b.id = s.batch")
+
+
+#: The columns of an events row, in the order of `_Fresh.sql`.
+EVENT_COLUMNS = ("id, hash, time_us, kind, by_party, src, dst, parent, lat, lon, recorded_us, "
+                 "ctx, first_node, n_nodes, doc, detail")
+
+
+class _Fresh(NamedTuple):
+    """A new event ready to store: its events row, its packed-column row and its nodes."""
+
+    sql: tuple[Any, ...]  # EVENT_COLUMNS
+    ev: tuple[Any, ...]  # EV_DTYPE
+    nodes: np.ndarray | list[int]  # distinct, in the order given
+    ranged: bool  # stored as a node range (first_node, n_nodes): no incidence rows
 
 
 class _SQLRows:
@@ -198,6 +220,84 @@ class _SQLRows:
             d = doc_detail(doc)
             if d:
                 self._x("UPDATE events SET detail = ? WHERE id = ?", (d, int(eid)))
+
+    # -- events -----------------------------------------------------------------------------
+    def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
+        """The stored event id of each hash stored."""
+        raise NotImplementedError
+
+    def _next_event_ids(self, n: int) -> int:
+        """The first of ``n`` fresh consecutive event ids."""
+        raise NotImplementedError
+
+    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def _store_events(self, fresh: list[int], new_rows: list[EventRow], prepared: list[_Fresh],
+                      known: dict[bytes, int], out: list[Inserted | None]) -> None:
+        """Write the prepared rows; fill ``out`` at their positions ``fresh`` and ``known``."""
+        raise NotImplementedError
+
+    def insert_events(self, rows: Sequence[EventRow]) -> list[Inserted]:
+        """Store events idempotently (a hash already stored, or met earlier in ``rows``, is
+        skipped, also against concurrent writers); parties and nodes they name are created as
+        needed."""
+        self._need_tx()
+        known = self._event_ids(list({r.hash for r in rows}))
+        fresh: list[int] = []
+        claimed: set[bytes] = set()
+        for k, r in enumerate(rows):
+            if r.hash not in known and r.hash not in claimed:
+                claimed.add(r.hash)
+                fresh.append(k)
+        out: list[Inserted | None] = [None] * len(rows)
+        if fresh:
+            new_rows = [rows[k] for k in fresh]
+            parties = self.party_ids(p for r in new_rows for p in (r.by, r.src, r.dst) if p)
+            keys = [e for r in new_rows if r.nodes is None for e in r.epcs]
+            keys += [r.parent for r in new_rows if r.parent is not None]
+            node_of = self._node_ids(keys) if keys else {}
+            nxt = self._next_event_ids(len(new_rows))
+            now = _now_us()
+            prepared = [self._prepare(r, nxt + j, node_of, parties, now)
+                        for j, r in enumerate(new_rows)]
+            self._store_events(fresh, new_rows, prepared, known, out)
+        for k, r in enumerate(rows):
+            if out[k] is None:
+                out[k] = Inserted(known[r.hash], False)
+        return out  # type: ignore[return-value]
+
+    def _prepare(self, r: EventRow, eid: int, node_of: Mapping[str, int],
+                 parties: Mapping[str, int], now: int) -> _Fresh:
+        doc = r.doc
+        first_node = n_nodes = None
+        nodes: np.ndarray | list[int]
+        if r.nodes is not None:
+            arr = np.asarray(r.nodes, dtype=np.int64)
+            if len(arr) > 1:
+                _, first = np.unique(arr, return_index=True)
+                if len(first) != len(arr):
+                    arr = arr[np.sort(first)]
+            if (r.range_key is not None and r.range_key in doc and len(arr)
+                    and int(arr[-1]) - int(arr[0]) == len(arr) - 1
+                    and bool(np.all(np.diff(arr) == 1))):
+                doc = {k2: v for k2, v in doc.items() if k2 != r.range_key}
+                first_node, n_nodes = int(arr[0]), len(arr)
+            nodes = arr
+        else:
+            nodes = [node_of[e] for e in r.epcs]
+            if len(nodes) > 1:
+                nodes = list(dict.fromkeys(nodes))
+        parent = node_of[r.parent] if r.parent is not None else None
+        by = parties[r.by] if r.by else None
+        src = parties[r.src] if r.src else None
+        dst = parties[r.dst] if r.dst else None
+        sql = (eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat, r.lon, now,
+               self._ctx_id(r.namespaces), first_node, n_nodes, _dump_json(doc), int(r.detail))
+        ev = (eid, r.time_us, -1 if parent is None else parent, -1 if by is None else by,
+              -1 if src is None else src, -1 if dst is None else dst, int(r.kind),
+              np.nan if r.lat is None else r.lat, np.nan if r.lon is None else r.lon, r.hash)
+        return _Fresh(sql, ev, nodes, first_node is not None)
 
     # -- transactions -------------------------------------------------------------------------
     #: the statements that open a write and a read transaction (each backend sets its own)

@@ -74,8 +74,9 @@ import numpy as np
 
 from antifake.errors import RegistryError
 from antifake.storage._sql import (
+    EVENT_COLUMNS,
     _concat,
-    _dump_json,
+    _Fresh,
     _now_us,
     _pack,
     _SQLRows,
@@ -465,80 +466,25 @@ class PostgresStorage(_SQLRows):
         return out
 
     # -- events ----------------------------------------------------------------------------
-    def insert_events(self, rows: Sequence[EventRow]) -> list[Inserted]:
-        """Store events idempotently, also against concurrent writers (see the module
-        documentation); parties and nodes they name are created as needed."""
-        self._need_tx()
-        db = self._db
+    def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
         known: dict[bytes, int] = {}
-        hashes = list({r.hash for r in rows})
         for lo in range(0, len(hashes), 50_000):
-            for eid, h in db.execute("SELECT id, hash FROM events WHERE hash = ANY(%s)",
-                                     (hashes[lo: lo + 50_000],)):
+            for eid, h in self._db.execute("SELECT id, hash FROM events WHERE hash = ANY(%s)",
+                                           (hashes[lo: lo + 50_000],)):
                 known[bytes(h)] = int(eid)
-        fresh: list[int] = []
-        claimed: set[bytes] = set()
-        for k, r in enumerate(rows):
-            if r.hash not in known and r.hash not in claimed:
-                claimed.add(r.hash)
-                fresh.append(k)
-        out: list[Inserted | None] = [None] * len(rows)
-        if fresh:
-            self._insert_fresh(rows, fresh, known, out)
-        for k, r in enumerate(rows):
-            if out[k] is None:
-                out[k] = Inserted(known[r.hash], False)
-        return out  # type: ignore[return-value]
+        return known
 
-    def _insert_fresh(self, rows: Sequence[EventRow], fresh: list[int],
+    def _next_event_ids(self, n: int) -> int:
+        return self._alloc("events_seq", n)
+
+    def _store_events(self, fresh: list[int], new_rows: list[EventRow], prepared: list[_Fresh],
                       known: dict[bytes, int], out: list[Inserted | None]) -> None:
+        """Insert with ``ON CONFLICT DO NOTHING``: an event another writer stored first (and
+        committed meanwhile) takes that writer's id."""
         db = self._db
-        new_rows = [rows[k] for k in fresh]
-        parties = self.party_ids(p for r in new_rows for p in (r.by, r.src, r.dst) if p)
-        keys = [e for r in new_rows if r.nodes is None for e in r.epcs]
-        keys += [r.parent for r in new_rows if r.parent is not None]
-        node_of = self._node_ids(keys) if keys else {}
-        nxt = self._alloc("events_seq", len(new_rows))
-        now = _now_us()
-        sql_rows: list[tuple[Any, ...]] = []
-        ev_rows: list[tuple[Any, ...]] = []
-        node_lists: list[np.ndarray | list[int]] = []
-        for j, r in enumerate(new_rows):
-            eid = nxt + j
-            doc = r.doc
-            first_node = n_nodes = None
-            nodes: Any
-            if r.nodes is not None:
-                arr = np.asarray(r.nodes, dtype=np.int64)
-                if len(arr) > 1:
-                    _, first = np.unique(arr, return_index=True)
-                    if len(first) != len(arr):
-                        arr = arr[np.sort(first)]
-                if (r.range_key is not None and r.range_key in doc and len(arr)
-                        and int(arr[-1]) - int(arr[0]) == len(arr) - 1
-                        and bool(np.all(np.diff(arr) == 1))):
-                    doc = {k2: v for k2, v in doc.items() if k2 != r.range_key}
-                    first_node, n_nodes = int(arr[0]), len(arr)
-                nodes = arr
-            else:
-                nodes = [node_of[e] for e in r.epcs]
-                if len(nodes) > 1:
-                    nodes = list(dict.fromkeys(nodes))
-            node_lists.append(nodes)
-            parent = node_of[r.parent] if r.parent is not None else None
-            by = parties[r.by] if r.by else None
-            src = parties[r.src] if r.src else None
-            dst = parties[r.dst] if r.dst else None
-            sql_rows.append((eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat,
-                             r.lon, now, self._ctx_id(r.namespaces), first_node, n_nodes,
-                             _dump_json(doc), int(r.detail)))
-            ev_rows.append((eid, r.time_us, -1 if parent is None else parent,
-                            -1 if by is None else by, -1 if src is None else src,
-                            -1 if dst is None else dst, int(r.kind),
-                            np.nan if r.lat is None else r.lat,
-                            np.nan if r.lon is None else r.lon, r.hash))
-        cols = ("id, hash, time_us, kind, by_party, src, dst, parent, lat, lon, recorded_us, "
-                "ctx, first_node, n_nodes, doc, detail")
+        sql_rows = [p.sql for p in prepared]
+        cols = EVENT_COLUMNS
+        nxt = sql_rows[0][0]
         if len(sql_rows) < _COPY_MIN:
             ph = "(" + ",".join(["%s"] * 16) + ")"
             order = sorted(range(len(sql_rows)), key=lambda i: sql_rows[i][1])
@@ -556,9 +502,7 @@ class PostgresStorage(_SQLRows):
         stored = {int(g[0]) for g in got}
         lost = [j for j in range(len(new_rows)) if nxt + j not in stored]
         if lost:  # another writer stored these events first (committed meanwhile)
-            for eid, h in db.execute("SELECT id, hash FROM events WHERE hash = ANY(%s)",
-                                     ([new_rows[j].hash for j in lost],)):
-                known[bytes(h)] = int(eid)
+            known.update(self._event_ids([new_rows[j].hash for j in lost]))
         lost_set = set(lost)
         inc_ev: list[np.ndarray] = []
         inc_node: list[np.ndarray] = []
@@ -569,11 +513,11 @@ class PostgresStorage(_SQLRows):
                 continue
             keep.append(j)
             eid = nxt + j
-            nodes = node_lists[j]
+            nodes = prepared[j].nodes
             arr = np.asarray(nodes, dtype=np.int64)
             inc_ev.append(np.full(len(arr), eid, dtype=np.int64))
             inc_node.append(arr)
-            if sql_rows[j][12] is None and len(arr):
+            if not prepared[j].ranged and len(arr):
                 sql_inc.append("".join(f"{n}\t{eid}\n" for n in arr.tolist()))
             out[k] = Inserted(eid, True, arr.tolist() if isinstance(nodes, np.ndarray)
                               else list(nodes))
@@ -581,7 +525,7 @@ class PostgresStorage(_SQLRows):
         if sql_inc:
             self._copy_in("incidence", "node, event", "".join(sql_inc))
         if keep:
-            ev = np.array([ev_rows[j] for j in keep], dtype=EV_DTYPE)
+            ev = np.array([prepared[j].ev for j in keep], dtype=EV_DTYPE)
             inc = np.empty(sum(len(a) for a in inc_ev), dtype=INC_DTYPE)
             if len(inc):
                 inc["event"] = np.concatenate(inc_ev)

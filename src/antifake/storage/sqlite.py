@@ -70,9 +70,10 @@ import numpy as np
 
 from antifake.errors import RegistryError
 from antifake.storage._sql import (
+    EVENT_COLUMNS,
     _chunks,
     _concat,
-    _dump_json,
+    _Fresh,
     _names,
     _now_us,
     _pack,
@@ -342,104 +343,57 @@ class SQLiteStorage(_SQLRows):
         return out
 
     # -- events ----------------------------------------------------------------------------
-    def insert_events(self, rows: Sequence[EventRow]) -> list[Inserted]:
-        """Store events idempotently (a hash already stored, or met earlier in ``rows``, is
-        skipped); parties and nodes they name are created as needed."""
-        self._need_tx()
-        db = self._db
+    def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
         known: dict[bytes, int] = {}
-        hashes = list({r.hash for r in rows})
         for part in _chunks(hashes):
             q = ",".join("?" * len(part))
-            for eid, h in db.execute(f"SELECT id, hash FROM events WHERE hash IN ({q})",  # noqa: S608
-                                     list(part)):
+            for eid, h in self._db.execute(
+                    f"SELECT id, hash FROM events WHERE hash IN ({q})", list(part)):  # noqa: S608
                 known[bytes(h)] = int(eid)
-        fresh: list[int] = []
-        claimed: set[bytes] = set()
-        for k, r in enumerate(rows):
-            if r.hash not in known and r.hash not in claimed:
-                claimed.add(r.hash)
-                fresh.append(k)
-        out: list[Inserted | None] = [None] * len(rows)
-        if fresh:
-            new_rows = [rows[k] for k in fresh]
-            parties = self.party_ids(p for r in new_rows for p in (r.by, r.src, r.dst) if p)
-            keys = [e for r in new_rows if r.nodes is None for e in r.epcs]
-            keys += [r.parent for r in new_rows if r.parent is not None]
-            node_of = self._node_ids(keys) if keys else {}
-            nxt = (db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
-            now = _now_us()
-            ev_rows: list[tuple[Any, ...]] = []
-            inc_parts: list[np.ndarray] = []  # incidence of rows that came with node arrays
-            inc_ev: list[int] = []
-            inc_node: list[int] = []
-            sql_rows = []
-            sql_inc: list[tuple[int, int]] = []
-            for j, (k, r) in enumerate(zip(fresh, new_rows, strict=True)):
-                eid = nxt + j
-                doc = r.doc
-                first_node = n_nodes = None
-                if r.nodes is not None:
-                    arr = np.asarray(r.nodes, dtype=np.int64)
-                    if len(arr) > 1:
-                        _, first = np.unique(arr, return_index=True)
-                        if len(first) != len(arr):
-                            arr = arr[np.sort(first)]
-                    if (r.range_key is not None and r.range_key in doc and len(arr)
-                            and int(arr[-1]) - int(arr[0]) == len(arr) - 1
-                            and bool(np.all(np.diff(arr) == 1))):
-                        doc = {k2: v for k2, v in doc.items() if k2 != r.range_key}
-                        first_node, n_nodes = int(arr[0]), len(arr)
-                    else:
-                        sql_inc.extend(zip(arr.tolist(), [eid] * len(arr), strict=True))
-                    inc_part = np.empty(len(arr), dtype=INC_DTYPE)
-                    inc_part["event"] = eid
-                    inc_part["node"] = arr
-                    inc_parts.append(inc_part)
-                    nodes = arr.tolist()
-                else:
-                    nodes = [node_of[e] for e in r.epcs]
-                    if len(nodes) > 1:
-                        nodes = list(dict.fromkeys(nodes))
-                    sql_inc.extend((n, eid) for n in nodes)
-                    inc_ev.extend([eid] * len(nodes))
-                    inc_node.extend(nodes)
-                parent = node_of[r.parent] if r.parent is not None else None
-                by = parties[r.by] if r.by else None
-                src = parties[r.src] if r.src else None
-                dst = parties[r.dst] if r.dst else None
-                sql_rows.append((
-                    eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat, r.lon, now,
-                    self._ctx_id(r.namespaces), first_node, n_nodes,
-                    _dump_json(doc), int(r.detail)))
-                ev_rows.append((eid, r.time_us, -1 if parent is None else parent,
-                                -1 if by is None else by, -1 if src is None else src,
-                                -1 if dst is None else dst, int(r.kind),
-                                np.nan if r.lat is None else r.lat,
-                                np.nan if r.lon is None else r.lon, r.hash))
-                out[k] = Inserted(eid, True, nodes)
-            db.executemany(
-                "INSERT INTO events(id, hash, time_us, kind, by_party, src, dst, parent, lat, "
-                "lon, recorded_us, ctx, first_node, n_nodes, doc, detail) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", sql_rows)
-            db.executemany("INSERT INTO incidence(node, event) VALUES (?, ?) "
-                           "ON CONFLICT DO NOTHING", sql_inc)
-            ev = np.array(ev_rows, dtype=EV_DTYPE)
-            small = np.empty(len(inc_ev), dtype=INC_DTYPE)
-            small["event"] = inc_ev
-            small["node"] = inc_node
-            # incidence in event order (node-array rows and the others may interleave)
-            inc = np.concatenate([*inc_parts, small]) if inc_parts else small
-            if inc_parts and len(small):
-                inc = inc[np.argsort(inc["event"], kind="stable")]
-            self._pending_ev.append(ev)
-            self._pending_inc.append(inc)
-            for r, k in zip(new_rows, fresh, strict=True):
-                known.setdefault(r.hash, out[k].event)  # type: ignore[union-attr]
-        for k, r in enumerate(rows):
-            if out[k] is None:
-                out[k] = Inserted(known[r.hash], False)
-        return out  # type: ignore[return-value]
+        return known
+
+    def _next_event_ids(self, n: int) -> int:
+        return (self._db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
+
+    def _store_events(self, fresh: list[int], new_rows: list[EventRow], prepared: list[_Fresh],
+                      known: dict[bytes, int], out: list[Inserted | None]) -> None:
+        db = self._db
+        inc_parts: list[np.ndarray] = []  # incidence of rows that came with node arrays
+        inc_ev: list[int] = []
+        inc_node: list[int] = []
+        sql_inc: list[tuple[int, int]] = []
+        for k, p in zip(fresh, prepared, strict=True):
+            eid = p.sql[0]
+            if isinstance(p.nodes, np.ndarray):
+                if not p.ranged:
+                    sql_inc.extend(zip(p.nodes.tolist(), [eid] * len(p.nodes), strict=True))
+                inc_part = np.empty(len(p.nodes), dtype=INC_DTYPE)
+                inc_part["event"] = eid
+                inc_part["node"] = p.nodes
+                inc_parts.append(inc_part)
+                nodes = p.nodes.tolist()
+            else:
+                nodes = p.nodes
+                sql_inc.extend((n, eid) for n in nodes)
+                inc_ev.extend([eid] * len(nodes))
+                inc_node.extend(nodes)
+            out[k] = Inserted(eid, True, nodes)
+        db.executemany(f"INSERT INTO events({EVENT_COLUMNS}) "  # noqa: S608
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [p.sql for p in prepared])
+        db.executemany("INSERT INTO incidence(node, event) VALUES (?, ?) "
+                       "ON CONFLICT DO NOTHING", sql_inc)
+        ev = np.array([p.ev for p in prepared], dtype=EV_DTYPE)
+        small = np.empty(len(inc_ev), dtype=INC_DTYPE)
+        small["event"] = inc_ev
+        small["node"] = inc_node
+        # incidence in event order (node-array rows and the others may interleave)
+        inc = np.concatenate([*inc_parts, small]) if inc_parts else small
+        if inc_parts and len(small):
+            inc = inc[np.argsort(inc["event"], kind="stable")]
+        self._pending_ev.append(ev)
+        self._pending_inc.append(inc)
+        for r, p in zip(new_rows, prepared, strict=True):
+            known.setdefault(r.hash, p.sql[0])
 
     def _flush_columns(self) -> None:
         """Append this transaction's packed columns, merging small trailing chunks."""
