@@ -63,6 +63,32 @@ def _concat(parts: list[dict[str, np.ndarray]], dtype: np.dtype) -> bytes:
 
 
 
+def _merge_from(tail: Sequence[Sequence[Any]], size: int, cap: int) -> int | None:
+    """The id of the first trailing chunk to merge with a new chunk of ``size`` rows: chunks
+    ``(id, rows)``, newest first, are taken while each is at most twice what has been gathered
+    and the whole stays within ``cap`` rows (chunks stay few and geometric in size)."""
+    start = None
+    acc = size
+    for cid, csize in tail:
+        if csize <= 2 * acc and csize + acc <= cap:
+            start = int(cid)
+            acc += int(csize)
+        else:
+            break
+    return start
+
+
+def _merged(old: Sequence[Sequence[Any]], ev: np.ndarray, inc: np.ndarray
+            ) -> tuple[bytes, bytes]:
+    """The packed blobs of chunks ``(n_events, n_inc, events, inc)`` followed by ``ev``,
+    ``inc``."""
+    ev_b = _concat([_unpack(bytes(o[2]), EV_DTYPE, int(o[0])) for o in old]
+                   + [{f: ev[f] for f in _names(EV_DTYPE)}], EV_DTYPE)
+    inc_b = _concat([_unpack(bytes(o[3]), INC_DTYPE, int(o[1])) for o in old]
+                    + [{f: inc[f] for f in _names(INC_DTYPE)}], INC_DTYPE)
+    return ev_b, inc_b
+
+
 def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), size):
         yield seq[i: i + size]
@@ -298,6 +324,15 @@ class _SQLRows:
               -1 if src is None else src, -1 if dst is None else dst, int(r.kind),
               np.nan if r.lat is None else r.lat, np.nan if r.lon is None else r.lon, r.hash)
         return _Fresh(sql, ev, nodes, first_node is not None)
+
+    # -- packed columns ---------------------------------------------------------------------
+    def _pending_columns(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """This transaction's packed event and incidence rows, or None when it wrote none."""
+        if not self._pending_ev:
+            return None
+        ev = np.concatenate(self._pending_ev)
+        inc = np.concatenate(self._pending_inc)
+        return (ev, inc) if len(ev) else None
 
     # -- transactions -------------------------------------------------------------------------
     #: the statements that open a write and a read transaction (each backend sets its own)

@@ -75,12 +75,12 @@ import numpy as np
 from antifake.errors import RegistryError
 from antifake.storage._sql import (
     EVENT_COLUMNS,
-    _concat,
     _Fresh,
+    _merge_from,
+    _merged,
     _now_us,
     _pack,
     _SQLRows,
-    _unpack,
     _with_list,
 )
 from antifake.storage.abc import (
@@ -537,12 +537,10 @@ class PostgresStorage(_SQLRows):
     def _flush_columns(self) -> None:
         """Append this transaction's packed columns as one chunk; merge small trailing chunks
         when no other transaction is merging (see the module documentation)."""
-        if not self._pending_ev:
+        pending = self._pending_columns()
+        if pending is None:
             return
-        ev = np.concatenate(self._pending_ev)
-        inc = np.concatenate(self._pending_inc)
-        if not len(ev):
-            return
+        ev, inc = pending
         db = self._db
         size = len(ev) + len(inc)
         merge_from = None
@@ -551,13 +549,7 @@ class PostgresStorage(_SQLRows):
                                               (_LOCK_NS, _LOCK_MERGE)).fetchone()[0]:
             tail = db.execute("SELECT id, n_events + n_inc FROM columns ORDER BY id DESC "
                               "LIMIT 64").fetchall()
-            acc = size
-            for cid, csize in tail:
-                if csize <= 2 * acc and csize + acc <= PG_CHUNK_CAP:
-                    merge_from = int(cid)
-                    acc += int(csize)
-                else:
-                    break
+            merge_from = _merge_from(tail, size, PG_CHUNK_CAP)
         first_event, last_event = int(ev["event"].min()), int(ev["event"].max())
         n_ev, n_inc = len(ev), len(inc)
         if merge_from is not None:
@@ -571,10 +563,7 @@ class PostgresStorage(_SQLRows):
             last_event = max(last_event, *(int(o[1]) for o in old))
             n_ev += sum(int(o[2]) for o in old)
             n_inc += sum(int(o[3]) for o in old)
-            ev_b = _concat([_unpack(bytes(o[4]), EV_DTYPE, int(o[2])) for o in old]
-                           + [{f: ev[f] for f in _EV_NAMES}], EV_DTYPE)
-            inc_b = _concat([_unpack(bytes(o[5]), INC_DTYPE, int(o[3])) for o in old]
-                            + [{f: inc[f] for f in _INC_NAMES}], INC_DTYPE)
+            ev_b, inc_b = _merged([o[2:6] for o in old], ev, inc)
             ids = [int(o[6]) for o in old]
             del old
             db.execute("DELETE FROM columns WHERE id = ANY(%s)", (ids,))

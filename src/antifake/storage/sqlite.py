@@ -72,13 +72,12 @@ from antifake.errors import RegistryError
 from antifake.storage._sql import (
     EVENT_COLUMNS,
     _chunks,
-    _concat,
     _Fresh,
-    _names,
+    _merge_from,
+    _merged,
     _now_us,
     _pack,
     _SQLRows,
-    _unpack,
     _with_list,
 )
 from antifake.storage.abc import (
@@ -397,24 +396,14 @@ class SQLiteStorage(_SQLRows):
 
     def _flush_columns(self) -> None:
         """Append this transaction's packed columns, merging small trailing chunks."""
-        if not self._pending_ev:
+        pending = self._pending_columns()
+        if pending is None:
             return
-        ev = np.concatenate(self._pending_ev)
-        inc = np.concatenate(self._pending_inc)
-        if not len(ev):
-            return
+        ev, inc = pending
         db = self._db
-        size = len(ev) + len(inc)
         tail = db.execute("SELECT id, n_events + n_inc FROM columns ORDER BY id DESC LIMIT 64"
                           ).fetchall()
-        merge_from = None
-        acc = size
-        for cid, csize in tail:
-            if csize <= 2 * acc and csize + acc <= CHUNK_CAP:
-                merge_from = int(cid)
-                acc += int(csize)
-            else:
-                break
+        merge_from = _merge_from(tail, len(ev) + len(inc), CHUNK_CAP)
         first_event, n_ev, n_inc = int(ev["event"][0]), len(ev), len(inc)
         if merge_from is not None:
             old = db.execute("SELECT first_event, n_events, n_inc, events, inc FROM columns "
@@ -422,10 +411,7 @@ class SQLiteStorage(_SQLRows):
             first_event = int(old[0][0])
             n_ev += sum(int(o[1]) for o in old)
             n_inc += sum(int(o[2]) for o in old)
-            ev_b = _concat([_unpack(o[3], EV_DTYPE, int(o[1])) for o in old]
-                           + [{f: ev[f] for f in _names(EV_DTYPE)}], EV_DTYPE)
-            inc_b = _concat([_unpack(o[4], INC_DTYPE, int(o[2])) for o in old]
-                            + [{f: inc[f] for f in _names(INC_DTYPE)}], INC_DTYPE)
+            ev_b, inc_b = _merged([o[1:] for o in old], ev, inc)
             del old
             db.execute("DELETE FROM columns WHERE id >= ?", (merge_from,))
         else:
