@@ -256,8 +256,22 @@ class _SQLRows:
         """The first of ``n`` fresh consecutive event ids."""
         raise NotImplementedError
 
-    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
+    def _create_nodes(self, new: list[str]) -> dict[str, int]:
+        """Create nodes for EPCs not stored; returns their ids."""
         raise NotImplementedError
+
+    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
+        """Node ids of EPCs, creating the unknown ones (inside a transaction). An EPC not
+        stored as written but whose canonical form is (a GS1 EPC URN of a registered stamp)
+        is that node; other new EPCs are stored as written."""
+        uniq = list(dict.fromkeys(keys))
+        out = self._lookup_nodes(uniq)
+        new = [k for k in uniq if k not in out]
+        new, alias = self._canonical_keys(new, out)
+        if new:
+            out.update(self._create_nodes(new))
+        out.update((k, out[c]) for k, c in alias.items())
+        return out
 
     def _store_events(self, fresh: list[int], new_rows: list[EventRow], prepared: list[_Fresh],
                       known: dict[bytes, int], out: list[Inserted | None]) -> None:
@@ -324,6 +338,49 @@ class _SQLRows:
               -1 if src is None else src, -1 if dst is None else dst, int(r.kind),
               np.nan if r.lat is None else r.lat, np.nan if r.lon is None else r.lon, r.hash)
         return _Fresh(sql, ev, nodes, first_node is not None)
+
+    # -- consistency ------------------------------------------------------------------------
+    def _engine_checks(self, problems: list[str]) -> list[str]:
+        """The database engine's own checks (adds to ``problems``); returns its integrity
+        report."""
+        return ["ok"]
+
+    def check(self) -> dict[str, Any]:
+        """Consistency of the store: the engine's own checks and the invariants between
+        tables (every batch complete, commissioning ranges disjoint, column store = event rows,
+        no duplicate hashes)."""
+        problems: list[str] = []
+        with self.snapshot():
+            x = self._x
+            integrity = self._engine_checks(problems)
+            n_events = int(x("SELECT count(*) FROM events").fetchone()[0])
+            c_ev, c_inc = (int(v) for v in x(
+                "SELECT coalesce(sum(n_events), 0), coalesce(sum(n_inc), 0) FROM columns"
+            ).fetchone())
+            if c_ev != n_events:
+                problems.append(f"column store holds {c_ev} events, the table {n_events}")
+            n_inc = int(x("SELECT count(*) FROM incidence").fetchone()[0])
+            n_range = int(x("SELECT coalesce(sum(n_nodes), 0) FROM events "
+                            "WHERE first_node IS NOT NULL").fetchone()[0])
+            if c_inc != n_inc + n_range:
+                problems.append(f"column store holds {c_inc} incidences, the tables "
+                                f"{n_inc} + {n_range} in ranges")
+            for bid, first_node, n in x("SELECT id, first_node, n FROM batches").fetchall():
+                have = x("SELECT count(*) FROM nodes WHERE id >= ? AND id < ?",
+                         (first_node, first_node + n)).fetchone()[0]
+                moved = x("SELECT count(*) FROM stamp_nodes WHERE batch = ?",
+                          (bid,)).fetchone()[0]
+                if have + moved != n:
+                    problems.append(f"batch row {bid}: {have + moved} of {n} stamps stored")
+                covered = x("SELECT coalesce(sum(n_nodes), 0) FROM events WHERE first_node >= ? "
+                            "AND first_node < ?", (first_node, first_node + n)).fetchone()[0]
+                if covered > n:
+                    problems.append(f"batch row {bid}: commissioning ranges overlap")
+            dup = x("SELECT count(*) - count(DISTINCT hash) FROM events").fetchone()[0]
+            if dup:
+                problems.append(f"{dup} duplicate event hashes")
+        return {"ok": not problems, "problems": problems, "integrity": integrity,
+                "events": n_events, "incidences": n_inc + n_range}
 
     # -- packed columns ---------------------------------------------------------------------
     def _pending_columns(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -438,32 +438,24 @@ class PostgresStorage(_SQLRows):
         return {epc: int(nid) for nid, epc in self._db.execute(
             "SELECT id, epc FROM nodes WHERE epc = ANY(%s)", (list(keys),))}
 
-    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
-        """Node ids of EPCs, creating the unknown ones (as SQLiteStorage._node_ids)."""
+    def _create_nodes(self, new: list[str]) -> dict[str, int]:
+        """Create nodes; a concurrent writer may have created some of them first: those take
+        its ids."""
         db = self._db
-        uniq = list(dict.fromkeys(keys))
-        out = self._lookup_nodes(uniq)
-        new = [k for k in uniq if k not in out]
-        new, alias = self._canonical_keys(new, out)
-        if new:
-            nxt = self._alloc("nodes_seq", len(new))
-            ids = list(range(nxt, nxt + len(new)))
-            if len(new) < _COPY_MIN:
-                db.execute("INSERT INTO nodes(id, epc) SELECT * FROM unnest(%s::bigint[], "
-                           "%s::text[]) AS t(id, epc) ORDER BY epc ON CONFLICT (epc) DO NOTHING",
-                           (ids, new))
-            else:
-                self._temp("_af_nodes_in", "nodes")
-                self._copy_in("_af_nodes_in", "id, epc", _copy_rows(zip(ids, new, strict=True)))
-                db.execute("INSERT INTO nodes(id, epc) SELECT id, epc FROM _af_nodes_in "
-                           "ORDER BY epc ON CONFLICT (epc) DO NOTHING")
-                db.execute("TRUNCATE _af_nodes_in")
-            # a concurrent writer may have created some of them first: take its ids
-            got = self._lookup_nodes(new)
-            out.update(got)
-            self._dirty = True
-        out.update((k, out[c]) for k, c in alias.items())
-        return out
+        nxt = self._alloc("nodes_seq", len(new))
+        ids = list(range(nxt, nxt + len(new)))
+        if len(new) < _COPY_MIN:
+            db.execute("INSERT INTO nodes(id, epc) SELECT * FROM unnest(%s::bigint[], "
+                       "%s::text[]) AS t(id, epc) ORDER BY epc ON CONFLICT (epc) DO NOTHING",
+                       (ids, new))
+        else:
+            self._temp("_af_nodes_in", "nodes")
+            self._copy_in("_af_nodes_in", "id, epc", _copy_rows(zip(ids, new, strict=True)))
+            db.execute("INSERT INTO nodes(id, epc) SELECT id, epc FROM _af_nodes_in "
+                       "ORDER BY epc ON CONFLICT (epc) DO NOTHING")
+            db.execute("TRUNCATE _af_nodes_in")
+        self._dirty = True
+        return self._lookup_nodes(new)
 
     # -- events ----------------------------------------------------------------------------
     def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
@@ -730,39 +722,6 @@ class PostgresStorage(_SQLRows):
                 "(SELECT count(*) FROM nodes), (SELECT count(*) FROM batches)").fetchone()
         return {"events": int(row[0]), "stamps": int(row[1]), "parties": int(row[2]),
                 "nodes": int(row[3]), "batches": int(row[4])}
-
-    def check(self) -> dict[str, Any]:
-        """Consistency of the store: the invariants between tables (every batch complete,
-        column store = event rows, no duplicate hashes). Foreign keys and unique constraints
-        are enforced by the server on every write."""
-        problems: list[str] = []
-        with self.snapshot():
-            db = self._db
-            n_events = int(db.execute("SELECT count(*) FROM events").fetchone()[0])
-            c_ev, c_inc = (int(x) for x in db.execute(
-                "SELECT coalesce(sum(n_events), 0), coalesce(sum(n_inc), 0) FROM columns"
-            ).fetchone())
-            if c_ev != n_events:
-                problems.append(f"column store holds {c_ev} events, the table {n_events}")
-            n_inc = int(db.execute("SELECT count(*) FROM incidence").fetchone()[0])
-            n_range = int(db.execute("SELECT coalesce(sum(n_nodes), 0) FROM events "
-                                     "WHERE first_node IS NOT NULL").fetchone()[0])
-            if c_inc != n_inc + n_range:
-                problems.append(f"column store holds {c_inc} incidences, the tables "
-                                f"{n_inc} + {n_range} in ranges")
-            for bid, first_node, n in db.execute("SELECT id, first_node, n FROM batches"
-                                                 ).fetchall():
-                have = db.execute("SELECT count(*) FROM nodes WHERE id >= %s AND id < %s",
-                                  (first_node, first_node + n)).fetchone()[0]
-                moved = db.execute("SELECT count(*) FROM stamp_nodes WHERE batch = %s",
-                                   (bid,)).fetchone()[0]
-                if have + moved != n:
-                    problems.append(f"batch row {bid}: {have + moved} of {n} stamps stored")
-            dup = db.execute("SELECT count(*) - count(DISTINCT hash) FROM events").fetchone()[0]
-            if dup:
-                problems.append(f"{dup} duplicate event hashes")
-        return {"ok": not problems, "problems": problems, "integrity": ["ok"],
-                "events": n_events, "incidences": n_inc + n_range}
 
 
 def _int8_array(blob: bytes, n: int) -> np.ndarray:

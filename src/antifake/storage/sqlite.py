@@ -62,7 +62,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -324,22 +324,11 @@ class SQLiteStorage(_SQLRows):
                 out[epc] = int(nid)
         return out
 
-    def _node_ids(self, keys: Iterable[str]) -> dict[str, int]:
-        """Node ids of EPCs, creating the unknown ones (inside a transaction). An EPC not
-        stored as written but whose canonical form is (a GS1 EPC URN of a registered stamp)
-        is that node; other new EPCs are stored as written."""
-        db = self._db
-        uniq = list(dict.fromkeys(keys))
-        out = self._lookup_nodes(uniq)
-        new = [k for k in uniq if k not in out]
-        new, alias = self._canonical_keys(new, out)
-        if new:
-            nxt = self._next_node()
-            rows = [(nxt + i, k) for i, k in enumerate(new)]
-            db.executemany("INSERT INTO nodes(id, epc) VALUES (?, ?)", rows)
-            out.update((k, i) for i, k in rows)
-        out.update((k, out[c]) for k, c in alias.items())
-        return out
+    def _create_nodes(self, new: list[str]) -> dict[str, int]:
+        nxt = self._next_node()
+        rows = [(nxt + i, k) for i, k in enumerate(new)]
+        self._db.executemany("INSERT INTO nodes(id, epc) VALUES (?, ?)", rows)
+        return {k: i for i, k in rows}
 
     # -- events ----------------------------------------------------------------------------
     def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
@@ -560,49 +549,20 @@ class SQLiteStorage(_SQLRows):
         return {"events": int(events), "stamps": int(stamps), "parties": int(parties),
                 "nodes": int(nodes), "batches": int(batches)}
 
-    def check(self) -> dict[str, Any]:
-        """Consistency of the store: SQLite's integrity and foreign-key checks, and the
-        invariants between tables (every batch complete, column store = event rows)."""
-        problems: list[str] = []
-        with self.snapshot():
-            db = self._db
-            integrity = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
-            if integrity != ["ok"]:
-                problems += [f"integrity: {m}" for m in integrity[:20]]
-            fk = db.execute("PRAGMA foreign_key_check").fetchall()
-            if fk:
-                problems.append(f"{len(fk)} foreign key violations, e.g. {fk[0]}")
-            n_events, max_event = db.execute("SELECT count(*), max(id) FROM events").fetchone()
-            if n_events != (max_event or 0):
-                problems.append(f"event ids are not dense: {n_events} rows, max id {max_event}")
-            c_ev, c_inc, c_last = db.execute(
-                "SELECT coalesce(sum(n_events), 0), coalesce(sum(n_inc), 0), max(last_event) "
-                "FROM columns").fetchone()
-            if c_ev != n_events or (c_last or 0) != (max_event or 0):
-                problems.append(f"column store holds {c_ev} events, the table {n_events}")
-            n_inc = db.execute("SELECT count(*) FROM incidence").fetchone()[0]
-            n_range = db.execute("SELECT coalesce(sum(n_nodes), 0) FROM events "
-                                 "WHERE first_node IS NOT NULL").fetchone()[0]
-            if c_inc != n_inc + n_range:
-                problems.append(f"column store holds {c_inc} incidences, the tables "
-                                f"{n_inc} + {n_range} in ranges")
-            for bid, first_node, n in db.execute("SELECT id, first_node, n FROM batches"
-                                                 ).fetchall():
-                have = db.execute("SELECT count(*) FROM nodes WHERE id >= ? AND id < ?",
-                                  (first_node, first_node + n)).fetchone()[0]
-                moved = db.execute("SELECT count(*) FROM stamp_nodes WHERE batch = ?",
-                                   (bid,)).fetchone()[0]
-                if have + moved != n:
-                    problems.append(f"batch row {bid}: {have + moved} of {n} stamps stored")
-                covered = db.execute(
-                    "SELECT coalesce(sum(n_nodes), 0) FROM events WHERE first_node >= ? AND "
-                    "first_node < ?", (first_node, first_node + n)).fetchone()[0]
-                if covered > n:
-                    problems.append(f"batch row {bid}: commissioning ranges overlap")
-            dup = db.execute("SELECT count(*) - count(DISTINCT hash) FROM events").fetchone()[0]
-            if dup:
-                problems.append(f"{dup} duplicate event hashes")
-        return {"ok": not problems, "problems": problems, "integrity": integrity,
-                "events": int(n_events), "incidences": int(n_inc + n_range)}
-
+    def _engine_checks(self, problems: list[str]) -> list[str]:
+        """SQLite's integrity and foreign-key checks; event ids dense and all packed."""
+        db = self._db
+        integrity = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
+        if integrity != ["ok"]:
+            problems += [f"integrity: {m}" for m in integrity[:20]]
+        fk = db.execute("PRAGMA foreign_key_check").fetchall()
+        if fk:
+            problems.append(f"{len(fk)} foreign key violations, e.g. {fk[0]}")
+        n_events, max_event = db.execute("SELECT count(*), max(id) FROM events").fetchone()
+        if n_events != (max_event or 0):
+            problems.append(f"event ids are not dense: {n_events} rows, max id {max_event}")
+        c_last = db.execute("SELECT max(last_event) FROM columns").fetchone()[0]
+        if (c_last or 0) != (max_event or 0):
+            problems.append(f"column store ends at event {c_last}, the table at {max_event}")
+        return integrity
 
