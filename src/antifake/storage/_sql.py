@@ -25,6 +25,7 @@ from antifake.storage.abc import (
     Inserted,
     NodeState,
     StampRow,
+    Suspicion,
     TraceColumns,
 )
 
@@ -177,6 +178,23 @@ class _SQLRows:
         """Execute ``sql`` (``?`` placeholders) on the connection; returns the cursor."""
         return self._db.execute(sql, args)
 
+    def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute ``sql`` (``?`` placeholders) once per row."""
+        self._db.executemany(sql, rows)
+
+    def _where_in(self, column: str, values: Sequence[Any]
+                  ) -> Iterator[tuple[str, list[Any]]]:
+        """``(condition, arguments)`` pairs that together select ``column`` in ``values``
+        (none for no values): bounded ``IN (?, ...)`` lists."""
+        for part in _chunks(values):
+            yield f"{column} IN ({','.join('?' * len(part))})", list(part)
+
+    def _stream(self, sql: str, args: Sequence[Any]) -> Iterator[Any]:
+        """The rows of a long query, fetched a batch at a time."""
+        cur = self._x(sql, args)
+        while batch := cur.fetchmany(2048):
+            yield from batch
+
     def _storage_error(self, exc: BaseException) -> RegistryError:
         return RegistryError(f"registry storage error: {exc}")
 
@@ -250,7 +268,11 @@ class _SQLRows:
     # -- events -----------------------------------------------------------------------------
     def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
         """The stored event id of each hash stored."""
-        raise NotImplementedError
+        known: dict[bytes, int] = {}
+        for cond, args in self._where_in("hash", hashes):
+            for eid, h in self._x(f"SELECT id, hash FROM events WHERE {cond}", args):  # noqa: S608
+                known[bytes(h)] = int(eid)
+        return known
 
     def _next_event_ids(self, n: int) -> int:
         """The first of ``n`` fresh consecutive event ids."""
@@ -338,6 +360,115 @@ class _SQLRows:
               -1 if src is None else src, -1 if dst is None else dst, int(r.kind),
               np.nan if r.lat is None else r.lat, np.nan if r.lon is None else r.lon, r.hash)
         return _Fresh(sql, ev, nodes, first_node is not None)
+
+    def last_event(self, node: int) -> tuple[bytes, int] | None:
+        row = self._one(
+            "SELECT hash, time_us FROM events WHERE id IN ("
+            " SELECT event FROM incidence WHERE node = ?"
+            " UNION ALL SELECT id FROM events WHERE parent = ?"
+            " UNION ALL SELECT id FROM (SELECT id, first_node, n_nodes FROM events"
+            "   WHERE first_node IS NOT NULL AND first_node <= ?"
+            "   ORDER BY first_node DESC LIMIT 1) r WHERE first_node + n_nodes > ?)"
+            " ORDER BY time_us DESC, id DESC LIMIT 1", (node, node, node, node))
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    #: the SQL function that finds a substring (``instr`` in SQLite, ``strpos`` in PostgreSQL)
+    _FIND = "instr"
+
+    def uses_text(self, needle: str, ctx_ids: Sequence[int | None],
+                  since_us: int | None) -> bool:
+        """Whether the JSON of an event read with one of these contexts (None: the default)
+        and with ``time >= since_us`` contains ``needle``."""
+        ids = [c for c in ctx_ids if c is not None]
+        conds = []
+        if ids:
+            conds.append(f"ctx IN ({','.join('?' * len(ids))})")
+        if None in ctx_ids:
+            conds.append("ctx IS NULL")
+        if not conds:
+            return False
+        sql = (f"SELECT 1 FROM events WHERE {self._FIND}(doc, ?) > 0 "  # noqa: S608
+               f"AND ({' OR '.join(conds)})")
+        args: list[Any] = [needle, *ids]
+        if since_us is not None:
+            sql += " AND time_us >= ?"
+            args.append(since_us)
+        return self._one(sql + " LIMIT 1", args) is not None
+
+    def export_rows(self, since_us: int | None
+                    ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
+        """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
+        the order they were recorded; call inside ``snapshot``."""
+        where, args = ("WHERE time_us >= ?", (since_us,)) if since_us is not None else ("", ())
+        for h, doc, ctx, first_node, n_nodes in self._stream(
+                f"SELECT hash, doc, ctx, first_node, n_nodes FROM events {where} "  # noqa: S608
+                "ORDER BY id", args):
+            d = json.loads(doc)
+            if first_node is not None:
+                epcs = [r[0] for r in self._x(
+                    "SELECT epc FROM nodes WHERE id BETWEEN ? AND ? ORDER BY id",
+                    (first_node, first_node + n_nodes - 1))]
+                d = _with_list(d, "epcList", epcs)
+            yield bytes(h), d, ctx
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _lock_nodes(self, ids: list[int]) -> None:
+        """Inside a write transaction: lock these nodes' rows until the commit (a backend
+        whose writers hold the whole store's lock need not)."""
+
+    def states(self, nodes: Sequence[int]) -> dict[int, NodeState]:
+        """Lifecycle state of nodes; inside a write transaction what is read here cannot
+        change before the commit."""
+        out = {int(n): NodeState(int(n)) for n in nodes}
+        if not out:
+            return out
+        ids = sorted(out)
+        with self._reading():
+            if self._tx == "write":
+                self._lock_nodes(ids)
+            for cond, args in self._where_in("node", ids):
+                for row in self._x(
+                        "SELECT node, state, reason, since_us, claim, wrong_pins, attempts, "  # noqa: S608
+                        f"claim_us FROM lifecycle WHERE {cond}", args):
+                    out[int(row[0])] = NodeState(*row)
+        return out
+
+    # -- suspected copies ------------------------------------------------------------------
+    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
+        """Suspicions of ``nodes`` (None: all)."""
+        out: dict[int, Suspicion] = {}
+        sql = "SELECT node, kind, score, since_us, evidence FROM suspicions"
+        parts = ([(sql + " ORDER BY node", [])] if nodes is None else
+                 [(f"{sql} WHERE {c}", a)
+                  for c, a in self._where_in("node", sorted({int(n) for n in nodes}))])
+        with self._reading():
+            for q, args in parts:
+                for row in self._x(q, args):
+                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
+                                                 int(row[3]), row[4])
+        return out
+
+    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
+        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
+        self._need_tx()
+        if not rows:
+            return
+        with self._reading():
+            self._xmany(
+                "INSERT INTO suspicions(node, kind, score, since_us, evidence) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (node) DO UPDATE SET kind = excluded.kind, "
+                "score = excluded.score, since_us = excluded.since_us, "
+                "evidence = excluded.evidence WHERE excluded.score >= suspicions.score",
+                [(r.node, r.kind, r.score, r.since_us, r.evidence)
+                 for r in sorted(rows, key=lambda r: r.node)])
+
+    def clear_suspicions(self, nodes: Sequence[int]) -> int:
+        self._need_tx()
+        n = 0
+        with self._reading():
+            for cond, args in self._where_in("node", sorted({int(x) for x in nodes})):
+                n += int(self._x(f"DELETE FROM suspicions WHERE {cond}", args).rowcount)  # noqa: S608
+        return n
 
     # -- consistency ------------------------------------------------------------------------
     def _engine_checks(self, problems: list[str]) -> list[str]:
@@ -659,7 +790,11 @@ class _SQLRows:
         return create, {k: c for k, c in alias.items() if k not in out}
 
     def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
-        raise NotImplementedError
+        out: dict[str, int] = {}
+        for cond, args in self._where_in("epc", keys):
+            for nid, epc in self._x(f"SELECT id, epc FROM nodes WHERE {cond}", args):  # noqa: S608
+                out[epc] = int(nid)
+        return out
 
     def node_by_key(self, key: str) -> int | None:
         """The node of an EPC, as written or (failing that) in its canonical form."""

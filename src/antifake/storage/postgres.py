@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import threading
 import zlib
@@ -81,7 +80,6 @@ from antifake.storage._sql import (
     _now_us,
     _pack,
     _SQLRows,
-    _with_list,
 )
 from antifake.storage.abc import (
     EV_DTYPE,
@@ -90,8 +88,6 @@ from antifake.storage.abc import (
     BatchPart,
     EventRow,
     Inserted,
-    NodeState,
-    Suspicion,
 )
 from antifake.storage.schema import PG_MIGRATIONS
 
@@ -175,6 +171,7 @@ class PostgresStorage(_SQLRows):
     """
 
     _db_errors = (psycopg.Error,) if psycopg is not None else ()
+    _FIND = "strpos"
 
     def _x(self, sql: str, args: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         """Execute a query written with ``?`` placeholders (the shared ones) or ``%s``."""
@@ -182,6 +179,26 @@ class PostgresStorage(_SQLRows):
 
     def _storage_error(self, exc: BaseException) -> RegistryError:
         return _error(exc, self._timeout)
+
+    def _xmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.cursor().executemany(_format_style(sql), rows)
+
+    def _where_in(self, column: str, values: Sequence[Any]
+                  ) -> Iterator[tuple[str, list[Any]]]:
+        """``column = ANY(?)`` over arrays of at most 50,000 values."""
+        for lo in range(0, len(values), 50_000):
+            yield f"{column} = ANY(?)", [list(values[lo: lo + 50_000])]
+
+    def _stream(self, sql: str, args: Sequence[Any]) -> Iterator[Any]:
+        """A server-side cursor (call inside ``snapshot``)."""
+        with self._db.cursor(name="af_stream") as cur:
+            cur.itersize = 2048
+            cur.execute(_format_style(sql), args)
+            yield from cur
+
+    def _lock_nodes(self, ids: list[int]) -> None:
+        self._db.execute("SELECT id FROM nodes WHERE id = ANY(%s) ORDER BY id "
+                         "FOR NO KEY UPDATE", (ids,)).fetchall()
 
     def __init__(self, url: str, *, timeout: float = 30.0, synchronous: str = "full",
                  cache_mb: int = 0, canonical: Callable[[str], str | None] | None = None,
@@ -432,12 +449,6 @@ class PostgresStorage(_SQLRows):
         self._dirty = True
         return nodes
 
-    def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
-        if not keys:
-            return {}
-        return {epc: int(nid) for nid, epc in self._db.execute(
-            "SELECT id, epc FROM nodes WHERE epc = ANY(%s)", (list(keys),))}
-
     def _create_nodes(self, new: list[str]) -> dict[str, int]:
         """Create nodes; a concurrent writer may have created some of them first: those take
         its ids."""
@@ -458,14 +469,6 @@ class PostgresStorage(_SQLRows):
         return self._lookup_nodes(new)
 
     # -- events ----------------------------------------------------------------------------
-    def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
-        known: dict[bytes, int] = {}
-        for lo in range(0, len(hashes), 50_000):
-            for eid, h in self._db.execute("SELECT id, hash FROM events WHERE hash = ANY(%s)",
-                                           (hashes[lo: lo + 50_000],)):
-                known[bytes(h)] = int(eid)
-        return known
-
     def _next_event_ids(self, n: int) -> int:
         return self._alloc("events_seq", n)
 
@@ -567,112 +570,6 @@ class PostgresStorage(_SQLRows):
                    "inc) VALUES (%s, %s, %s, %s, %s, %b, %b)",
                    (cid, first_event, last_event, n_ev, n_inc, ev_b, inc_b))
 
-    def last_event(self, node: int) -> tuple[bytes, int] | None:
-        row = self._one(
-            "SELECT hash, time_us FROM events WHERE id IN ("
-            " SELECT event FROM incidence WHERE node = %(n)s"
-            " UNION ALL SELECT id FROM events WHERE parent = %(n)s"
-            " UNION ALL SELECT id FROM (SELECT id, first_node, n_nodes FROM events"
-            "   WHERE first_node IS NOT NULL AND first_node <= %(n)s"
-            "   ORDER BY first_node DESC LIMIT 1) r WHERE first_node + n_nodes > %(n)s)"
-            " ORDER BY time_us DESC, id DESC LIMIT 1", {"n": node})
-        return None if row is None else (bytes(row[0]), int(row[1]))
-
-    def uses_text(self, needle: str, ctx_ids: Sequence[int | None],
-                  since_us: int | None) -> bool:
-        ids = [c for c in ctx_ids if c is not None]
-        conds = []
-        args: list[Any] = [needle]
-        if ids:
-            conds.append("ctx = ANY(%s)")
-            args.append(ids)
-        if None in ctx_ids:
-            conds.append("ctx IS NULL")
-        if not conds:
-            return False
-        q = f"SELECT 1 FROM events WHERE strpos(doc, %s) > 0 AND ({' OR '.join(conds)})"  # noqa: S608
-        if since_us is not None:
-            q += " AND time_us >= %s"
-            args.append(since_us)
-        return self._one(q + " LIMIT 1", args) is not None
-
-    def export_rows(self, since_us: int | None
-                    ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
-        """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
-        the order they were recorded; call inside `snapshot` (a server-side cursor)."""
-        db = self._db
-        where, args = ("WHERE time_us >= %s", (since_us,)) if since_us is not None else ("", ())
-        with db.cursor(name="af_export") as cur:
-            cur.itersize = 2048
-            cur.execute(f"SELECT hash, doc, ctx, first_node, n_nodes FROM events {where} "  # noqa: S608
-                        "ORDER BY id", args)
-            for h, doc, ctx, first_node, n_nodes in cur:
-                d = json.loads(doc)
-                if first_node is not None:
-                    epcs = [r[0] for r in db.execute(
-                        "SELECT epc FROM nodes WHERE id BETWEEN %s AND %s ORDER BY id",
-                        (first_node, first_node + n_nodes - 1))]
-                    d = _with_list(d, "epcList", epcs)
-                yield bytes(h), d, ctx
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def states(self, nodes: Sequence[int]) -> dict[int, NodeState]:
-        """Lifecycle state of nodes; inside a write transaction their rows are locked first
-        (in id order), so what is read here cannot change before the commit."""
-        out = {int(n): NodeState(int(n)) for n in nodes}
-        if not out:
-            return out
-        ids = sorted(out)
-        with self._reading():
-            if self._tx == "write":
-                self._db.execute("SELECT id FROM nodes WHERE id = ANY(%s) ORDER BY id "
-                                 "FOR NO KEY UPDATE", (ids,)).fetchall()
-            for row in self._db.execute(
-                    "SELECT node, state, reason, since_us, claim, wrong_pins, attempts, "
-                    "claim_us FROM lifecycle WHERE node = ANY(%s)", (ids,)):
-                out[int(row[0])] = NodeState(*row)
-        return out
-
-    # -- suspected copies ------------------------------------------------------------------
-    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
-        """Suspicions of ``nodes`` (None: all)."""
-        out: dict[int, Suspicion] = {}
-        ids = None if nodes is None else sorted({int(n) for n in nodes})
-        if ids == []:
-            return out
-        sql = "SELECT node, kind, score, since_us, evidence FROM suspicions"
-        with self._reading():
-            for row in self._db.execute(
-                    sql + " ORDER BY node" if ids is None else sql + " WHERE node = ANY(%s)",
-                    () if ids is None else (ids,)):
-                out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]), int(row[3]),
-                                             row[4])
-        return out
-
-    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
-        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
-        self._need_tx()
-        if not rows:
-            return
-        with self._reading():
-            self._db.cursor().executemany(
-                "INSERT INTO suspicions(node, kind, score, since_us, evidence) "
-                "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (node) DO UPDATE SET kind = excluded.kind, "
-                "score = excluded.score, since_us = excluded.since_us, "
-                "evidence = excluded.evidence WHERE excluded.score >= suspicions.score",
-                [(r.node, r.kind, r.score, r.since_us, r.evidence)
-                 for r in sorted(rows, key=lambda r: r.node)])
-
-    def clear_suspicions(self, nodes: Sequence[int]) -> int:
-        self._need_tx()
-        ids = sorted({int(n) for n in nodes})
-        if not ids:
-            return 0
-        with self._reading():
-            cur = self._db.execute("DELETE FROM suspicions WHERE node = ANY(%s)", (ids,))
-            return int(cur.rowcount)
-
-    # -- bulk ------------------------------------------------------------------------------
     def _epcs(self, n_nodes: int) -> np.ndarray:
         """Every EPC in node id order, as one text (EPCs hold no newline, else row by row)."""
         db = self._db
@@ -688,6 +585,7 @@ class PostgresStorage(_SQLRows):
             epcs[:] = [r[0] for r in db.execute("SELECT epc FROM nodes ORDER BY id")]
         return epcs
 
+    # -- bulk ------------------------------------------------------------------------------
     def _node_columns(self) -> tuple[np.ndarray, np.ndarray]:
         db = self._db
         n_nodes, max_node = db.execute("SELECT count(*), max(id) FROM nodes").fetchone()

@@ -58,13 +58,11 @@ PIN) does not notice. Bulk loaders that can replay their input may pass ``synchr
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -78,7 +76,6 @@ from antifake.storage._sql import (
     _now_us,
     _pack,
     _SQLRows,
-    _with_list,
 )
 from antifake.storage.abc import (
     CHUNK_CAP,
@@ -88,8 +85,6 @@ from antifake.storage.abc import (
     BatchPart,
     EventRow,
     Inserted,
-    NodeState,
-    Suspicion,
 )
 from antifake.storage.schema import MIGRATIONS
 
@@ -315,15 +310,6 @@ class SQLiteStorage(_SQLRows):
                 nodes[i] = node
         return nodes
 
-    def _lookup_nodes(self, keys: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for part in _chunks(keys):
-            q = ",".join("?" * len(part))
-            for nid, epc in self._db.execute(
-                    f"SELECT id, epc FROM nodes WHERE epc IN ({q})", list(part)):  # noqa: S608
-                out[epc] = int(nid)
-        return out
-
     def _create_nodes(self, new: list[str]) -> dict[str, int]:
         nxt = self._next_node()
         rows = [(nxt + i, k) for i, k in enumerate(new)]
@@ -331,15 +317,6 @@ class SQLiteStorage(_SQLRows):
         return {k: i for i, k in rows}
 
     # -- events ----------------------------------------------------------------------------
-    def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
-        known: dict[bytes, int] = {}
-        for part in _chunks(hashes):
-            q = ",".join("?" * len(part))
-            for eid, h in self._db.execute(
-                    f"SELECT id, hash FROM events WHERE hash IN ({q})", list(part)):  # noqa: S608
-                known[bytes(h)] = int(eid)
-        return known
-
     def _next_event_ids(self, n: int) -> int:
         return (self._db.execute("SELECT max(id) FROM events").fetchone()[0] or 0) + 1
 
@@ -408,109 +385,6 @@ class SQLiteStorage(_SQLRows):
         db.execute("INSERT INTO columns(id, first_event, last_event, n_events, n_inc, events, "
                    "inc) VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (merge_from, first_event, int(ev["event"][-1]), n_ev, n_inc, ev_b, inc_b))
-
-    def last_event(self, node: int) -> tuple[bytes, int] | None:
-        row = self._one(
-            "SELECT hash, time_us FROM events WHERE id IN ("
-            " SELECT event FROM incidence WHERE node = :n"
-            " UNION ALL SELECT id FROM events WHERE parent = :n"
-            " UNION ALL SELECT id FROM (SELECT id, first_node, n_nodes FROM events"
-            "   WHERE first_node IS NOT NULL AND first_node <= :n"
-            "   ORDER BY first_node DESC LIMIT 1) WHERE first_node + n_nodes > :n)"
-            " ORDER BY time_us DESC, id DESC LIMIT 1", {"n": node})
-        return None if row is None else (bytes(row[0]), int(row[1]))
-
-    def uses_text(self, needle: str, ctx_ids: Sequence[int | None],
-                  since_us: int | None) -> bool:
-        """Whether the JSON of an event read with one of these contexts (None: the default)
-        and with ``time >= since_us`` contains ``needle``."""
-        ids = [c for c in ctx_ids if c is not None]
-        conds = []
-        if ids:
-            conds.append(f"ctx IN ({','.join('?' * len(ids))})")
-        if None in ctx_ids:
-            conds.append("ctx IS NULL")
-        if not conds:
-            return False
-        sql = f"SELECT 1 FROM events WHERE instr(doc, ?) > 0 AND ({' OR '.join(conds)})"  # noqa: S608
-        args: list[Any] = [needle, *ids]
-        if since_us is not None:
-            sql += " AND time_us >= ?"
-            args.append(since_us)
-        return self._one(sql + " LIMIT 1", args) is not None
-
-    def export_rows(self, since_us: int | None
-                    ) -> Iterator[tuple[bytes, dict[str, Any], int | None]]:
-        """``(hash, EPCIS event dict, context id)`` of every event (``time >= since_us``) in
-        the order they were recorded; call inside
-        [`snapshot`][antifake.storage.sqlite.SQLiteStorage.snapshot]."""
-        db = self._db
-        where, args = ("WHERE time_us >= ?", (since_us,)) if since_us is not None else ("", ())
-        cur = db.execute(f"SELECT hash, doc, ctx, first_node, n_nodes FROM events {where} "  # noqa: S608
-                         "ORDER BY id", args)
-        while True:
-            batch = cur.fetchmany(2048)
-            if not batch:
-                return
-            for h, doc, ctx, first_node, n_nodes in batch:
-                d = json.loads(doc)
-                if first_node is not None:
-                    epcs = [r[0] for r in db.execute(
-                        "SELECT epc FROM nodes WHERE id BETWEEN ? AND ? ORDER BY id",
-                        (first_node, first_node + n_nodes - 1))]
-                    d = _with_list(d, "epcList", epcs)
-                yield bytes(h), d, ctx
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def states(self, nodes: Sequence[int]) -> dict[int, NodeState]:
-        out = {int(n): NodeState(int(n)) for n in nodes}
-        with self._reading():
-            for part in _chunks(list(out)):
-                q = ",".join("?" * len(part))
-                cols = "node, state, reason, since_us, claim, wrong_pins, attempts, claim_us"
-                sql = f"SELECT {cols} FROM lifecycle WHERE node IN ({q})"  # noqa: S608
-                for row in self._db.execute(sql, list(part)):
-                    out[int(row[0])] = NodeState(*row)
-        return out
-
-    # -- suspected copies ------------------------------------------------------------------
-    def suspicions(self, nodes: Sequence[int] | None = None) -> dict[int, Suspicion]:
-        """Suspicions of ``nodes`` (None: all)."""
-        out: dict[int, Suspicion] = {}
-        with self._reading():
-            if nodes is None:
-                for row in self._db.execute("SELECT node, kind, score, since_us, evidence "
-                                            "FROM suspicions ORDER BY node"):
-                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
-                                                 int(row[3]), row[4])
-                return out
-            for part in _chunks(sorted({int(n) for n in nodes})):
-                q = ",".join("?" * len(part))
-                sql = ("SELECT node, kind, score, since_us, evidence FROM suspicions "  # noqa: S608
-                       f"WHERE node IN ({q})")
-                for row in self._db.execute(sql, list(part)):
-                    out[int(row[0])] = Suspicion(int(row[0]), row[1], float(row[2]),
-                                                 int(row[3]), row[4])
-        return out
-
-    def put_suspicions(self, rows: Sequence[Suspicion]) -> None:
-        """Store suspicions; a node keeps the strongest one (ties: the newer)."""
-        self._need_tx()
-        self._db.executemany(
-            "INSERT INTO suspicions(node, kind, score, since_us, evidence) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(node) DO UPDATE SET kind = excluded.kind, score = excluded.score, "
-            "since_us = excluded.since_us, evidence = excluded.evidence "
-            "WHERE excluded.score >= suspicions.score",
-            [(r.node, r.kind, r.score, r.since_us, r.evidence) for r in rows])
-
-    def clear_suspicions(self, nodes: Sequence[int]) -> int:
-        self._need_tx()
-        n = 0
-        for part in _chunks(sorted({int(x) for x in nodes})):
-            q = ",".join("?" * len(part))
-            n += self._db.execute(f"DELETE FROM suspicions WHERE node IN ({q})",  # noqa: S608
-                                  list(part)).rowcount
-        return n
 
     # -- bulk ------------------------------------------------------------------------------
     def _node_columns(self) -> tuple[np.ndarray, np.ndarray]:
