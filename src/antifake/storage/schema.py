@@ -1,102 +1,124 @@
-"""The registry's schema, in each SQL dialect: the tables of version 1 and every migration
-since (``MIGRATIONS[v]`` takes a store at version v - 1 to v, in one transaction). A schema
-change is written here twice, once per dialect, with the same version number."""
+"""The registry's schema: the tables of version 1 and every migration since
+(``MIGRATIONS[v]`` takes a store at version v - 1 to v, in one transaction).
 
+Each table is written once, with column types named by width (``{I64}``, ``{I32}``, ``{I16}``,
+``{F64}``, ``{BYTES}``, ``{TEXT}``) and rendered in each SQL dialect; what only one dialect has
+(PostgreSQL's id sequences, version row and id allocator, SQLite's ``WITHOUT ROWID``) is
+rendered from the same slots or added beside the shared tables."""
+
+from antifake.epcis.kinds import EventKind
 from antifake.storage.abc import SCHEMA_VERSION
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS"]
 
-# ----------------------------------------------------------------------------------------
-# SQLite
-# ----------------------------------------------------------------------------------------
-_SCHEMA_V1 = """
+_DIALECTS: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "I64": "INTEGER", "I32": "INTEGER", "I16": "INTEGER", "F64": "REAL", "BYTES": "BLOB",
+        "TEXT": "TEXT",
+        "seq_parties": "", "seq_batches": "", "seq_contexts": "",
+        "hash_check": "", "without_rowid": " WITHOUT ROWID",
+    },
+    "postgresql": {
+        "I64": "bigint", "I32": "integer", "I16": "smallint", "F64": "double precision",
+        "BYTES": "bytea", "TEXT": "text",
+        "seq_parties": " DEFAULT nextval('parties_seq')",
+        "seq_batches": " DEFAULT nextval('batches_seq')",
+        "seq_contexts": " DEFAULT nextval('contexts_seq')",
+        "hash_check": " CHECK (length(hash) = 32)", "without_rowid": "",
+    },
+}
+
+_META = """
 CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
+    key   {TEXT} PRIMARY KEY,
+    value {TEXT} NOT NULL
 );
+"""
+
+_TABLES_V1 = """
 CREATE TABLE parties (
-    id     INTEGER PRIMARY KEY,
-    name   TEXT NOT NULL UNIQUE,
-    role   TEXT,
-    region TEXT,
-    lat    REAL,
-    lon    REAL
+    id     {I32} PRIMARY KEY{seq_parties},
+    name   {TEXT} NOT NULL UNIQUE,
+    role   {TEXT},
+    region {TEXT},
+    lat    {F64},
+    lon    {F64}
 );
 CREATE TABLE nodes (
-    id     INTEGER PRIMARY KEY,
-    epc    TEXT NOT NULL UNIQUE,
-    serial INTEGER
+    id     {I64} PRIMARY KEY,
+    epc    {TEXT} NOT NULL UNIQUE,
+    serial {I64}
 );
 CREATE TABLE batches (
-    id            INTEGER PRIMARY KEY,
-    issuer        TEXT NOT NULL,
-    key_id        INTEGER NOT NULL,
-    batch_id      INTEGER NOT NULL,
-    first_index   INTEGER NOT NULL,
-    n             INTEGER NOT NULL CHECK (n > 0),
-    first_node    INTEGER NOT NULL,
-    digest        BLOB NOT NULL,
-    owner         INTEGER REFERENCES parties(id),
-    gtin          TEXT,
-    lot           TEXT,
-    expiry        TEXT,
-    registered_us INTEGER NOT NULL,
+    id            {I64} PRIMARY KEY{seq_batches},
+    issuer        {TEXT} NOT NULL,
+    key_id        {I32} NOT NULL,
+    batch_id      {I64} NOT NULL,
+    first_index   {I64} NOT NULL,
+    n             {I64} NOT NULL CHECK (n > 0),
+    first_node    {I64} NOT NULL,
+    digest        {BYTES} NOT NULL,
+    owner         {I32} REFERENCES parties(id),
+    gtin          {TEXT},
+    lot           {TEXT},
+    expiry        {TEXT},
+    registered_us {I64} NOT NULL,
     UNIQUE (issuer, key_id, batch_id, first_index)
 );
 CREATE INDEX batches_first_node ON batches(first_node);
 CREATE TABLE stamp_nodes (
-    batch INTEGER NOT NULL REFERENCES batches(id),
-    idx   INTEGER NOT NULL,
-    node  INTEGER NOT NULL UNIQUE REFERENCES nodes(id),
+    batch {I64} NOT NULL REFERENCES batches(id),
+    idx   {I64} NOT NULL,
+    node  {I64} NOT NULL UNIQUE REFERENCES nodes(id),
     PRIMARY KEY (batch, idx)
 );
 CREATE TABLE contexts (
-    id INTEGER PRIMARY KEY,
-    ns TEXT NOT NULL UNIQUE
+    id {I32} PRIMARY KEY{seq_contexts},
+    ns {TEXT} NOT NULL UNIQUE
 );
 CREATE TABLE events (
-    id          INTEGER PRIMARY KEY,
-    hash        BLOB NOT NULL UNIQUE,
-    time_us     INTEGER NOT NULL,
-    kind        INTEGER NOT NULL,
-    by_party    INTEGER REFERENCES parties(id),
-    src         INTEGER REFERENCES parties(id),
-    dst         INTEGER REFERENCES parties(id),
-    parent      INTEGER REFERENCES nodes(id),
-    lat         REAL,
-    lon         REAL,
-    recorded_us INTEGER NOT NULL,
-    ctx         INTEGER REFERENCES contexts(id),
-    first_node  INTEGER,
-    n_nodes     INTEGER,
-    doc         TEXT NOT NULL
+    id          {I64} PRIMARY KEY,
+    hash        {BYTES} NOT NULL UNIQUE{hash_check},
+    time_us     {I64} NOT NULL,
+    kind        {I16} NOT NULL,
+    by_party    {I32} REFERENCES parties(id),
+    src         {I32} REFERENCES parties(id),
+    dst         {I32} REFERENCES parties(id),
+    parent      {I64} REFERENCES nodes(id),
+    lat         {F64},
+    lon         {F64},
+    recorded_us {I64} NOT NULL,
+    ctx         {I32} REFERENCES contexts(id),
+    first_node  {I64},
+    n_nodes     {I64},
+    doc         {TEXT} NOT NULL
 );
 CREATE INDEX events_time ON events(time_us);
 CREATE INDEX events_parent ON events(parent) WHERE parent IS NOT NULL;
 CREATE INDEX events_range ON events(first_node) WHERE first_node IS NOT NULL;
 CREATE TABLE incidence (
-    node  INTEGER NOT NULL REFERENCES nodes(id),
-    event INTEGER NOT NULL REFERENCES events(id),
+    node  {I64} NOT NULL REFERENCES nodes(id),
+    event {I64} NOT NULL REFERENCES events(id),
     PRIMARY KEY (node, event)
-) WITHOUT ROWID;
+){without_rowid};
 CREATE TABLE lifecycle (
-    node       INTEGER PRIMARY KEY REFERENCES nodes(id),
-    state      INTEGER NOT NULL DEFAULT 0,
-    reason     TEXT,
-    since_us   INTEGER,
-    claim      INTEGER NOT NULL DEFAULT 0,
-    wrong_pins INTEGER NOT NULL DEFAULT 0,
-    attempts   INTEGER NOT NULL DEFAULT 0,
-    claim_us   INTEGER
+    node       {I64} PRIMARY KEY REFERENCES nodes(id),
+    state      {I32} NOT NULL DEFAULT 0,
+    reason     {TEXT},
+    since_us   {I64},
+    claim      {I32} NOT NULL DEFAULT 0,
+    wrong_pins {I32} NOT NULL DEFAULT 0,
+    attempts   {I32} NOT NULL DEFAULT 0,
+    claim_us   {I64}
 );
 CREATE TABLE columns (
-    id          INTEGER PRIMARY KEY,
-    first_event INTEGER NOT NULL,
-    last_event  INTEGER NOT NULL,
-    n_events    INTEGER NOT NULL,
-    n_inc       INTEGER NOT NULL,
-    events      BLOB NOT NULL,
-    inc         BLOB NOT NULL
+    id          {I64} PRIMARY KEY,
+    first_event {I64} NOT NULL,
+    last_event  {I64} NOT NULL,
+    n_events    {I64} NOT NULL,
+    n_inc       {I64} NOT NULL,
+    events      {BYTES} NOT NULL,
+    inc         {BYTES} NOT NULL
 );
 CREATE VIEW stamps AS
     SELECT n.id AS node, n.epc AS epc, b.issuer AS issuer, b.key_id AS key_id,
@@ -109,141 +131,26 @@ CREATE VIEW stamps AS
     FROM stamp_nodes s JOIN batches b ON b.id = s.batch JOIN nodes n ON n.id = s.node;
 """
 
-# v2: codes that detection found copied (Registry.flag_suspected); verify says SUSPECTED_CLONE.
-_SCHEMA_V2 = """
-CREATE TABLE suspicions (
-    node     INTEGER PRIMARY KEY REFERENCES nodes(id),
-    kind     TEXT NOT NULL,
-    score    REAL NOT NULL,
-    since_us INTEGER NOT NULL,
-    evidence TEXT NOT NULL
-);
-"""
-
-# v3: each event's detail code (claim result, decommissioning reason), computed when it is
-# written; events stored before are filled in once by the migration (_backfill_details).
-_SCHEMA_V3 = """
-ALTER TABLE events ADD COLUMN detail INTEGER NOT NULL DEFAULT 0;
-"""
-
-# v4: the GS1 identifiers of parties (their PGLN and SGLN locations).
-_SCHEMA_V4 = """
-CREATE TABLE party_glns (
-    key   TEXT PRIMARY KEY,
-    party INTEGER NOT NULL REFERENCES parties(id),
-    kind  TEXT NOT NULL CHECK (kind IN (\'pgln\', \'sgln\'))
-);
-CREATE INDEX party_glns_party ON party_glns(party);
-"""
-
-#: Upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (run in one transaction).
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
-
-
-# ----------------------------------------------------------------------------------------
-# PostgreSQL
-# ----------------------------------------------------------------------------------------
-_PG_SCHEMA_V1 = """
+# PostgreSQL only: id sequences, the store's version row (bumped by every commit that changes
+# what the graph reads), packed columns kept out of line, and the id allocator that hands
+# out consecutive ids to one writer at a time.
+_PG_ONLY_V1 = """
 CREATE SEQUENCE parties_seq;
 CREATE SEQUENCE nodes_seq;
 CREATE SEQUENCE batches_seq;
 CREATE SEQUENCE contexts_seq;
 CREATE SEQUENCE events_seq;
 CREATE SEQUENCE columns_seq;
-CREATE TABLE meta (
-    key   text PRIMARY KEY,
-    value text NOT NULL
-);
 CREATE TABLE version (
     id integer PRIMARY KEY CHECK (id = 1),
     n  bigint NOT NULL
 );
 INSERT INTO version VALUES (1, 0);
-CREATE TABLE parties (
-    id     integer PRIMARY KEY DEFAULT nextval('parties_seq'),
-    name   text NOT NULL UNIQUE,
-    role   text,
-    region text,
-    lat    double precision,
-    lon    double precision
-);
-CREATE TABLE nodes (
-    id     bigint PRIMARY KEY,
-    epc    text NOT NULL UNIQUE,
-    serial bigint
-);
-CREATE TABLE batches (
-    id            bigint PRIMARY KEY DEFAULT nextval('batches_seq'),
-    issuer        text NOT NULL,
-    key_id        integer NOT NULL,
-    batch_id      bigint NOT NULL,
-    first_index   bigint NOT NULL,
-    n             bigint NOT NULL CHECK (n > 0),
-    first_node    bigint NOT NULL,
-    digest        bytea NOT NULL,
-    owner         integer REFERENCES parties(id),
-    gtin          text,
-    lot           text,
-    expiry        text,
-    registered_us bigint NOT NULL,
-    UNIQUE (issuer, key_id, batch_id, first_index)
-);
-CREATE INDEX batches_first_node ON batches(first_node);
-CREATE TABLE stamp_nodes (
-    batch bigint NOT NULL REFERENCES batches(id),
-    idx   bigint NOT NULL,
-    node  bigint NOT NULL UNIQUE REFERENCES nodes(id),
-    PRIMARY KEY (batch, idx)
-);
-CREATE TABLE contexts (
-    id integer PRIMARY KEY DEFAULT nextval('contexts_seq'),
-    ns text NOT NULL UNIQUE
-);
-CREATE TABLE events (
-    id          bigint PRIMARY KEY,
-    hash        bytea NOT NULL UNIQUE CHECK (length(hash) = 32),
-    time_us     bigint NOT NULL,
-    kind        smallint NOT NULL,
-    by_party    integer REFERENCES parties(id),
-    src         integer REFERENCES parties(id),
-    dst         integer REFERENCES parties(id),
-    parent      bigint REFERENCES nodes(id),
-    lat         double precision,
-    lon         double precision,
-    recorded_us bigint NOT NULL,
-    ctx         integer REFERENCES contexts(id),
-    first_node  bigint,
-    n_nodes     bigint,
-    doc         text NOT NULL
-);
-CREATE INDEX events_time ON events(time_us);
-CREATE INDEX events_parent ON events(parent) WHERE parent IS NOT NULL;
-CREATE INDEX events_range ON events(first_node) WHERE first_node IS NOT NULL;
-CREATE INDEX events_kind ON events(kind) WHERE kind IN (7, 9);
-CREATE TABLE incidence (
-    node  bigint NOT NULL REFERENCES nodes(id),
-    event bigint NOT NULL REFERENCES events(id),
-    PRIMARY KEY (node, event)
-);
-CREATE TABLE lifecycle (
-    node       bigint PRIMARY KEY REFERENCES nodes(id),
-    state      integer NOT NULL DEFAULT 0,
-    reason     text,
-    since_us   bigint,
-    claim      integer NOT NULL DEFAULT 0,
-    wrong_pins integer NOT NULL DEFAULT 0,
-    attempts   integer NOT NULL DEFAULT 0,
-    claim_us   bigint
-);
-CREATE TABLE columns (
-    id          bigint PRIMARY KEY,
-    first_event bigint NOT NULL,
-    last_event  bigint NOT NULL,
-    n_events    bigint NOT NULL,
-    n_inc       bigint NOT NULL,
-    events      bytea NOT NULL,
-    inc         bytea NOT NULL
-);
+"""
+
+_PG_ONLY_V1_AFTER = f"""
+CREATE INDEX events_kind ON events(kind)
+    WHERE kind IN ({int(EventKind.CLAIM)}, {int(EventKind.DECOMMISSION)});
 ALTER TABLE columns ALTER COLUMN events SET STORAGE EXTERNAL;
 ALTER TABLE columns ALTER COLUMN inc SET STORAGE EXTERNAL;
 CREATE FUNCTION af_alloc(seq regclass, n bigint) RETURNS bigint LANGUAGE plpgsql AS $f$
@@ -262,46 +169,47 @@ BEGIN
     RETURN v;
 END
 $f$;
-CREATE VIEW stamps AS
-    SELECT n.id AS node, n.epc AS epc, b.issuer AS issuer, b.key_id AS key_id,
-           b.batch_id AS batch_id, b.first_index + (n.id - b.first_node) AS idx,
-           n.serial AS serial
-    FROM batches b JOIN nodes n ON n.id >= b.first_node AND n.id < b.first_node + b.n
-    WHERE n.id NOT IN (SELECT node FROM stamp_nodes)
-    UNION ALL
-    SELECT n.id, n.epc, b.issuer, b.key_id, b.batch_id, s.idx, n.serial
-    FROM stamp_nodes s JOIN batches b ON b.id = s.batch JOIN nodes n ON n.id = s.node
 """
 
-# v2: codes that detection found copied (as SQLite's schema 2).
-_PG_SCHEMA_V2 = """
+# v2: codes that detection found copied (Registry.flag_suspected); verify says SUSPECTED_CLONE.
+_V2 = """
 CREATE TABLE suspicions (
-    node     bigint PRIMARY KEY REFERENCES nodes(id),
-    kind     text NOT NULL,
-    score    double precision NOT NULL,
-    since_us bigint NOT NULL,
-    evidence text NOT NULL
+    node     {I64} PRIMARY KEY REFERENCES nodes(id),
+    kind     {TEXT} NOT NULL,
+    score    {F64} NOT NULL,
+    since_us {I64} NOT NULL,
+    evidence {TEXT} NOT NULL
 );
 """
 
-# v3: each event's detail code, computed when it is written (as SQLite's schema 3).
-_PG_SCHEMA_V3 = """
-ALTER TABLE events ADD COLUMN detail smallint NOT NULL DEFAULT 0;
+# v3: each event's detail code (claim result, decommissioning reason), computed when it is
+# written; events stored before are filled in once by the migration (_backfill_details).
+_V3 = """
+ALTER TABLE events ADD COLUMN detail {I16} NOT NULL DEFAULT 0;
 """
 
-# v4: the GS1 identifiers of parties (as SQLite\'s schema 4).
-_PG_SCHEMA_V4 = """
+# v4: the GS1 identifiers of parties (their PGLN and SGLN locations).
+_V4 = """
 CREATE TABLE party_glns (
-    key   text PRIMARY KEY,
-    party integer NOT NULL REFERENCES parties(id),
-    kind  text NOT NULL CHECK (kind IN (\'pgln\', \'sgln\'))
+    key   {TEXT} PRIMARY KEY,
+    party {I32} NOT NULL REFERENCES parties(id),
+    kind  {TEXT} NOT NULL CHECK (kind IN ('pgln', 'sgln'))
 );
 CREATE INDEX party_glns_party ON party_glns(party);
 """
 
-#: Upgrades: PG_MIGRATIONS[v] takes a schema at version v - 1 to v (one transaction).
-PG_MIGRATIONS: dict[int, str] = {1: _PG_SCHEMA_V1, 2: _PG_SCHEMA_V2, 3: _PG_SCHEMA_V3,
-                                  4: _PG_SCHEMA_V4}
 
-assert max(MIGRATIONS) == max(PG_MIGRATIONS) == SCHEMA_VERSION, \
-    "a schema change needs both dialects"
+def _render(dialect: str) -> dict[int, str]:
+    slots = _DIALECTS[dialect]
+    v1 = (_META + _TABLES_V1).format(**slots)
+    if dialect == "postgresql":
+        v1 = _PG_ONLY_V1 + v1 + _PG_ONLY_V1_AFTER
+    return {1: v1, 2: _V2.format(**slots), 3: _V3.format(**slots), 4: _V4.format(**slots)}
+
+
+#: SQLite upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (one transaction).
+MIGRATIONS: dict[int, str] = _render("sqlite")
+#: PostgreSQL upgrades: PG_MIGRATIONS[v] takes a schema at version v - 1 to v.
+PG_MIGRATIONS: dict[int, str] = _render("postgresql")
+
+assert max(MIGRATIONS) == max(PG_MIGRATIONS) == SCHEMA_VERSION
