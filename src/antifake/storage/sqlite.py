@@ -67,14 +67,16 @@ from pathlib import Path
 import numpy as np
 
 from antifake.errors import RegistryError
+from antifake.storage._packed import (
+    _merge_from,
+    _merged,
+    _pack,
+)
 from antifake.storage._sql import (
     EVENT_COLUMNS,
     _chunks,
     _Fresh,
-    _merge_from,
-    _merged,
     _now_us,
-    _pack,
     _SQLRows,
 )
 from antifake.storage.abc import (
