@@ -112,42 +112,37 @@ static const uint32_t AF_B3_IV[8] = {
         b = AF_B3_R7(AF_B3_XOR(b, c));     \
     } while (0)
 
-/* Four G functions side by side (the columns or the diagonals of one round), step by step. */
-#define AF_B3_G4(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, x0, y0, x1, y1,  \
-                 x2, y2, x3, y3)                                                                  \
-    do {                                                                                          \
-        a0 = AF_B3_ADD(AF_B3_ADD(a0, b0), x0);                                                    \
-        a1 = AF_B3_ADD(AF_B3_ADD(a1, b1), x1);                                                    \
-        a2 = AF_B3_ADD(AF_B3_ADD(a2, b2), x2);                                                    \
-        a3 = AF_B3_ADD(AF_B3_ADD(a3, b3), x3);                                                    \
-        d0 = AF_B3_R16(AF_B3_XOR(d0, a0));                                                        \
-        d1 = AF_B3_R16(AF_B3_XOR(d1, a1));                                                        \
-        d2 = AF_B3_R16(AF_B3_XOR(d2, a2));                                                        \
-        d3 = AF_B3_R16(AF_B3_XOR(d3, a3));                                                        \
-        c0 = AF_B3_ADD(c0, d0);                                                                   \
-        c1 = AF_B3_ADD(c1, d1);                                                                   \
-        c2 = AF_B3_ADD(c2, d2);                                                                   \
-        c3 = AF_B3_ADD(c3, d3);                                                                   \
-        b0 = AF_B3_R12(AF_B3_XOR(b0, c0));                                                        \
-        b1 = AF_B3_R12(AF_B3_XOR(b1, c1));                                                        \
-        b2 = AF_B3_R12(AF_B3_XOR(b2, c2));                                                        \
-        b3 = AF_B3_R12(AF_B3_XOR(b3, c3));                                                        \
-        a0 = AF_B3_ADD(AF_B3_ADD(a0, b0), y0);                                                    \
-        a1 = AF_B3_ADD(AF_B3_ADD(a1, b1), y1);                                                    \
-        a2 = AF_B3_ADD(AF_B3_ADD(a2, b2), y2);                                                    \
-        a3 = AF_B3_ADD(AF_B3_ADD(a3, b3), y3);                                                    \
-        d0 = AF_B3_R8(AF_B3_XOR(d0, a0));                                                         \
-        d1 = AF_B3_R8(AF_B3_XOR(d1, a1));                                                         \
-        d2 = AF_B3_R8(AF_B3_XOR(d2, a2));                                                         \
-        d3 = AF_B3_R8(AF_B3_XOR(d3, a3));                                                         \
-        c0 = AF_B3_ADD(c0, d0);                                                                   \
-        c1 = AF_B3_ADD(c1, d1);                                                                   \
-        c2 = AF_B3_ADD(c2, d2);                                                                   \
-        c3 = AF_B3_ADD(c3, d3);                                                                   \
-        b0 = AF_B3_R7(AF_B3_XOR(b0, c0));                                                         \
-        b1 = AF_B3_R7(AF_B3_XOR(b1, c1));                                                         \
-        b2 = AF_B3_R7(AF_B3_XOR(b2, c2));                                                         \
-        b3 = AF_B3_R7(AF_B3_XOR(b3, c3));                                                         \
+/* Half of G on four columns side by side, step by step: a += b + x; d = (d ^ a) >>> RA;
+   c += d; b = (b ^ c) >>> RB. G is the half with (x, 16, 12), then the half with (y, 8, 7). */
+#define AF_B3_HALF4(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, x0, x1, x2,    \
+                    x3, RA, RB)                                                                    \
+    do {                                                                                           \
+        a0 = AF_B3_ADD(AF_B3_ADD(a0, b0), x0);                                                     \
+        a1 = AF_B3_ADD(AF_B3_ADD(a1, b1), x1);                                                     \
+        a2 = AF_B3_ADD(AF_B3_ADD(a2, b2), x2);                                                     \
+        a3 = AF_B3_ADD(AF_B3_ADD(a3, b3), x3);                                                     \
+        d0 = RA(AF_B3_XOR(d0, a0));                                                                \
+        d1 = RA(AF_B3_XOR(d1, a1));                                                                \
+        d2 = RA(AF_B3_XOR(d2, a2));                                                                \
+        d3 = RA(AF_B3_XOR(d3, a3));                                                                \
+        c0 = AF_B3_ADD(c0, d0);                                                                    \
+        c1 = AF_B3_ADD(c1, d1);                                                                    \
+        c2 = AF_B3_ADD(c2, d2);                                                                    \
+        c3 = AF_B3_ADD(c3, d3);                                                                    \
+        b0 = RB(AF_B3_XOR(b0, c0));                                                                \
+        b1 = RB(AF_B3_XOR(b1, c1));                                                                \
+        b2 = RB(AF_B3_XOR(b2, c2));                                                                \
+        b3 = RB(AF_B3_XOR(b3, c3));                                                                \
+    } while (0)
+
+/* Four G functions side by side (the columns or the diagonals of one round). */
+#define AF_B3_G4(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, x0, y0, x1, y1,   \
+                 x2, y2, x3, y3)                                                                   \
+    do {                                                                                           \
+        AF_B3_HALF4(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, x0, x1, x2,    \
+                    x3, AF_B3_R16, AF_B3_R12);                                                     \
+        AF_B3_HALF4(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3, c3, d3, y0, y1, y2,    \
+                    y3, AF_B3_R8, AF_B3_R7);                                                       \
     } while (0)
 
 /* One round with message schedule s0..s15 (message word indices after r permutations), in two
