@@ -91,44 +91,33 @@ class _Table:
                 if prefix in self.ns:
                     value = self.ns[prefix] + local
             return value.strip()
-        if value is True:
-            return "True"
-        if value is False:
-            return "False"
-        if value is None:
-            return "None"
+        if value is True or value is False or value is None:
+            return str(value)  # as the reference writes them: True, False, None
         return str(value).strip()
 
     def leaf(self, name: str, value: Any) -> str:
         """An element of the ordered part: ``name=value``, or nothing if the value is empty."""
-        key = (name, value)
-        if type(value) is str:
-            out = self.leaves.get(key)
-            if out is not None:
-                return out
-        text = self.text(value)
-        if text:
-            text = _canonize(text)
-        out = name + "=" + text if text else ""
-        if type(value) is str:
-            if len(self.leaves) >= _MEMO_SIZE:
-                self.leaves.clear()
-            self.leaves[key] = out
-        return out
+        return self._written(self.leaves, name, value, "")
 
     def element(self, name: str, value: Any) -> str:
         """An element of the remaining part: ``name=value``, or the name alone."""
+        return self._written(self.free, name, value, name)
+
+    def _written(self, memo: dict[tuple[str, str], str], name: str, value: Any,
+                 empty: str) -> str:
+        """``name=value`` with the value normalised (step 5), or ``empty`` for an empty value;
+        remembered in ``memo`` for string values."""
         key = (name, value)
         if type(value) is str:
-            out = self.free.get(key)
+            out = memo.get(key)
             if out is not None:
                 return out
         text = self.text(value)
-        out = name + "=" + _canonize(text) if text else name
+        out = name + "=" + _canonize(text) if text else empty
         if type(value) is str:
-            if len(self.free) >= _MEMO_SIZE:
-                self.free.clear()
-            self.free[key] = out
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key] = out
         return out
 
     def epcs(self, values: list[str]) -> str:

@@ -194,12 +194,8 @@ class _Converter:
             if ":" in value:
                 return _expand_value(value, self.ns)
             return value
-        if value is True:
-            return "True"
-        if value is False:
-            return "False"
-        if value is None:
-            return "None"
+        if value is True or value is False or value is None:
+            return str(value)  # as the reference writes them: True, False, None
         if isinstance(value, (int, float)):
             return str(value)
         raise self.fail(f"not a JSON value: {type(value).__name__}")
