@@ -190,3 +190,23 @@ def _resolve_ai(name: str) -> str | None:
     if 2 <= len(name) <= 4 and _is_digits(name):
         return name
     return _SHORT_NAMES.get(name.lower())
+
+
+def _named_ai(name: str, what: str) -> str | None:
+    """The AI a parameter ``name`` stands for (its number or Digital Link short name), or None
+    for any other name; a numeric name that is no AI is refused."""
+    ai = _resolve_ai(name)
+    if ai is None and _is_digits(name):
+        raise GS1Error(f"{what} {name!r} is numeric but not a 2- to 4-digit AI")
+    return ai
+
+
+def _put_ai(ais: dict[str, str], ai: str, value: str) -> None:
+    """Validate ``value`` for ``ai`` and store it in ``ais``; the same AI twice must agree."""
+    if not value:
+        raise GS1Error(f"{_ai_label(ai)} has an empty value")
+    v = _validate_ai(ai, value)
+    old = ais.get(ai)
+    if old is not None and old != v:
+        raise GS1Error(f"{_ai_label(ai)} is given twice with different values {old!r} and {v!r}")
+    ais[ai] = v

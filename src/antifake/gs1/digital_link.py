@@ -14,11 +14,17 @@ from antifake.gs1._text import (
     _check_text,
     _coerce_text,
     _dl_encode,
-    _is_digits,
     _pct_decode,
     _show,
 )
-from antifake.gs1.ai import _PRIMARY, _QUALIFIERS, _ai_label, _resolve_ai, _validate_ai
+from antifake.gs1.ai import (
+    _PRIMARY,
+    _QUALIFIERS,
+    _named_ai,
+    _put_ai,
+    _resolve_ai,
+    _validate_ai,
+)
 from antifake.gs1.dates import ai17_to_date, expiry_to_ai17
 from antifake.gs1.gtin import validate_gtin, validate_lot, validate_serial
 
@@ -200,9 +206,7 @@ def build_digital_link(
             value = _check_text(value, f"extra parameter {key!r}")
             if not key:
                 raise GS1Error("extra parameter names must not be empty")
-            ai = _resolve_ai(key)
-            if ai is None and _is_digits(key):
-                raise GS1Error(f"extra parameter {key!r} is numeric but not a 2- to 4-digit AI")
+            ai = _named_ai(key, "extra parameter")
             if ai is not None:
                 if ai in ("01", "10", "21", "17", "22", "235"):
                     raise GS1Error(
@@ -294,15 +298,7 @@ def _parse_dl(text: str) -> DigitalLink:
     ais: dict[str, str] = {}
 
     def add(ai: str, value: str) -> None:
-        if not value:
-            raise GS1Error(f"{_ai_label(ai)} has an empty value")
-        v = _validate_ai(ai, value)
-        old = ais.get(ai)
-        if old is not None and old != v:
-            raise GS1Error(
-                f"{_ai_label(ai)} is given twice with different values {old!r} and {v!r}"
-            )
-        ais[ai] = v
+        _put_ai(ais, ai, value)
 
     quals = [_resolve_ai(segs[i]) or "" for i in range(p + 2, len(segs), 2)]
     _check_qualifier_order(primary, quals)
@@ -320,9 +316,7 @@ def _parse_dl(text: str) -> DigitalLink:
             v = _pct_decode(rv, "query string")
             if not k:
                 raise GS1Error("query string has a parameter with an empty name")
-            ai = _resolve_ai(k)
-            if ai is None and _is_digits(k):
-                raise GS1Error(f"query parameter {k!r} is numeric but not a 2- to 4-digit AI")
+            ai = _named_ai(k, "query parameter")
             if ai is not None:
                 add(ai, v)
             else:

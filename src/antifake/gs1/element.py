@@ -6,7 +6,7 @@ from datetime import date
 
 from antifake.errors import GS1Error
 from antifake.gs1._text import _HRI_AI, MAX_URI_LENGTH, _show
-from antifake.gs1.ai import _ai_label, _validate_ai
+from antifake.gs1.ai import _ai_label, _put_ai
 from antifake.gs1.dates import expiry_to_ai17
 from antifake.gs1.gtin import validate_gtin, validate_lot, validate_serial
 
@@ -62,13 +62,7 @@ def parse_element_string(s: str | bytes) -> dict[str, str]:
             raise GS1Error(
                 f"GTIN (AI 01) in an element string must have 14 digits, got {len(value)}"
             )
-        v = _validate_ai(ai, value)
-        old = out.get(ai)
-        if old is not None and old != v:
-            raise GS1Error(
-                f"{_ai_label(ai)} is given twice with different values {old!r} and {v!r}"
-            )
-        out[ai] = v
+        _put_ai(out, ai, value)
     return out
 
 
