@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "read_capped", "create_new"]
+__all__ = ["atomic_file", "read_capped", "read_limited", "create_new"]
 
 # O_NOFOLLOW/O_CLOEXEC are absent on some platforms (Windows): 0 there
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -91,3 +91,15 @@ def read_capped(path: str | os.PathLike[str], cap: int) -> bytes:
     if len(data) > cap:
         raise ValueError(f"{path} is larger than {cap} bytes")
     return data
+
+
+def read_limited(path: str | os.PathLike[str], cap: int, what: str,
+                 error: type[Exception]) -> bytes:
+    """`read_capped` for a file the caller names ``what`` (e.g. "key file"): an unreadable or
+    oversized file raises ``error`` with a message naming the file and the fault."""
+    try:
+        return read_capped(path, cap)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    except ValueError:
+        raise error(f"{path} is too large to be a {what}") from None

@@ -16,9 +16,19 @@ import numpy as np
 
 import antifake._core as _core
 
-__all__ = ["native_ed25519"]
+__all__ = ["ed25519_ok", "native_ed25519"]
 
 log = logging.getLogger("antifake")
+
+
+def ed25519_ok(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``
+    (a malformed key or signature is just invalid)."""
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _self_test() -> bool:

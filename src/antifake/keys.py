@@ -26,7 +26,8 @@ import nacl.pwhash
 import nacl.secret
 import nacl.signing
 
-from antifake._atomic import atomic_file, read_capped
+from antifake._atomic import atomic_file, read_limited
+from antifake._sodium import ed25519_ok
 from antifake.codes import MAX_BATCH_ID, MAX_KEY_ID, short_key_id
 from antifake.errors import InvalidKey, KeyFileError, WrongPassphrase
 from antifake.timeutil import parse_time, to_iso
@@ -145,11 +146,7 @@ class IssuerPublicKey:
 
     def verify_detached(self, message: bytes, signature: bytes) -> bool:
         """Ed25519 check of ``signature`` over ``message``."""
-        try:
-            nacl.signing.VerifyKey(self.public_key).verify(message, signature)
-        except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
-            return False
-        return True
+        return ed25519_ok(self.public_key, message, signature)
 
 
 class IssuerKey:
@@ -331,12 +328,7 @@ def read_key_file(path: str | os.PathLike[str], fmt: str, fields: tuple[str, ...
     """Open a file written by `write_key_file`: check its format, version and MAC, unseal its
     secret; returns the metadata (``format``, ``version`` and ``fields``) and the secret."""
     p = Path(path)
-    try:
-        raw = read_capped(p, MAX_KEY_FILE)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from None
-    except ValueError:
-        raise KeyFileError(f"{p} is too large to be a key file") from None
+    raw = read_limited(p, MAX_KEY_FILE, "key file", KeyFileError)
     try:
         d = json.loads(raw)
     except (ValueError, RecursionError):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from antifake._atomic import read_capped
+from antifake._atomic import read_limited
 from antifake.codes import short_key_id
 from antifake.errors import (
     AntifakeError,
@@ -304,10 +304,5 @@ class Keyring:
     def load(cls, path: str | os.PathLike[str], *, clock: Clock | None = None,
              existence_verifier: ExistenceVerifier | None = None) -> Keyring:
         """Read a keyring file written by [`save`][antifake.trust.Keyring.save]."""
-        try:
-            data = read_capped(path, MAX_KEYRING_FILE)
-        except OSError as exc:
-            raise KeyringError(f"cannot read keyring file {path}: {exc.strerror}") from None
-        except ValueError:
-            raise KeyringError(f"{path} is too large to be a keyring file") from None
+        data = read_limited(path, MAX_KEYRING_FILE, "keyring file", KeyringError)
         return cls.from_bytes(data, clock=clock, existence_verifier=existence_verifier)
