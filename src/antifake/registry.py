@@ -996,30 +996,29 @@ def _effect(e: Event, r: EventRow, s: NodeState, node: int, store: Storage) -> b
 
 def _party_keys(gln: str | None, locations: Iterable[str]) -> list[tuple[str, str]]:
     """``(gln_key, kind)`` of a party's PGLN and SGLN locations, validated."""
-    from antifake.gs1 import gln_key
-
     out: list[tuple[str, str]] = []
     if gln is not None:
-        try:
-            key = gln_key(gln)
-        except GS1Error as exc:
-            raise RegistryError(f"gln={gln!r:.60}: {exc}") from None
-        if key is None or not key.startswith("417:"):
-            raise RegistryError(f"gln={gln!r:.60} is not a party GLN: give urn:epc:id:pgln:..., "
-                                "https://id.gs1.org/417/{gln} or the 13 digits")
-        out.append((key, "pgln"))
+        out.append((_gln_of(gln, "gln=", "417:", "a party GLN: give urn:epc:id:pgln:..., "
+                            "https://id.gs1.org/417/{gln} or the 13 digits"), "pgln"))
     if isinstance(locations, str):
         locations = [locations]
     for loc in locations:
-        try:
-            key = gln_key(loc)
-        except GS1Error as exc:
-            raise RegistryError(f"location {loc!r:.60}: {exc}") from None
-        if key is None or not key.startswith("414:"):
-            raise RegistryError(f"location {loc!r:.60} is not an SGLN: give "
-                                "urn:epc:id:sgln:... or https://id.gs1.org/414/{gln}")
-        out.append((key, "sgln"))
+        out.append((_gln_of(loc, "location ", "414:", "an SGLN: give urn:epc:id:sgln:... or "
+                            "https://id.gs1.org/414/{gln}"), "sgln"))
     return out
+
+
+def _gln_of(value: str, label: str, prefix: str, want: str) -> str:
+    """The `gln_key` of ``value``, which must start with ``prefix`` (a PGLN or an SGLN)."""
+    from antifake.gs1 import gln_key
+
+    try:
+        key = gln_key(value)
+    except GS1Error as exc:
+        raise RegistryError(f"{label}{value!r:.60}: {exc}") from None
+    if key is None or not key.startswith(prefix):
+        raise RegistryError(f"{label}{value!r:.60} is not {want}")
+    return key
 
 
 def _commission_hashes(chunks: list[list[str]], owner: str, at: datetime
