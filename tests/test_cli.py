@@ -546,3 +546,37 @@ def test_no_secret_was_ever_printed(env) -> None:
         assert r["pin"].replace("-", "") not in text
     box = json.loads((d / "issuer.key").read_text())["sealed"]["box"]
     assert box[:40] not in text
+
+
+def test_keyring_file_keeps_keys_manifests_and_revocations(env, capsys, tmp_path) -> None:
+    d, rows, _ = env
+    ring = str(tmp_path / "verifier.keyring")
+    code, res = run_json(capsys, "keyring", "add", ring, "--pubkey", "issuer.pub.json",
+                         "--manifest", "out/batch-4242-0.manifest")
+    assert code == 0 and [k["key_id"] for k in res["keys"]] == [4242]
+    assert res["keys"][0]["manifests"] == [0] and res["keys"][0]["revoked_at"] is None
+    assert stat.S_IMODE(os.stat(ring).st_mode) == 0o600
+    # the file is a keyring for every command that takes --keyring
+    code, res = run_json(capsys, "verify", "--keyring", ring, rows[0]["url"])
+    assert code == 0 and res["counts"] == {"AUTHENTIC": 1}
+    # adding the other manifest later: kept with the first
+    code, res = run_json(capsys, "keyring", "add", ring, "--manifest",
+                         "out/batch-4242-1.manifest")
+    assert code == 0 and res["keys"][0]["manifests"] == [0, 1]
+    # revoked from a time before the manifests were first seen: the stamps no longer verify
+    code, res = run_json(capsys, "keyring", "revoke", ring, "4242", "--at", "2001-01-01T00:00Z")
+    assert code == 0 and res["keys"][0]["revoked_at"].startswith("2001-01-01")
+    code, res = run_json(capsys, "verify", "--keyring", ring, rows[0]["url"])
+    assert code == 1 and res["counts"] == {"KEY_REVOKED": 1}
+    code, out, _ = run(capsys, "keyring", "show", ring)
+    assert code == 0 and "REVOKED from 2001-01-01" in out and "2 manifests" in out
+    # a revocation is never weakened by a later, later-dated one
+    code, res = run_json(capsys, "keyring", "revoke", ring, "4242", "--at", "2030-01-01T00:00Z")
+    assert code == 0 and res["keys"][0]["revoked_at"].startswith("2001-01-01")
+    # clear errors: an unknown key, a missing file, a file that is no keyring
+    code, _, err = run(capsys, "keyring", "revoke", ring, "7")
+    assert code == 3 and "no key with key_id 7" in err
+    code, _, err = run(capsys, "keyring", "show", str(tmp_path / "missing.keyring"))
+    assert code == 3 and "not found" in err
+    code, _, err = run(capsys, "verify", "--keyring", "issuer.pub.json", rows[0]["url"])
+    assert code != 0 and "keyring" in err

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import antifake as af
-from antifake.cli import issue, keys, log, misc, qr, record, registry, research, service
+from antifake.cli import issue, keyring, keys, log, misc, qr, record, registry, research, service
 from antifake.cli._common import (
     DB_ENV,
     EXIT_BUG,
@@ -91,6 +91,9 @@ def _parser() -> _Parser:
                    help="issuer secret key file: also checks stamp numbers and PINs; repeatable")
     g.add_argument("--manifest", action="append", metavar="FILE",
                    help="batch manifest: confirms membership (NOT_ISSUED otherwise); repeatable")
+    g.add_argument("--keyring", metavar="FILE", default=None,
+                   help="keyring file (antifake keyring): trusted keys, manifests and "
+                        "revocations kept between runs")
 
     dbp = _Parser(add_help=False)
     dbp.add_argument("--db", metavar="FILE", default=None,
@@ -118,7 +121,7 @@ def _parser() -> _Parser:
         return sp
 
     shared = Parents(common=common, pw=pw, ring=ring, dbp=dbp, threads=threads)
-    for module in (keys, issue, registry, service, log, record, qr, misc, research):
+    for module in (keys, keyring, issue, registry, service, log, record, qr, misc, research):
         module.add_parsers(add, shared)
     return p
 

@@ -19,32 +19,14 @@ import antifake as af
 from antifake._atomic import create_new, read_capped
 
 EXIT_OK = 0
-
-
 EXIT_FOUND = 1  # not authentic / alerts / listing refused
-
-
 EXIT_USAGE = 2
-
-
 EXIT_FILE = 3
-
-
 EXIT_BUG = 4
-
-
 PASSPHRASE_ENV = "ANTIFAKE_PASSPHRASE"  # noqa: S105 (a variable name)
-
-
 DB_ENV = "ANTIFAKE_DB"
-
-
 CODE_COLUMNS = ("code", "url", "qr_url", "qr", "number", "stamp_number", "stamp")
-
-
 SHOW_ROWS = 20  # text output lists at most this many rows unless --all
-
-
 REASONS_LIMIT = 1000  # per-row reasons of file rows are computed for at most this many rows
 
 
@@ -314,14 +296,17 @@ def _load_manifest(path: str | os.PathLike[str]) -> af.Manifest:
 
 
 def _keyring(args: argparse.Namespace, required: bool = True) -> af.Keyring:
-    ring = af.Keyring()
+    """The keyring of a command: ``--keyring FILE`` (keys, manifests and revocations kept
+    between runs) plus the ``--pubkey``, ``--key`` and ``--manifest`` files given."""
+    path = getattr(args, "keyring", None)
+    ring = af.Keyring.load(_need_file(path, "keyring file")) if path else af.Keyring()
     for f in getattr(args, "pubkey", None) or []:
         ring.add(_load_public(f))
     for f in getattr(args, "key", None) or []:
         ring.add(_load_key(args, f).key)
     if required and len(ring) == 0:
         raise CLIError("no trusted key: give --pubkey ISSUER.pub.json (or --key ISSUER.key "
-                       "to check stamp numbers and PINs)")
+                       "to check stamp numbers and PINs, or --keyring FILE)")
     for f in getattr(args, "manifest", None) or []:
         m = _load_manifest(f)
         try:
