@@ -166,3 +166,19 @@ def test_aliases_fold_party_rows() -> None:
     assert new == ["X", "Y"] and rows == [0, 3]  # each party keeps its own row's metadata
     assert remap[np.array([1, 2, -1, 3])].tolist() == [0, 1, -1, 1]
     assert PartyAliases({}).fold(names) is None
+
+
+def test_another_connection_sees_a_party_change(backend: str, db: Path | str) -> None:
+    """A party's new place or role reaches every connection's snapshot, not only the one
+    that changed it (another worker process, say), with no event in between."""
+    with Registry(db) as writer, Registry(db) as reader:
+        writer.add_party("SHOP-1", role="retailer", region="Hanoi", lat=21.03, lon=105.85)
+        before = reader.columns()
+        assert list(before.party_region) == ["Hanoi"]
+        assert reader.columns() is before  # nothing changed: the snapshot is shared
+        writer.add_party("SHOP-1", region="Ho Chi Minh City", lat=10.78, lon=106.70)
+        after = reader.columns()
+        assert list(after.party_region) == ["Ho Chi Minh City"]
+        assert after.party_lat.tolist() == [10.78]
+        writer.add_party("SHOP-1", gln=PGLN_MFR)
+        assert reader.party(PGLN_MFR) == "SHOP-1"

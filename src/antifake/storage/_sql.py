@@ -586,6 +586,21 @@ class _SQLRows:
         return out
 
     # -- parties' GS1 identifiers and claim trust ------------------------------------------
+    def _upsert_party(self, name: str, role: str | None, region: str | None,
+                      lat: float | None, lon: float | None) -> int:
+        """Create or update a party row (a None keeps the stored value); returns its id."""
+        raise NotImplementedError
+
+    def add_party(self, name: str, role: str | None, region: str | None,
+                  lat: float | None, lon: float | None) -> int:
+        """Create or update a party (inside a transaction); every connection's next snapshot
+        shows the change."""
+        self._need_tx()
+        pid = self._upsert_party(name, role, region, lat, lon)
+        self._pending_parties[name] = pid
+        self._parties_changed()
+        return pid
+
     def _parties_changed(self) -> None:
         """A committed change of parties that a snapshot shows (a backend whose version does
         not follow party rows marks it here)."""

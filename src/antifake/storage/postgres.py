@@ -359,17 +359,14 @@ class PostgresStorage(_SQLRows):
                          "ON COMMIT DELETE ROWS")
 
     # -- parties ---------------------------------------------------------------------------
-    def add_party(self, name: str, role: str | None, region: str | None,
-                  lat: float | None, lon: float | None) -> int:
-        self._need_tx()
-        pid = int(self._db.execute(
+    def _upsert_party(self, name: str, role: str | None, region: str | None,
+                      lat: float | None, lon: float | None) -> int:
+        return int(self._db.execute(
             "INSERT INTO parties(name, role, region, lat, lon) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET role = coalesce(excluded.role, parties.role), "
             "region = coalesce(excluded.region, parties.region), "
             "lat = coalesce(excluded.lat, parties.lat), lon = coalesce(excluded.lon, parties.lon) "
             "RETURNING id", (name, role, region, lat, lon)).fetchone()[0])
-        self._pending_parties[name] = pid
-        return pid
 
     def _parties_changed(self) -> None:
         self._dirty = True  # the commit bumps the version: the graph's parties change

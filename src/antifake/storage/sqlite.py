@@ -227,17 +227,21 @@ class SQLiteStorage(_SQLRows):
             raise RegistryError(f"cannot start a transaction: {exc}") from None
 
     # -- parties ---------------------------------------------------------------------------
-    def add_party(self, name: str, role: str | None, region: str | None,
-                  lat: float | None, lon: float | None) -> int:
-        self._need_tx()
+    def _upsert_party(self, name: str, role: str | None, region: str | None,
+                      lat: float | None, lon: float | None) -> int:
         self._db.execute(
             "INSERT INTO parties(name, role, region, lat, lon) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET role = coalesce(excluded.role, role), "
             "region = coalesce(excluded.region, region), lat = coalesce(excluded.lat, lat), "
             "lon = coalesce(excluded.lon, lon)", (name, role, region, lat, lon))
-        pid = int(self._db.execute("SELECT id FROM parties WHERE name = ?", (name,)).fetchone()[0])
-        self._pending_parties[name] = pid
-        return pid
+        return int(self._db.execute("SELECT id FROM parties WHERE name = ?", (name,)
+                                    ).fetchone()[0])
+
+    def _parties_changed(self) -> None:
+        """Count the change in meta, where `version` reads it: other connections' snapshots
+        see a party's new role, region or place, not only new events."""
+        self._db.execute("INSERT INTO meta(key, value) VALUES ('parties_version', '1') "
+                         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def _party_rows_named(self, names: list[str]) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
@@ -406,13 +410,14 @@ class SQLiteStorage(_SQLRows):
         return node_ids, epcs
 
     def version(self) -> tuple[int, ...]:
-        """(last event row, last node row, party identifiers): changes whenever the graph
-        would."""
+        """(last event row, last node row, party changes): changes whenever the graph would,
+        whichever connection made the change."""
         with self.snapshot():
             e = self._db.execute("SELECT max(last_event) FROM columns").fetchone()[0]
             n = self._db.execute("SELECT max(id) FROM nodes").fetchone()[0]
-            g = self._db.execute("SELECT count(*) FROM party_glns").fetchone()[0]
-        return int(e or 0), int(n or 0), int(g)
+            p = self._db.execute("SELECT value FROM meta WHERE key = 'parties_version'"
+                                 ).fetchone()
+        return int(e or 0), int(n or 0), int(p[0]) if p else 0
 
     def counts(self) -> dict[str, int]:
         with self.snapshot():
