@@ -35,6 +35,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from antifake import _core
 from antifake.epcis.event_hash import DEFAULT_CONTEXT, EPCIS_CONTEXT_URL
 from antifake.epcis.event_id import hash_to_id, id_to_hash
 from antifake.errors import RegistryError
@@ -63,6 +64,11 @@ _BACKFILL_CHUNK = 100_000
 _LOW_LEVELS = 8
 #: Tiles of the upper levels kept in memory (64 MB), at most.
 _CACHE_MAX = 8192
+#: Leaf tiles whose levels 0-8 the proof path keeps (16 KB each).
+_LEAF_LEVELS_MAX = 64
+# the native proof kernels (None in a core built without them: the generic path serves)
+_tlog_proof = getattr(_core, "tlog_proof", None)
+_tlog_tile_levels = getattr(_core, "tlog_tile_levels", None)
 _sha256 = hashlib.sha256
 # 0x00 || "ni:///sha-256;" || hex || "?ver=CBV2.0": the leaf of an event id (hash_to_id's form)
 _LEAF_PREFIX = b"\x00ni:///sha-256;"
@@ -125,6 +131,11 @@ class RegistryLog:
         self._tiles: dict[tuple[int, int], bytearray] = {}
         self._read_cache: dict[tuple[int, int], bytes] = {}
         self._low_cache: dict[int, list[bytes]] = {}
+        # the proof path: complete nodes of levels 8 and up (committed, so a prefix of every
+        # later tree), enough for trees of `_upper_n` leaves; levels of a few leaf tiles
+        self._upper: list[bytearray] = []
+        self._upper_n = 0
+        self._leaf_levels: dict[int, tuple[bytearray, int]] = {}
 
     def __repr__(self) -> str:
         return f"RegistryLog(origin={self.origin!r}, size={self.size()})"
@@ -365,6 +376,99 @@ class RegistryLog:
                     self._read_cache[key] = tile
         return got
 
+    # -- the proof path: one leaf tile read per proof, native planning and hashing ---------
+    def _proof_hashes(self, kind: int, a: int, n: int) -> list[bytes] | None:
+        """The hashes of an inclusion (`kind` 0: leaf `a`) or consistency (1: size `a`)
+        proof in the tree of `n` leaves, from the kept upper levels and the levels of at most
+        two leaf tiles (the one at the proof's leaf, the partial one at the tree's right
+        edge); None when this path cannot serve (inside a write, a core without the kernels,
+        a node missing: the generic path then answers or reports the damage)."""
+        if _tlog_proof is None or getattr(self._store, "_tx", None) == "write":
+            return None
+        if n > self._upper_n and not self._load_upper(n):
+            return None
+        t1 = (a if kind == 0 else a - 1) // TILE
+        t2 = (n - 1) // TILE if n % TILE else -1
+        if t2 == t1:
+            t2 = -1
+        lv = self._tile_levels([t1] if t2 < 0 else [t1, t2], n)
+        if lv is None:
+            return None
+        l1, c1 = lv[0]
+        l2, c2 = lv[1] if t2 >= 0 else (None, 0)
+        out = _tlog_proof(kind, a, n, self._upper, t1, l1, c1, t2, l2, c2)
+        if out is None:
+            return None
+        return [out[k: k + HASH_SIZE] for k in range(0, len(out), HASH_SIZE)]
+
+    def _tile_levels(self, tiles: list[int], n: int) -> list[tuple[bytearray, int]] | None:
+        """Levels 0-8 above leaf tiles (one statement for the ones not kept), each with the
+        number of leaves it was hashed from; None when a tile is short of the tree's `n`."""
+        kept = self._leaf_levels
+        got: dict[int, tuple[bytearray, int]] = {}
+        miss = []
+        for t in tiles:
+            hit = kept.get(t)
+            if hit is not None and hit[1] >= min(TILE, n - t * TILE):
+                got[t] = hit
+            else:
+                miss.append(t)
+        if miss:
+            q = ",".join("?" * len(miss))
+            rows = self._store._x(f"SELECT tile, data FROM log_nodes WHERE level = 0 AND "  # type: ignore[attr-defined]  # noqa: S608
+                                  f"tile IN ({q})", miss).fetchall()
+            for t, data in rows:
+                leaves = bytes(data)
+                if len(leaves) % HASH_SIZE or len(leaves) > _TILE_BYTES:
+                    return None
+                if len(kept) >= _LEAF_LEVELS_MAX:
+                    kept.pop(next(iter(kept)))
+                kept[int(t)] = got[int(t)] = (_tlog_tile_levels(leaves),  # type: ignore[misc]
+                                              len(leaves) // HASH_SIZE)
+        out = []
+        for t in tiles:
+            hit = got.get(t)
+            if hit is None or hit[1] < min(TILE, n - t * TILE):
+                return None
+            out.append(hit)
+        return out
+
+    def _load_upper(self, n: int) -> bool:
+        """Extend the kept levels 8 and up to every complete node of the tree of `n` leaves
+        (reading only the tiles not kept yet, the partial last one of each level again).
+        Called outside writes, so only committed nodes are kept: the tree only grows, and a
+        committed node never changes, so what is kept stays valid when others append."""
+        up = self._upper
+        parts, args = [], []
+        level = _LOW_LEVELS
+        while n >> level:
+            k = level - _LOW_LEVELS
+            if k == len(up):
+                up.append(bytearray())
+            have = len(up[k]) // HASH_SIZE
+            need = n >> level
+            if have < need:
+                parts.append("SELECT level, tile, data FROM log_nodes WHERE level = ? AND "
+                             "tile >= ? AND tile <= ?")
+                args += [level, have // TILE, (need - 1) // TILE]
+            level += 1
+        if parts:
+            rows = self._store._x(" UNION ALL ".join(parts), args).fetchall()  # type: ignore[attr-defined]
+            for lvl, t, data in sorted((int(r[0]), int(r[1]), bytes(r[2])) for r in rows):
+                buf = up[lvl - _LOW_LEVELS]
+                if len(buf) > t * _TILE_BYTES:  # the partial tile kept before: read again
+                    del buf[t * _TILE_BYTES:]
+                if len(buf) != t * _TILE_BYTES:  # a gap (damaged): the generic path reports
+                    return False
+                buf += data[: _TILE_BYTES]
+        level = _LOW_LEVELS
+        while n >> level:
+            if len(up[level - _LOW_LEVELS]) < (n >> level) * HASH_SIZE:
+                return False
+            level += 1
+        self._upper_n = n
+        return True
+
     def size(self) -> int:
         """The number of leaves (events logged)."""
         with self._store.snapshot():
@@ -440,7 +544,23 @@ class RegistryLog:
             if i >= n:
                 raise RegistryError(f"event {event_id} was logged at leaf {i}, after the tree "
                                     f"of size {n}")
+            return self._inclusion(i, n)
+
+    def inclusion_proof_at(self, index: int, size: int | None = None) -> InclusionProof:
+        """RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves (default: the
+        current tree), for callers that know the leaf index (a monitor, an auditor)."""
+        with self._store.snapshot():
+            n = self._size_arg(size, self._head())
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+                raise RegistryError(f"leaf index must be an integer in 0..{n - 1}, "
+                                    f"got {index!r:.40}")
+            return self._inclusion(index, n)
+
+    def _inclusion(self, i: int, n: int) -> InclusionProof:
+        hashes = self._proof_hashes(0, i, n)
+        if hashes is None:
             return inclusion_proof(self, i, n)
+        return InclusionProof(i, n, hashes)
 
     def inclusion_proofs(self, event_ids: Sequence[str], size: int) -> list[InclusionProof]:
         """Inclusion proofs of several events in one tree (one read transaction)."""
@@ -451,7 +571,7 @@ class RegistryLog:
                 i = self._leaf_index(e)
                 if i >= n:
                     raise RegistryError(f"event {e} is not in the tree of size {n}")
-                out.append(inclusion_proof(self, i, n))
+                out.append(self._inclusion(i, n))
             return out
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
@@ -460,7 +580,13 @@ class RegistryLog:
         with self._store.snapshot():
             n2 = self._size_arg(size2, self._head())
             n1 = self._size_arg(size1, n2)
+            return self._consistency(n1, n2)
+
+    def _consistency(self, n1: int, n2: int) -> ConsistencyProof:
+        hashes = self._proof_hashes(1, n1, n2) if 0 < n1 < n2 else None
+        if hashes is None:
             return consistency_proof(self, n1, n2)
+        return ConsistencyProof(n1, n2, hashes)
 
     def check(self) -> list[str]:
         """Recompute the whole tree from the stored events and compare (problems found)."""
