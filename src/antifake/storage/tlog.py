@@ -35,10 +35,11 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from antifake import _core
 from antifake.epcis.event_hash import DEFAULT_CONTEXT, EPCIS_CONTEXT_URL
 from antifake.epcis.event_id import hash_to_id, id_to_hash
 from antifake.errors import RegistryError
+from antifake.log._native import tlog_proof as _tlog_proof
+from antifake.log._native import tlog_tile_levels as _tlog_tile_levels
 from antifake.log.merkle import (
     HASH_SIZE,
     ConsistencyProof,
@@ -66,9 +67,6 @@ _LOW_LEVELS = 8
 _CACHE_MAX = 8192
 #: Leaf tiles whose levels 0-8 the proof path keeps (16 KB each).
 _LEAF_LEVELS_MAX = 64
-# the native proof kernels (None in a core built without them: the generic path serves)
-_tlog_proof = getattr(_core, "tlog_proof", None)
-_tlog_tile_levels = getattr(_core, "tlog_tile_levels", None)
 _sha256 = hashlib.sha256
 # 0x00 || "ni:///sha-256;" || hex || "?ver=CBV2.0": the leaf of an event id (hash_to_id's form)
 _LEAF_PREFIX = b"\x00ni:///sha-256;"
@@ -405,6 +403,9 @@ class RegistryLog:
         """Levels 0-8 above leaf tiles (one statement for the ones not kept), each with the
         number of leaves it was hashed from; None when a tile is short of the tree's `n`."""
         kept = self._leaf_levels
+        levels_of = _tlog_tile_levels
+        if levels_of is None:
+            return None
         got: dict[int, tuple[bytearray, int]] = {}
         miss = []
         for t in tiles:
@@ -423,7 +424,7 @@ class RegistryLog:
                     return None
                 if len(kept) >= _LEAF_LEVELS_MAX:
                     kept.pop(next(iter(kept)))
-                kept[int(t)] = got[int(t)] = (_tlog_tile_levels(leaves),  # type: ignore[misc]
+                kept[int(t)] = got[int(t)] = (levels_of(leaves),
                                               len(leaves) // HASH_SIZE)
         out = []
         for t in tiles:
