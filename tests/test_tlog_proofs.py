@@ -356,20 +356,96 @@ def test_native_kernels_check_their_input() -> None:
     assert lv[256 * 32: 257 * 32] == M.node_hash(leaves[:32], leaves[32:64])
     assert lv[510 * 32:] == M.MemoryTree(leaves).root()
     with pytest.raises(ValueError):
-        _core.tlog_proof(2, 0, 5, [], -1, None, 0, -1, None, 0)
+        _core.tlog_proof(2, 0, 5, [], -1, None, 0, -1, -1, None, 0, -1)
     with pytest.raises(ValueError):
-        _core.tlog_proof(0, 5, 5, [], -1, None, 0, -1, None, 0)
+        _core.tlog_proof(0, 5, 5, [], -1, None, 0, -1, -1, None, 0, -1)
     with pytest.raises(ValueError):
-        _core.tlog_proof(1, 0, 5, [], -1, None, 0, -1, None, 0)
+        _core.tlog_proof(1, 0, 5, [], -1, None, 0, -1, -1, None, 0, -1)
     with pytest.raises(ValueError):
-        _core.tlog_proof(0, 0, 5, [], 0, b"\x00" * 64, 5, -1, None, 0)
+        _core.tlog_proof(0, 0, 5, [], 0, b"\x00" * 64, 5, -1, -1, None, 0, -1)
     with pytest.raises(TypeError):
-        _core.tlog_proof(0, 0, 300, [b"\x00" * 32], 0, lv, 256, -1, None, 0)
+        _core.tlog_proof(0, 0, 300, [b"\x00" * 32], 0, lv, 256, -1, -1, None, 0, -1)
     # a node the buffers lack: None, never a guess from zeroed slots
-    assert _core.tlog_proof(0, 0, 5, [], -1, None, 0, -1, None, 0) is None
+    assert _core.tlog_proof(0, 0, 5, [], -1, None, 0, -1, -1, None, 0, -1) is None
     short = _core.tlog_tile_levels(leaves[: 32 * 3])
-    assert _core.tlog_proof(0, 0, 5, [], 0, short, 3, -1, None, 0) is None
+    assert _core.tlog_proof(0, 0, 5, [], 0, short, 3, -1, -1, None, 0, -1) is None
     full = _core.tlog_tile_levels(leaves[: 32 * 5])
-    got = _core.tlog_proof(0, 0, 5, [], 0, full, 5, -1, None, 0)
+    got = _core.tlog_proof(0, 0, 5, [], 0, full, 5, -1, -1, None, 0, -1)
     ref = Reference([leaves[32 * j: 32 * j + 32] for j in range(5)])
     assert [got[k: k + 32] for k in range(0, len(got), 32)] == ref.inclusion(0, 5)
+
+
+def test_a_log_without_level_4_keeps_its_layout_and_proves(tmp_path: Path) -> None:
+    """A log begun before level 4 was stored (no level-4 tiles past 15 leaves) keeps that
+    layout when appended to, and its proofs (whole leaf tiles hashed) are the reference's."""
+    store = SQLiteStorage(tmp_path / "old.db")
+    old = RegistryLog(store)
+    old.create()
+    old._mid = False  # what an earlier version wrote
+    rng = random.Random(8)
+    leaves = [rng.randbytes(32) for _ in range(700)]
+    append(old, b"".join(leaves[:600]))
+    assert not store._x("SELECT count(*) FROM log_nodes WHERE level = 4").fetchone()[0]  # type: ignore[attr-defined]
+    now = RegistryLog(store)
+    append(now, b"".join(leaves[600:]))  # this version appends in the old layout
+    assert now._mid is False
+    assert not store._x("SELECT count(*) FROM log_nodes WHERE level = 4").fetchone()[0]  # type: ignore[attr-defined]
+    ref = Reference(leaves)
+    prover = RegistryLog(store)
+    for i, n in [(0, 700), (5, 600), (255, 256), (300, 700), (699, 700), (17, 512)]:
+        fast, slow = _incl(prover, i, n)
+        assert fast == slow == ref.inclusion(i, n)
+    for m, n in [(1, 700), (300, 700), (256, 512), (17, 699)]:
+        fast, slow = _cons(prover, m, n)
+        assert fast == slow == ref.consistency(m, n)
+    store.close()
+
+
+def test_a_damaged_level_4_tile_never_gives_a_wrong_proof(tmp_path: Path) -> None:
+    store = SQLiteStorage(tmp_path / "x.db")
+    log = RegistryLog(store)
+    log.create()
+    leaves = [random.Random(9).randbytes(32) for _ in range(1000)]
+    append(log, b"".join(leaves))
+    assert log._mid is True
+    data = bytearray(store._x("SELECT data FROM log_nodes WHERE level = 4 AND tile = 0"  # type: ignore[attr-defined]
+                              ).fetchone()[0])
+    data[32 * 17] ^= 1  # node 17 of level 4: leaves 272..287, in tile 1
+    with store.transaction():
+        store._x("UPDATE log_nodes SET data = ? WHERE level = 4 AND tile = 0", (bytes(data),))  # type: ignore[attr-defined]
+    ref = Reference(leaves)
+    prover = RegistryLog(store)
+    for i in (272, 280, 287):  # the group of the damaged node: hashed, compared, refused
+        with store.snapshot():
+            assert prover._proof_hashes(0, i, 1000) is None
+        assert prover.inclusion_proof_at(i, 1000).hashes == ref.inclusion(i, 1000)
+    # another group of the same tile uses the damaged node as a sibling: the proof does not
+    # verify (as with a damaged leaf tile); `check` names the damage (next test)
+    p = prover.inclusion_proof_at(300, 1000)
+    assert not M.verify_inclusion(leaves[300], 300, 1000, p.hashes, ref.root(1000))
+    store.close()
+
+
+def test_check_compares_every_stored_tile(tmp_path: Path) -> None:
+    db = tmp_path / "stamps.db"
+    reg = Registry(db, log_key=af.LogKey.generate("registry.example.vn/antifake"))
+    reg.record_many([Event.scan(f"urn:antifake:c:{j}", by="app:c", at=T0, lat=1.0, lon=2.0)
+                     for j in range(600)])
+    assert reg.log.check() == []
+    reg.close()
+    store = SQLiteStorage(db)
+    for level, tile in ((4, 0), (0, 1), (8, 0)):
+        data = bytearray(store._x("SELECT data FROM log_nodes WHERE level = ? AND tile = ?",  # type: ignore[attr-defined]
+                                  (level, tile)).fetchone()[0])
+        data[0] ^= 1
+        with store.transaction():
+            store._x("UPDATE log_nodes SET data = ? WHERE level = ? AND tile = ?",  # type: ignore[attr-defined]
+                     (bytes(data), level, tile))
+        problems = RegistryLog(store).check()
+        assert any(f"level {level}" in p for p in problems), problems
+        data[0] ^= 1
+        with store.transaction():
+            store._x("UPDATE log_nodes SET data = ? WHERE level = ? AND tile = ?",  # type: ignore[attr-defined]
+                     (bytes(data), level, tile))
+    assert RegistryLog(store).check() == []
+    store.close()

@@ -8,6 +8,7 @@
 # antifake.storage.tlog (which buffers to hand over, caching, the fallback path).
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from libc.string cimport memcmp
 
 # slot of node j of level l (0..8) in a tile's levels buffer: 512 - (512 >> l) + j
 cdef enum:
@@ -26,6 +27,8 @@ cdef struct _TLSrc:
     const uint8_t* lb
     uint64_t ca
     uint64_t cb
+    int ga
+    int gb
 
 
 cdef inline int _tl_bitlen(uint64_t x) noexcept nogil:
@@ -43,7 +46,7 @@ cdef inline uint64_t _tl_pow2_below(uint64_t n) noexcept nogil:
 
 cdef int _tl_node(const _TLSrc* s, int level, uint64_t idx, uint8_t* out) noexcept nogil:
     """The complete subtree (level, idx) into out; -1 when the buffers do not hold it."""
-    cdef int k
+    cdef int k, g
     cdef uint64_t t, j, cnt
     cdef const uint8_t* buf
     if level >= 8:
@@ -56,14 +59,18 @@ cdef int _tl_node(const _TLSrc* s, int level, uint64_t idx, uint8_t* out) noexce
     if <int64_t>t == s.ta:
         buf = s.la
         cnt = s.ca
+        g = s.ga
     elif <int64_t>t == s.tb:
         buf = s.lb
         cnt = s.cb
+        g = s.gb
     else:
         return -1
     j = idx - (t << (8 - level))
     if ((j + 1) << level) > cnt:
         return -1
+    if 1 <= level <= 3 and g >= 0 and <int>((j << level) >> 4) != g:
+        return -1  # levels 1-3 were hashed for one leaf group only
     memcpy(out, buf + 32 * (512 - (512 >> level) + j), 32)
     return 0
 
@@ -146,38 +153,61 @@ cdef int _tl_plan(int kind, uint64_t a, uint64_t n, uint64_t* los, uint64_t* his
     return cnt
 
 
-def tlog_tile_levels(const uint8_t[::1] leaves not None):
+def tlog_tile_levels(const uint8_t[::1] leaves not None, const uint8_t[::1] mid=None,
+                     int group=-1):
     """Levels 0-8 above one tile of up to 256 leaf hashes: a bytearray of 511 slots of
     32 bytes, node `j` of level `l` at slot `512 - (512 >> l) + j` (complete nodes only; the
-    rest zero)."""
+    rest zero).
+
+    With `mid` (the tile's 16 nodes of level 4, stored; a full tile) only the levels 1-3 of
+    leaf group `group` (leaves `16 group .. 16 group + 15`) are hashed, and levels 5-8 from
+    `mid`: 29 node hashes instead of 255 (`tlog_proof` is told the group)."""
     cdef Py_ssize_t n = leaves.shape[0]
     if n % 32 or n > 256 * 32:
         raise ValueError("a leaf tile holds at most 256 hashes of 32 bytes")
+    if mid is not None and (n != 256 * 32 or mid.shape[0] != 16 * 32 or not 0 <= group < 16):
+        raise ValueError("level-4 nodes go with a full tile: 16 hashes and a group in 0..15")
     out = bytearray(_TL_BYTES)
     cdef uint8_t* o = <uint8_t*>PyByteArray_AS_STRING(out)
     cdef uint64_t cnt = <uint64_t>(n // 32)
-    cdef int level
-    if n:
-        with nogil:
-            memcpy(o, &leaves[0], <size_t>n)
+    cdef int level, bad = 0
+    if n == 0:
+        return out
+    with nogil:
+        memcpy(o, &leaves[0], <size_t>n)
+        if mid is None:
             for level in range(8):
                 if (cnt >> (level + 1)) == 0:
                     break
                 af_sha256_node_pairs(o + 32 * (512 - (512 >> level)), cnt >> (level + 1),
                                      o + 32 * (512 - (256 >> level)))
+        else:
+            for level in range(4):  # the group's 16 leaves -> its levels 1-3 (and 4)
+                af_sha256_node_pairs(o + 32 * (512 - (512 >> level) + (group << (4 - level))),
+                                     <size_t>(8 >> level),
+                                     o + 32 * (512 - (256 >> level) + (group << (3 - level))))
+            # the group's level-4 node, hashed from its leaves, must be the stored one
+            bad = memcmp(o + 32 * (480 + group), &mid[32 * group], 32) != 0
+            memcpy(o + 32 * 480, &mid[0], 16 * 32)
+            for level in range(4, 8):
+                af_sha256_node_pairs(o + 32 * (512 - (512 >> level)), <size_t>(128 >> level),
+                                     o + 32 * (512 - (256 >> level)))
+    if bad:
+        raise ValueError("the stored level-4 node differs from the one hashed from the leaves")
     return out
 
 
 def tlog_proof(int kind, uint64_t a, uint64_t n, list upper not None,
-               int64_t ta, const uint8_t[::1] la, int ca,
-               int64_t tb, const uint8_t[::1] lb, int cb):
+               int64_t ta, const uint8_t[::1] la, int ca, int ga,
+               int64_t tb, const uint8_t[::1] lb, int cb, int gb):
     """An RFC 9162 proof from a stored tree's buffers, its hashes concatenated (bytes), or
     None when the buffers lack a node it needs.
 
     `kind` 0: inclusion of leaf `a` in the tree of `n` leaves (`a < n`); 1: consistency of
     the tree of `a` leaves with that of `n` (`0 < a < n`). `upper[l - 8]` holds the complete
     nodes of level `l` (a bytearray); `la`/`lb` are levels buffers (`tlog_tile_levels`) of leaf
-    tiles `ta`/`tb` (-1: none) computed from `ca`/`cb` leaves."""
+    tiles `ta`/`tb` (-1: none) computed from `ca`/`cb` leaves, with levels 1-3 of leaf
+    group `ga`/`gb` only (-1: all)."""
     cdef _TLSrc s
     cdef uint64_t los[66]
     cdef uint64_t his[66]
@@ -202,6 +232,7 @@ def tlog_proof(int kind, uint64_t a, uint64_t n, list upper not None,
         s.up[i] = <const uint8_t*>PyByteArray_AS_STRING(lv)
         s.upn[i] = <uint64_t>(sz // 32)
     s.ta, s.tb = ta, tb
+    s.ga, s.gb = ga, gb
     s.ca = s.cb = 0
     s.la = s.lb = NULL
     if ta >= 0:

@@ -29,7 +29,7 @@ NATIVE = _native_pairs is not None
 #: The stored log's proof kernels (`_tlog.pxi`; None in a core built without them, and the
 #: generic path of `antifake.log.merkle` serves).
 tlog_proof: Callable[..., bytes | None] | None = getattr(_core, "tlog_proof", None)
-tlog_tile_levels: Callable[[bytes], bytearray] | None = getattr(_core, "tlog_tile_levels", None)
+tlog_tile_levels: Callable[..., bytearray] | None = getattr(_core, "tlog_tile_levels", None)
 
 
 def hash_pairs(data: bytes | bytearray | memoryview) -> bytes | bytearray:

@@ -88,9 +88,9 @@ def _ddl(sqlite: bool) -> list[str]:
     ]
 
 
-def _stored(level: int) -> bool:
-    """Whether the tiles of this level are stored (levels 1-7 are recomputed)."""
-    return level == 0 or level >= _LOW_LEVELS
+#: The level stored inside the low levels (16 nodes a leaf tile), so that a proof hashes 29
+#: nodes of a leaf tile rather than 255.
+_MID = 4
 
 
 def event_leaf_hash(event_hash: bytes) -> bytes:
@@ -134,6 +134,7 @@ class RegistryLog:
         self._upper: list[bytearray] = []
         self._upper_n = 0
         self._leaf_levels: dict[int, tuple[bytearray, int]] = {}
+        self._mid: bool | None = None
 
     def __repr__(self) -> str:
         return f"RegistryLog(origin={self.origin!r}, size={self.size()})"
@@ -224,9 +225,27 @@ class RegistryLog:
         st._x("UPDATE log_head SET size = ? WHERE id = 1", (leaf,))  # type: ignore[attr-defined]
         return leaf
 
+    def _stored(self, level: int) -> bool:
+        """Whether the tiles of this level are stored (0, 4 and from 8 up; the others are
+        recomputed from a leaf tile)."""
+        return level == 0 or level >= _LOW_LEVELS or (level == _MID and self._has_mid())
+
+    def _has_mid(self) -> bool:
+        """Whether this log stores level 4: every log created by this version does; a log
+        begun by an earlier one (no level-4 tile beyond 15 leaves) keeps that layout, and
+        its proofs hash whole leaf tiles."""
+        if self._mid is None:
+            st = self._store
+            row = st._x("SELECT size FROM log_head WHERE id = 1").fetchone()  # type: ignore[attr-defined]
+            size = 0 if row is None else int(row[0])
+            self._mid = size < (1 << _MID) or st._x(  # type: ignore[attr-defined]
+                "SELECT count(*) FROM log_nodes WHERE level = ? AND tile = 0", (_MID,)
+            ).fetchone()[0] > 0
+        return self._mid
+
     def _old_node(self, level: int, index: int) -> bytes:
         """A node of the tree before this append (the left sibling of the first new one)."""
-        if _stored(level):
+        if self._stored(level):
             t, off = divmod(index, TILE)
             node = bytes(self._tile(level, t)[off * HASH_SIZE:(off + 1) * HASH_SIZE])
         else:  # levels 1-7: hash its 2**level leaves, all in one leaf tile
@@ -258,7 +277,7 @@ class RegistryLog:
         while carry:
             cnt = len(carry) // HASH_SIZE
             pos = 0
-            while _stored(level) and pos < cnt:  # append `carry` to this level's tiles
+            while self._stored(level) and pos < cnt:  # append `carry` to this level's tiles
                 idx = start + pos
                 t, off = divmod(idx, TILE)
                 tile = self._tile(level, t)
@@ -385,19 +404,47 @@ class RegistryLog:
             return None
         if n > self._upper_n and not self._load_upper(n):
             return None
-        t1 = (a if kind == 0 else a - 1) // TILE
+        leaf = a if kind == 0 else a - 1
+        t1 = leaf // TILE
         t2 = (n - 1) // TILE if n % TILE else -1
+        g1 = -1
         if t2 == t1:
             t2 = -1
-        lv = self._tile_levels([t1] if t2 < 0 else [t1, t2], n)
-        if lv is None:
+        if (t1 + 1) * TILE <= n and self._has_mid():  # a full tile, level 4 stored
+            g1 = leaf % TILE >> _MID
+            got = self._group_levels(t1, g1)
+            if got is None:
+                return None
+            lv = [got] if t2 < 0 else [got, *(self._tile_levels([t2], n) or [])]
+        else:
+            lv = self._tile_levels([t1] if t2 < 0 else [t1, t2], n) or []
+        if len(lv) != (1 if t2 < 0 else 2):
             return None
         l1, c1 = lv[0]
         l2, c2 = lv[1] if t2 >= 0 else (None, 0)
-        out = _tlog_proof(kind, a, n, self._upper, t1, l1, c1, t2, l2, c2)
+        out = _tlog_proof(kind, a, n, self._upper, t1, l1, c1, g1, t2, l2, c2, -1)
         if out is None:
             return None
         return [out[k: k + HASH_SIZE] for k in range(0, len(out), HASH_SIZE)]
+
+    def _group_levels(self, t: int, group: int) -> tuple[bytearray, int] | None:
+        """Levels of full leaf tile `t` for a proof at a leaf of `group` (16 leaves): its
+        leaves and its stored level-4 nodes, read in one statement, 29 node hashes."""
+        levels_of = _tlog_tile_levels
+        if levels_of is None:
+            return None
+        rows = self._store._x("SELECT level, data FROM log_nodes WHERE (level = 0 AND tile = ?) "  # type: ignore[attr-defined]
+                              "OR (level = ? AND tile = ?)", (t, _MID, t >> 4)).fetchall()
+        got = {int(r[0]): bytes(r[1]) for r in rows}
+        leaves = got.get(0, b"")
+        off = (t & 15) * 16 * HASH_SIZE
+        mid = got.get(_MID, b"")[off: off + 16 * HASH_SIZE]
+        if len(leaves) != _TILE_BYTES or len(mid) != 16 * HASH_SIZE:
+            return None
+        try:
+            return levels_of(leaves, mid, group), TILE
+        except ValueError:  # a stored level-4 node disagrees (`check` reports it): the
+            return None     # generic path, which hashes from the leaves, answers
 
     def _tile_levels(self, tiles: list[int], n: int) -> list[tuple[bytearray, int]] | None:
         """Levels 0-8 above leaf tiles (one statement for the ones not kept), each with the
@@ -620,7 +667,23 @@ class RegistryLog:
                         problems.append(f"{events} events stored but {n} logged")
                     if n and tree.root(n) != root_hash(self, n):
                         problems.append("the stored tree's root differs from the events' root")
+                    problems += self._check_tiles(tree, n)
         return problems
+
+    def _check_tiles(self, tree: MemoryTree, n: int) -> list[str]:
+        """Every stored tile against the nodes recomputed from the events (proofs read
+        them)."""
+        st = self._store
+        for level in range(len(tree.levels)):
+            if not self._stored(level):
+                continue
+            want = bytes(tree.levels[level][: (n >> level) * HASH_SIZE])
+            tiles = st._x("SELECT tile, data FROM log_nodes WHERE level = ? ORDER BY tile",  # type: ignore[attr-defined]
+                          (level,)).fetchall()
+            have = b"".join(bytes(r[1]) for r in tiles)
+            if [int(r[0]) for r in tiles] != list(range(len(tiles))) or have != want:
+                return [f"the stored nodes of level {level} differ from the events' tree"]
+        return []
 
 
 
