@@ -355,6 +355,21 @@ def test_native_kernels_check_their_input() -> None:
     lv = bytes(_core.tlog_tile_levels(leaves))
     assert lv[256 * 32: 257 * 32] == M.node_hash(leaves[:32], leaves[32:64])
     assert lv[510 * 32:] == M.MemoryTree(leaves).root()
+    # a group's 16 leaves with the tile's stored level 4: the same levels where filled
+    tree = M.MemoryTree(leaves)
+    mid = bytes(tree.levels[4])
+    part = bytes(_core.tlog_tile_levels(leaves[32 * 16 * 5: 32 * 16 * 6], mid, 5))
+    for level, first, count in ((0, 80, 16), (1, 40, 8), (3, 10, 2), (4, 0, 16), (5, 0, 8),
+                                (7, 0, 2), (8, 0, 1)):
+        base = 512 - (512 >> level)
+        assert (part[32 * (base + first): 32 * (base + first + count)]
+                == lv[32 * (base + first): 32 * (base + first + count)]), level
+    for bad_args in ((leaves[:32 * 16], mid, 16), (leaves[:32 * 15], mid, 0),
+                     (leaves[:32 * 16], mid[:32 * 15], 0), (leaves, mid, 0)):
+        with pytest.raises(ValueError):
+            _core.tlog_tile_levels(*bad_args)
+    with pytest.raises(ValueError, match="level-4"):
+        _core.tlog_tile_levels(leaves[:32 * 16], mid, 1)  # group 0's leaves, said to be 1
     with pytest.raises(ValueError):
         _core.tlog_proof(2, 0, 5, [], -1, None, 0, -1, -1, None, 0, -1)
     with pytest.raises(ValueError):

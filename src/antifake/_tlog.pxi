@@ -69,8 +69,8 @@ cdef int _tl_node(const _TLSrc* s, int level, uint64_t idx, uint8_t* out) noexce
     j = idx - (t << (8 - level))
     if ((j + 1) << level) > cnt:
         return -1
-    if 1 <= level <= 3 and g >= 0 and <int>((j << level) >> 4) != g:
-        return -1  # levels 1-3 were hashed for one leaf group only
+    if level <= 3 and g >= 0 and <int>((j << level) >> 4) != g:
+        return -1  # levels 0-3 were filled for one leaf group only
     memcpy(out, buf + 32 * (512 - (512 >> level) + j), 32)
     return 0
 
@@ -159,14 +159,17 @@ def tlog_tile_levels(const uint8_t[::1] leaves not None, const uint8_t[::1] mid=
     32 bytes, node `j` of level `l` at slot `512 - (512 >> l) + j` (complete nodes only; the
     rest zero).
 
-    With `mid` (the tile's 16 nodes of level 4, stored; a full tile) only the levels 1-3 of
-    leaf group `group` (leaves `16 group .. 16 group + 15`) are hashed, and levels 5-8 from
-    `mid`: 29 node hashes instead of 255 (`tlog_proof` is told the group)."""
+    With `mid` (a full tile's 16 stored nodes of level 4) `leaves` are the 16 leaves of leaf
+    group `group` only (leaves `16 group .. 16 group + 15` of the tile): levels 0-3 are filled
+    for that group and levels 4-8 from `mid`, 29 node hashes instead of 255 (`tlog_proof` is
+    told the group). The group's level-4 node, hashed from its leaves, must equal the stored
+    one (ValueError otherwise)."""
     cdef Py_ssize_t n = leaves.shape[0]
-    if n % 32 or n > 256 * 32:
-        raise ValueError("a leaf tile holds at most 256 hashes of 32 bytes")
-    if mid is not None and (n != 256 * 32 or mid.shape[0] != 16 * 32 or not 0 <= group < 16):
-        raise ValueError("level-4 nodes go with a full tile: 16 hashes and a group in 0..15")
+    if mid is None:
+        if n % 32 or n > 256 * 32:
+            raise ValueError("a leaf tile holds at most 256 hashes of 32 bytes")
+    elif n != 16 * 32 or mid.shape[0] != 16 * 32 or not 0 <= group < 16:
+        raise ValueError("with level-4 nodes: 16 leaves, 16 level-4 hashes, a group in 0..15")
     out = bytearray(_TL_BYTES)
     cdef uint8_t* o = <uint8_t*>PyByteArray_AS_STRING(out)
     cdef uint64_t cnt = <uint64_t>(n // 32)
@@ -174,14 +177,15 @@ def tlog_tile_levels(const uint8_t[::1] leaves not None, const uint8_t[::1] mid=
     if n == 0:
         return out
     with nogil:
-        memcpy(o, &leaves[0], <size_t>n)
         if mid is None:
+            memcpy(o, &leaves[0], <size_t>n)
             for level in range(8):
                 if (cnt >> (level + 1)) == 0:
                     break
                 af_sha256_node_pairs(o + 32 * (512 - (512 >> level)), cnt >> (level + 1),
                                      o + 32 * (512 - (256 >> level)))
         else:
+            memcpy(o + 32 * 16 * group, &leaves[0], 16 * 32)
             for level in range(4):  # the group's 16 leaves -> its levels 1-3 (and 4)
                 af_sha256_node_pairs(o + 32 * (512 - (512 >> level) + (group << (4 - level))),
                                      <size_t>(8 >> level),
@@ -207,7 +211,7 @@ def tlog_proof(int kind, uint64_t a, uint64_t n, list upper not None,
     the tree of `a` leaves with that of `n` (`0 < a < n`). `upper[l - 8]` holds the complete
     nodes of level `l` (a bytearray); `la`/`lb` are levels buffers (`tlog_tile_levels`) of leaf
     tiles `ta`/`tb` (-1: none) computed from `ca`/`cb` leaves, with levels 1-3 of leaf
-    group `ga`/`gb` only (-1: all)."""
+    group `ga`/`gb` only (-1: all), levels 0-3 included."""
     cdef _TLSrc s
     cdef uint64_t los[66]
     cdef uint64_t his[66]
