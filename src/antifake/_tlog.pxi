@@ -1,11 +1,12 @@
 # Transparency-log proof kernels (included by _core.pyx after _sha256.pxi).
 #
-# A stored log keeps leaf hashes in tiles of 256 and the complete nodes of levels 8 and up.
-# `tlog_tile_levels` hashes the levels 1-8 above one leaf tile in one call (at most 255 node
-# hashes, SHA-NI when the CPU has it); `tlog_proof` plans an RFC 9162 inclusion or consistency
+# A stored log keeps leaf hashes in tiles of 256, level 4 and the complete nodes of levels 8
+# and up. `tlog_tile_levels` hashes the levels 1-8 above one leaf tile in one call (255 node
+# hashes, or 29 from one group of 16 leaves and the tile's level-4 nodes; SHA-NI when the CPU
+# has it); `tlog_proof` plans an RFC 9162 inclusion or consistency
 # proof (the subtrees PATH / SUBPROOF ask for, RFC 9162 2.1.3.1 and 2.1.4.1) and assembles it
 # from those buffers, folding the partial subtrees of the tree's right edge. Python side:
-# antifake.storage.tlog (which buffers to hand over, caching, the fallback path).
+# antifake.storage._tlog_proofs (which buffers to hand over, what is kept, the fallback).
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from libc.string cimport memcmp

@@ -20,13 +20,9 @@ Tables (created on first use, on SQLite and PostgreSQL alike):
                (`first_event .. first_event + n - 1`) at leaves `first_leaf ..`. A writer alone
                appends to one run; concurrent PostgreSQL writers add a row per transaction.
 
-Proofs: a log keeps the nodes of levels 8 and up in memory (for 10 M leaves 2.5 MB), read
-once and extended by the tiles other writers add (a committed node never changes, so what is
-kept stays a prefix of every later tree); a proof reads the 16 leaf hashes of its leaf's group
-and the 16 level-4 nodes of its leaf tile (1 KB, one statement) and hashes the 29 nodes it
-needs natively; the levels of the partial leaf tile at the tree's right edge are kept. Inside a
-write transaction (uncommitted nodes), in a core without the kernels, or when a stored node
-disagrees, the generic path of `antifake.log.merkle` answers.
+Proofs come from the proof path (`antifake.storage._tlog_proofs`: levels from 8 up kept in
+memory, 1 KB read and 29 native node hashes per proof), or from `antifake.log.merkle`'s generic
+path over `RegistryLog.nodes` where that path stands aside; both give the same bytes.
 
 A registry whose store holds these tables appends to the log whether or not it was given a log
 key (the key only signs checkpoints); opening a registry with a log key for the first time
@@ -46,8 +42,6 @@ from typing import Any
 from antifake.epcis.event_hash import DEFAULT_CONTEXT, EPCIS_CONTEXT_URL
 from antifake.epcis.event_id import hash_to_id, id_to_hash
 from antifake.errors import RegistryError
-from antifake.log._native import tlog_proof as _tlog_proof
-from antifake.log._native import tlog_tile_levels as _tlog_tile_levels
 from antifake.log.merkle import (
     HASH_SIZE,
     ConsistencyProof,
@@ -60,21 +54,15 @@ from antifake.log.merkle import (
 from antifake.log.merkle import hash_pairs as _hash_pairs
 from antifake.log.note import Checkpoint, LogKey, format_checkpoint
 from antifake.storage._sql import _with_list
+from antifake.storage._tlog_proofs import _LOW_LEVELS, _MID, _TILE_BYTES, TILE, ProofPath
 from antifake.storage.abc import EventRow, Inserted, Storage
 from antifake.storage.sqlite import SQLiteStorage
 
 __all__ = ["RegistryLog", "TILE", "event_leaf_hash", "event_documents", "log_exists", "open_log"]
 
-#: Hashes per stored tile.
-TILE = 256
-_TILE_BYTES = TILE * HASH_SIZE
 _BACKFILL_CHUNK = 100_000
-#: Levels 0-7 of a proof are computed from one tile of leaf hashes.
-_LOW_LEVELS = 8
 #: Tiles of the upper levels kept in memory (64 MB), at most.
 _CACHE_MAX = 8192
-#: Leaf tiles whose levels 0-8 the proof path keeps (16 KB each).
-_LEAF_LEVELS_MAX = 64
 _sha256 = hashlib.sha256
 # 0x00 || "ni:///sha-256;" || hex || "?ver=CBV2.0": the leaf of an event id (hash_to_id's form)
 _LEAF_PREFIX = b"\x00ni:///sha-256;"
@@ -96,9 +84,6 @@ def _ddl(sqlite: bool) -> list[str]:
     ]
 
 
-#: The level stored inside the low levels (16 nodes a leaf tile), so that a proof hashes 29
-#: nodes of a leaf tile rather than 255.
-_MID = 4
 
 
 def event_leaf_hash(event_hash: bytes) -> bytes:
@@ -119,7 +104,7 @@ def log_exists(store: Storage) -> bool:
         return bool(store._x(sql).fetchone()[0])  # type: ignore[attr-defined]
 
 
-class RegistryLog:
+class RegistryLog(ProofPath):
     """The transparency log of one registry (`reg.log`): checkpoints and proofs.
 
     Proof sizes default to the current tree size. Checkpoints need the log key the registry
@@ -400,132 +385,6 @@ class RegistryLog:
                         self._read_cache.clear()
                     self._read_cache[key] = tile
         return got
-
-    # -- the proof path: one leaf tile read per proof, native planning and hashing ---------
-    def _proof_hashes(self, kind: int, a: int, n: int) -> list[bytes] | None:
-        """The hashes of an inclusion (`kind` 0: leaf `a`) or consistency (1: size `a`)
-        proof in the tree of `n` leaves, from the kept upper levels and the levels of at most
-        two leaf tiles (the one at the proof's leaf, the partial one at the tree's right
-        edge); None when this path cannot serve (inside a write, a core without the kernels,
-        a node missing: the generic path then answers or reports the damage)."""
-        if _tlog_proof is None or getattr(self._store, "_tx", None) == "write":
-            return None
-        if n > self._upper_n and not self._load_upper(n):
-            return None
-        leaf = a if kind == 0 else a - 1
-        t1 = leaf // TILE
-        t2 = (n - 1) // TILE if n % TILE else -1
-        g1 = -1
-        if t2 == t1:
-            t2 = -1
-        if (t1 + 1) * TILE <= n and self._has_mid():  # a full tile, level 4 stored
-            g1 = leaf % TILE >> _MID
-            got = self._group_levels(t1, g1)
-            if got is None:
-                return None
-            lv = [got] if t2 < 0 else [got, *(self._tile_levels([t2], n) or [])]
-        else:
-            lv = self._tile_levels([t1] if t2 < 0 else [t1, t2], n) or []
-        if len(lv) != (1 if t2 < 0 else 2):
-            return None
-        l1, c1 = lv[0]
-        l2, c2 = lv[1] if t2 >= 0 else (None, 0)
-        out = _tlog_proof(kind, a, n, self._upper, t1, l1, c1, g1, t2, l2, c2, -1)
-        if out is None:
-            return None
-        return [out[k: k + HASH_SIZE] for k in range(0, len(out), HASH_SIZE)]
-
-    def _group_levels(self, t: int, group: int) -> tuple[bytearray, int] | None:
-        """Levels of full leaf tile `t` for a proof at a leaf of `group`: the group's 16 leaf
-        hashes and the tile's 16 level-4 nodes (1 KB, one statement), 29 node hashes."""
-        levels_of = _tlog_tile_levels
-        if levels_of is None:
-            return None
-        cut = ("substr(data, ?, 512)" if _is_sqlite(self._store)
-               else "substring(data from ? for 512)")
-        rows = self._store._x(  # type: ignore[attr-defined]
-            f"SELECT 0, {cut} FROM log_nodes WHERE level = 0 AND tile = ? UNION ALL "  # noqa: S608
-            f"SELECT 1, {cut} FROM log_nodes WHERE level = ? AND tile = ?",
-            (group * 512 + 1, t, (t & 15) * 512 + 1, _MID, t >> 4)).fetchall()
-        got = {int(r[0]): bytes(r[1]) for r in rows}
-        leaves, mid = got.get(0, b""), got.get(1, b"")
-        if len(leaves) != 16 * HASH_SIZE or len(mid) != 16 * HASH_SIZE:
-            return None
-        try:
-            return levels_of(leaves, mid, group), TILE
-        except ValueError:  # a stored level-4 node disagrees (`check` reports it): the
-            return None     # generic path, which hashes from the leaves, answers
-
-    def _tile_levels(self, tiles: list[int], n: int) -> list[tuple[bytearray, int]] | None:
-        """Levels 0-8 above leaf tiles (one statement for the ones not kept), each with the
-        number of leaves it was hashed from; None when a tile is short of the tree's `n`."""
-        kept = self._leaf_levels
-        levels_of = _tlog_tile_levels
-        if levels_of is None:
-            return None
-        got: dict[int, tuple[bytearray, int]] = {}
-        miss = []
-        for t in tiles:
-            hit = kept.get(t)
-            if hit is not None and hit[1] >= min(TILE, n - t * TILE):
-                got[t] = hit
-            else:
-                miss.append(t)
-        if miss:
-            q = ",".join("?" * len(miss))
-            rows = self._store._x(f"SELECT tile, data FROM log_nodes WHERE level = 0 AND "  # type: ignore[attr-defined]  # noqa: S608
-                                  f"tile IN ({q})", miss).fetchall()
-            for t, data in rows:
-                leaves = bytes(data)
-                if len(leaves) % HASH_SIZE or len(leaves) > _TILE_BYTES:
-                    return None
-                if len(kept) >= _LEAF_LEVELS_MAX:
-                    kept.pop(next(iter(kept)))
-                kept[int(t)] = got[int(t)] = (levels_of(leaves),
-                                              len(leaves) // HASH_SIZE)
-        out = []
-        for t in tiles:
-            hit = got.get(t)
-            if hit is None or hit[1] < min(TILE, n - t * TILE):
-                return None
-            out.append(hit)
-        return out
-
-    def _load_upper(self, n: int) -> bool:
-        """Extend the kept levels 8 and up to every complete node of the tree of `n` leaves
-        (reading only the tiles not kept yet, the partial last one of each level again).
-        Called outside writes, so only committed nodes are kept: the tree only grows, and a
-        committed node never changes, so what is kept stays valid when others append."""
-        up = self._upper
-        parts, args = [], []
-        level = _LOW_LEVELS
-        while n >> level:
-            k = level - _LOW_LEVELS
-            if k == len(up):
-                up.append(bytearray())
-            have = len(up[k]) // HASH_SIZE
-            need = n >> level
-            if have < need:
-                parts.append("SELECT level, tile, data FROM log_nodes WHERE level = ? AND "
-                             "tile >= ? AND tile <= ?")
-                args += [level, have // TILE, (need - 1) // TILE]
-            level += 1
-        if parts:
-            rows = self._store._x(" UNION ALL ".join(parts), args).fetchall()  # type: ignore[attr-defined]
-            for lvl, t, data in sorted((int(r[0]), int(r[1]), bytes(r[2])) for r in rows):
-                buf = up[lvl - _LOW_LEVELS]
-                if len(buf) > t * _TILE_BYTES:  # the partial tile kept before: read again
-                    del buf[t * _TILE_BYTES:]
-                if len(buf) != t * _TILE_BYTES:  # a gap (damaged): the generic path reports
-                    return False
-                buf += data[: _TILE_BYTES]
-        level = _LOW_LEVELS
-        while n >> level:
-            if len(up[level - _LOW_LEVELS]) < (n >> level) * HASH_SIZE:
-                return False
-            level += 1
-        self._upper_n = n
-        return True
 
     def size(self) -> int:
         """The number of leaves (events logged)."""
