@@ -541,17 +541,27 @@ class RegistryLog(ProofPath):
 
     def _check_tiles(self, tree: MemoryTree, n: int) -> list[str]:
         """Every stored tile against the nodes recomputed from the events (proofs read
-        them)."""
+        them), tile by tile."""
         st = self._store
         for level in range(len(tree.levels)):
             if not self._stored(level):
                 continue
-            want = bytes(tree.levels[level][: (n >> level) * HASH_SIZE])
-            tiles = st._x("SELECT tile, data FROM log_nodes WHERE level = ? ORDER BY tile",  # type: ignore[attr-defined]
-                          (level,)).fetchall()
-            have = b"".join(bytes(r[1]) for r in tiles)
-            if [int(r[0]) for r in tiles] != list(range(len(tiles))) or have != want:
-                return [f"the stored nodes of level {level} differ from the events' tree"]
+            want = memoryview(tree.levels[level])[: (n >> level) * HASH_SIZE]
+            expect = 0
+            while True:  # 1,000 tiles (8 MB) a statement
+                rows = st._x("SELECT tile, data FROM log_nodes WHERE level = ? AND tile >= ? "  # type: ignore[attr-defined]
+                             "ORDER BY tile LIMIT 1000", (level, expect)).fetchall()
+                for t, data in rows:
+                    lo = expect * _TILE_BYTES
+                    if int(t) != expect or bytes(data) != want[lo: lo + _TILE_BYTES]:
+                        return [f"the stored nodes of level {level} differ from the events' "
+                                f"tree (tile {int(t)})"]
+                    expect += 1
+                if len(rows) < 1000:
+                    break
+            if expect * _TILE_BYTES < len(want):
+                return [f"the stored nodes of level {level} differ from the events' tree "
+                        f"(tile {expect} missing)"]
         return []
 
 
