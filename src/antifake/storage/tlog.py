@@ -13,7 +13,7 @@ Tables (created on first use, on SQLite and PostgreSQL alike):
 ``log_nodes``  the tree's complete nodes, in tiles of 256 hashes: tile `t` of level `l` holds
                nodes `256 t .. 256 t + 255` of that level (node `i` is the hash of leaves
                `[i 2^l, (i + 1) 2^l)`), packed. Levels 0 (the leaf hashes), 4 and 8 and up
-               are stored, about 34.3 bytes per leaf; a node of levels 1-3 or 5-7 lies inside
+               are stored, 34.2 bytes per leaf; a node of levels 1-3 or 5-7 lies inside
                one leaf tile and is recomputed from it when a proof or an append needs it
                (a log begun before level 4 was stored keeps its layout: no level 4).
 ``log_runs``   event row ids to leaf indexes: a run of consecutive row ids
@@ -241,7 +241,7 @@ class RegistryLog(ProofPath):
         if self._stored(level):
             t, off = divmod(index, TILE)
             node = bytes(self._tile(level, t)[off * HASH_SIZE:(off + 1) * HASH_SIZE])
-        else:  # levels 1-7: hash its 2**level leaves, all in one leaf tile
+        else:  # levels 1-7 not stored: hash its 2**level leaves, all in one leaf tile
             first = index << level
             t, off = divmod(first, TILE)
             node = bytes(self._tile(0, t)[off * HASH_SIZE:(off + (1 << level)) * HASH_SIZE])
