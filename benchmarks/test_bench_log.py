@@ -4,7 +4,10 @@
   node kernel vs a Python ``hashlib.sha256`` loop over the same node hashes (one core);
 * ``record_many`` with the log on vs off (same events, fresh SQLite files);
 * inclusion and consistency proof generation from a stored tree of ``ANTIFAKE_BENCH_ITEMS``
-  leaves (SQLite, proofs read from the tiles in one read transaction each);
+  leaves, each in its own read transaction, p50 and p99 over random proofs: the proof path
+  (kept upper levels, one leaf tile read, native planning and hashing) beside the generic
+  path (`antifake.log.merkle` over `RegistryLog.nodes`); on SQLite, and on PostgreSQL when a
+  server can be had (``ANTIFAKE_PG_URL``, or a local one started by ``tests/pg_server.py``);
 * the stored tree's bytes per leaf;
 * an evidence bundle for a stamp with 20 events.
 
@@ -23,6 +26,7 @@ import gc
 import hashlib
 import os
 import random
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,13 +40,18 @@ from antifake.epcis.events import Event
 from antifake.log import merkle as M
 from antifake.log._native import hash_pairs_py
 from antifake.registry import Registry
-from antifake.storage import SQLiteStorage
+from antifake.storage import SQLiteStorage, open_storage
+from antifake.storage.abc import Storage
 from antifake.storage.tlog import RegistryLog
 from reporting import print_uncaptured
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import pg_server  # noqa: E402
+
 N_LEAVES = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "10000000"))
 N_EVENTS = max(500, min(5_000, N_LEAVES // 2_000))
-N_PROOFS = 200
+N_PROOFS = 2000       # the proof path: p50 / p99 over this many random proofs
+N_PROOFS_OLD = 300    # the generic path (slower)
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
 RESULTS: dict[str, tuple[float, str]] = {}
 NOTES: list[str] = []
@@ -120,14 +129,10 @@ def test_record_many_log_on_vs_off(tmp_path: Path) -> None:
                  f"({N_EVENTS:,} events per call)")
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory, leaves: bytes) -> tuple[RegistryLog, Path]:
-    """A SQLite store holding a log of ``N_LEAVES`` leaves (tiles only: synthetic leaves)."""
-    path = tmp_path_factory.mktemp("log") / "log.db"
-    store = SQLiteStorage(path, synchronous="normal")
+def _fill(store: Storage, leaves: bytes) -> RegistryLog:
+    """A log of the synthetic leaves in `store` (tiles only, written as appends do)."""
     log = RegistryLog(store)
     log.create()
-    t = time.perf_counter()
     step = 1 << 20
     for lo in range(0, N_LEAVES, step):
         with store.transaction():
@@ -135,42 +140,114 @@ def stored(tmp_path_factory: pytest.TempPathFactory, leaves: bytes) -> tuple[Reg
             log._write_nodes(size, leaves[32 * lo: 32 * min(N_LEAVES, lo + step)])
             store._x("UPDATE log_head SET size = ? WHERE id = 1", (min(N_LEAVES, lo + step),))
             log._tiles.clear()
+    return log
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory, leaves: bytes) -> tuple[RegistryLog, Path]:
+    """A SQLite store holding a log of ``N_LEAVES`` leaves (tiles only: synthetic leaves)."""
+    path = tmp_path_factory.mktemp("log") / "log.db"
+    t = time.perf_counter()
+    log = _fill(SQLiteStorage(path, synchronous="normal"), leaves)
     NOTES.append(f"stored tree of {N_LEAVES:,} leaves written in "
-                 f"{time.perf_counter() - t:.1f} s (setup)")
+                 f"{time.perf_counter() - t:.1f} s (setup, SQLite)")
     return log, path
+
+
+def _per_call(log: RegistryLog, calls: list[tuple[str, int, int]]) -> tuple[list[float], list]:
+    """Each proof in its own read transaction, timed alone; the proofs' hashes."""
+    store = log._store
+    times, out = [], []
+    gc.collect()
+    gc.disable()
+    try:
+        for how, a, n in calls:
+            t = time.perf_counter()
+            with store.snapshot():
+                if how == "incl":
+                    p = log._inclusion(a, n)
+                elif how == "cons":
+                    p = log._consistency(a, n)
+                elif how == "incl-old":
+                    p = M.inclusion_proof(log, a, n)
+                else:
+                    p = M.consistency_proof(log, a, n)
+            times.append(time.perf_counter() - t)
+            out.append(p.hashes)
+    finally:
+        gc.enable()
+    return times, out
+
+
+def _pct(times: list[float], q: float) -> float:
+    s = sorted(times)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def _measure_proofs(log: RegistryLog, leaves: bytes, backend: str) -> None:
+    n = N_LEAVES
+    with log._store.snapshot():
+        root = log.root(n)
+    rng = random.Random(3)
+    idx = [rng.randrange(n) for _ in range(N_PROOFS)]
+    sizes = [rng.randrange(1, n) for _ in range(N_PROOFS)]
+    t = time.perf_counter()
+    _per_call(log, [("incl", 0, n)])  # the first proof loads the upper levels (once)
+    mb = sum(map(len, log._upper)) / 1e6
+    NOTES.append(f"{backend}: first proof (loads levels 8 and up, {mb:.1f} MB) "
+                 f"{1e3 * (time.perf_counter() - t):.1f} ms")
+    empty = []
+    for _ in range(500):  # the floor: a read transaction that reads nothing
+        t = time.perf_counter()
+        with log._store.snapshot():
+            pass
+        empty.append(time.perf_counter() - t)
+    NOTES.append(f"{backend}: an empty read transaction (BEGIN .. COMMIT) p50 "
+                 f"{_pct(empty, .5) * 1e6:.0f} us, inside every proof above")
+    for kind in ("incl", "cons"):
+        args = idx if kind == "incl" else sizes
+        k = N_PROOFS_OLD
+        # the two paths alternate (same machine load), then the proof path alone
+        calls = [(how, a, n) for a in args[:k] for how in (kind, kind + "-old")]
+        calls += [(kind, a, n) for a in args[k:]]
+        ts, hs = _per_call(log, calls)
+        new_t = ts[0:2 * k:2] + ts[2 * k:]
+        new_h = hs[0:2 * k:2] + hs[2 * k:]
+        old_t, old_h = ts[1:2 * k:2], hs[1:2 * k:2]
+        assert new_h[:k] == old_h  # byte-identical to the generic path
+        for a, h in list(zip(args, new_h, strict=True))[:50]:
+            if kind == "incl":
+                assert M.verify_inclusion(leaves[32 * a: 32 * a + 32], a, n, h, root)
+            else:
+                with log._store.snapshot():
+                    assert M.verify_consistency(a, log.root(a), n, root, h)
+        name = "inclusion" if kind == "incl" else "consistency"
+        for label, ts in (("proof path", new_t), ("generic path", old_t)):
+            RESULTS[f"{backend} {name} p50, {label}"] = (_pct(ts, 0.5), "proof")
+            RESULTS[f"{backend} {name} p99, {label}"] = (_pct(ts, 0.99), "proof")
+        NOTES.append(f"{backend} proofs at {n:,} leaves: {name} p50 {_pct(new_t, .5) * 1e6:.0f} us"
+                     f" / p99 {_pct(new_t, .99) * 1e6:.0f} us ({len(new_t)} proofs); generic path"
+                     f" p50 {_pct(old_t, .5) * 1e6:.0f} us / p99 {_pct(old_t, .99) * 1e6:.0f} us "
+                     f"({len(old_t)}): {_pct(old_t, .5) / _pct(new_t, .5):.1f}x at p50")
 
 
 def test_proofs_at_size(stored: tuple[RegistryLog, Path], leaves: bytes) -> None:
     log, _ = stored
-    store = log._store
-    n = N_LEAVES
-    root = log.root(n)
-    rng = random.Random(3)
-    idx = [rng.randrange(n) for _ in range(N_PROOFS)]
-    sizes = sorted(rng.randrange(1, n) for _ in range(N_PROOFS))
+    _measure_proofs(RegistryLog(log._store), leaves, "SQLite")  # a fresh log: cold caches
 
-    def incl() -> None:
-        for i in idx:
-            with store.snapshot():
-                M.inclusion_proof(log, i, n)
 
-    def cons() -> None:
-        for m in sizes:
-            with store.snapshot():
-                M.consistency_proof(log, m, n)
-
-    t_i = best_of(incl) / N_PROOFS
-    t_c = best_of(cons) / N_PROOFS
-    for i in idx[:20]:
-        p = M.inclusion_proof(log, i, n)
-        assert M.verify_inclusion(leaves[32 * i: 32 * i + 32], i, n, p.hashes, root)
-    for m in sizes[:5]:
-        q = M.consistency_proof(log, m, n)
-        assert M.verify_consistency(m, log.root(m), n, root, q.hashes)
-    RESULTS["inclusion proof (per proof)"] = (t_i, "proof")
-    RESULTS["consistency proof (per proof)"] = (t_c, "proof")
-    NOTES.append(f"proofs at {n:,} leaves: inclusion {t_i * 1e6:.0f} us, consistency "
-                 f"{t_c * 1e6:.0f} us")
+def test_proofs_at_size_postgresql(leaves: bytes) -> None:
+    url = pg_server.fresh_schema_url(pg_server.require_pg_url(durable=True))
+    store = open_storage(url)
+    try:
+        t = time.perf_counter()
+        _fill(store, leaves)
+        NOTES.append(f"stored tree of {N_LEAVES:,} leaves written in "
+                     f"{time.perf_counter() - t:.1f} s (setup, PostgreSQL)")
+        _measure_proofs(RegistryLog(store), leaves, "PostgreSQL")
+    finally:
+        store.close()
+        pg_server.drop_schema(url)
 
 
 def test_bytes_per_leaf(stored: tuple[RegistryLog, Path]) -> None:

@@ -29,6 +29,7 @@ cnp.import_array()
 
 include "_blake3.pxi"
 include "_sha256.pxi"
+include "_tlog.pxi"
 
 from cpython.object cimport PyObject
 

@@ -1,4 +1,5 @@
-"""The pairwise node hashing kernel of tree building: native when the core has it."""
+"""The native kernels of the log: pairwise node hashing (tree building) and the stored log's
+proof kernels, when the core has them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from antifake import _core
 from antifake.errors import FormatError
 
-__all__ = ["hash_pairs", "hash_pairs_py", "NATIVE"]
+__all__ = ["hash_pairs", "hash_pairs_py", "NATIVE", "tlog_proof", "tlog_tile_levels"]
 
 
 def hash_pairs_py(data: bytes | bytearray | memoryview) -> bytes:
@@ -24,6 +25,11 @@ def hash_pairs_py(data: bytes | bytearray | memoryview) -> bytes:
 _native_pairs: Callable[[memoryview], bytearray] | None = getattr(_core, "sha256_node_pairs", None)
 
 NATIVE = _native_pairs is not None
+
+#: The stored log's proof kernels (`_tlog.pxi`; None in a core built without them, and the
+#: generic path of `antifake.log.merkle` serves).
+tlog_proof: Callable[..., bytes | None] | None = getattr(_core, "tlog_proof", None)
+tlog_tile_levels: Callable[..., bytearray] | None = getattr(_core, "tlog_tile_levels", None)
 
 
 def hash_pairs(data: bytes | bytearray | memoryview) -> bytes | bytearray:

@@ -12,13 +12,17 @@ Tables (created on first use, on SQLite and PostgreSQL alike):
                their transaction, so racing writers append in one order, without gaps.
 ``log_nodes``  the tree's complete nodes, in tiles of 256 hashes: tile `t` of level `l` holds
                nodes `256 t .. 256 t + 255` of that level (node `i` is the hash of leaves
-               `[i 2^l, (i + 1) 2^l)`), packed. Level 0 (the leaf hashes) and levels 8 and up
-               are stored, about 32.3 bytes per leaf; a node of levels 1-7 covers at most 128
-               leaves of one leaf tile and is recomputed from it (at most 127 hashes) when a
-               proof or an append needs it.
+               `[i 2^l, (i + 1) 2^l)`), packed. Levels 0 (the leaf hashes), 4 and 8 and up
+               are stored, 34.2 bytes per leaf; a node of levels 1-3 or 5-7 lies inside
+               one leaf tile and is recomputed from it when a proof or an append needs it
+               (a log begun before level 4 was stored keeps its layout: no level 4).
 ``log_runs``   event row ids to leaf indexes: a run of consecutive row ids
                (`first_event .. first_event + n - 1`) at leaves `first_leaf ..`. A writer alone
                appends to one run; concurrent PostgreSQL writers add a row per transaction.
+
+Proofs come from the proof path (`antifake.storage._tlog_proofs`: levels from 8 up kept in
+memory, 1 KB read and 29 native node hashes per proof), or from `antifake.log.merkle`'s generic
+path over `RegistryLog.nodes` where that path stands aside; both give the same bytes.
 
 A registry whose store holds these tables appends to the log whether or not it was given a log
 key (the key only signs checkpoints); opening a registry with a log key for the first time
@@ -50,17 +54,13 @@ from antifake.log.merkle import (
 from antifake.log.merkle import hash_pairs as _hash_pairs
 from antifake.log.note import Checkpoint, LogKey, format_checkpoint
 from antifake.storage._sql import _with_list
+from antifake.storage._tlog_proofs import _LOW_LEVELS, _MID, _TILE_BYTES, TILE, ProofPath
 from antifake.storage.abc import EventRow, Inserted, Storage
 from antifake.storage.sqlite import SQLiteStorage
 
 __all__ = ["RegistryLog", "TILE", "event_leaf_hash", "event_documents", "log_exists", "open_log"]
 
-#: Hashes per stored tile.
-TILE = 256
-_TILE_BYTES = TILE * HASH_SIZE
 _BACKFILL_CHUNK = 100_000
-#: Levels 0-7 of a proof are computed from one tile of leaf hashes.
-_LOW_LEVELS = 8
 #: Tiles of the upper levels kept in memory (64 MB), at most.
 _CACHE_MAX = 8192
 _sha256 = hashlib.sha256
@@ -84,9 +84,6 @@ def _ddl(sqlite: bool) -> list[str]:
     ]
 
 
-def _stored(level: int) -> bool:
-    """Whether the tiles of this level are stored (levels 1-7 are recomputed)."""
-    return level == 0 or level >= _LOW_LEVELS
 
 
 def event_leaf_hash(event_hash: bytes) -> bytes:
@@ -107,7 +104,7 @@ def log_exists(store: Storage) -> bool:
         return bool(store._x(sql).fetchone()[0])  # type: ignore[attr-defined]
 
 
-class RegistryLog:
+class RegistryLog(ProofPath):
     """The transparency log of one registry (`reg.log`): checkpoints and proofs.
 
     Proof sizes default to the current tree size. Checkpoints need the log key the registry
@@ -125,6 +122,12 @@ class RegistryLog:
         self._tiles: dict[tuple[int, int], bytearray] = {}
         self._read_cache: dict[tuple[int, int], bytes] = {}
         self._low_cache: dict[int, list[bytes]] = {}
+        # the proof path: complete nodes of levels 8 and up (committed, so a prefix of every
+        # later tree), enough for trees of `_upper_n` leaves; levels of a few leaf tiles
+        self._upper: list[bytearray] = []
+        self._upper_n = 0
+        self._leaf_levels: dict[int, tuple[bytearray, int]] = {}
+        self._mid: bool | None = None
 
     def __repr__(self) -> str:
         return f"RegistryLog(origin={self.origin!r}, size={self.size()})"
@@ -215,12 +218,30 @@ class RegistryLog:
         st._x("UPDATE log_head SET size = ? WHERE id = 1", (leaf,))  # type: ignore[attr-defined]
         return leaf
 
+    def _stored(self, level: int) -> bool:
+        """Whether the tiles of this level are stored (0, 4 and from 8 up; the others are
+        recomputed from a leaf tile)."""
+        return level == 0 or level >= _LOW_LEVELS or (level == _MID and self._has_mid())
+
+    def _has_mid(self) -> bool:
+        """Whether this log stores level 4: every log created by this version does; a log
+        begun by an earlier one (no level-4 tile beyond 15 leaves) keeps that layout, and
+        its proofs hash whole leaf tiles."""
+        if self._mid is None:
+            st = self._store
+            row = st._x("SELECT size FROM log_head WHERE id = 1").fetchone()  # type: ignore[attr-defined]
+            size = 0 if row is None else int(row[0])
+            self._mid = size < (1 << _MID) or st._x(  # type: ignore[attr-defined]
+                "SELECT count(*) FROM log_nodes WHERE level = ? AND tile = 0", (_MID,)
+            ).fetchone()[0] > 0
+        return self._mid
+
     def _old_node(self, level: int, index: int) -> bytes:
         """A node of the tree before this append (the left sibling of the first new one)."""
-        if _stored(level):
+        if self._stored(level):
             t, off = divmod(index, TILE)
             node = bytes(self._tile(level, t)[off * HASH_SIZE:(off + 1) * HASH_SIZE])
-        else:  # levels 1-7: hash its 2**level leaves, all in one leaf tile
+        else:  # levels 1-7 not stored: hash its 2**level leaves, all in one leaf tile
             first = index << level
             t, off = divmod(first, TILE)
             node = bytes(self._tile(0, t)[off * HASH_SIZE:(off + (1 << level)) * HASH_SIZE])
@@ -249,7 +270,7 @@ class RegistryLog:
         while carry:
             cnt = len(carry) // HASH_SIZE
             pos = 0
-            while _stored(level) and pos < cnt:  # append `carry` to this level's tiles
+            while self._stored(level) and pos < cnt:  # append `carry` to this level's tiles
                 idx = start + pos
                 t, off = divmod(idx, TILE)
                 tile = self._tile(level, t)
@@ -440,7 +461,23 @@ class RegistryLog:
             if i >= n:
                 raise RegistryError(f"event {event_id} was logged at leaf {i}, after the tree "
                                     f"of size {n}")
+            return self._inclusion(i, n)
+
+    def inclusion_proof_at(self, index: int, size: int | None = None) -> InclusionProof:
+        """RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves (default: the
+        current tree), for callers that know the leaf index (a monitor, an auditor)."""
+        with self._store.snapshot():
+            n = self._size_arg(size, self._head())
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+                raise RegistryError(f"leaf index must be an integer in 0..{n - 1}, "
+                                    f"got {index!r:.40}")
+            return self._inclusion(index, n)
+
+    def _inclusion(self, i: int, n: int) -> InclusionProof:
+        hashes = self._proof_hashes(0, i, n)
+        if hashes is None:
             return inclusion_proof(self, i, n)
+        return InclusionProof(i, n, hashes)
 
     def inclusion_proofs(self, event_ids: Sequence[str], size: int) -> list[InclusionProof]:
         """Inclusion proofs of several events in one tree (one read transaction)."""
@@ -451,7 +488,7 @@ class RegistryLog:
                 i = self._leaf_index(e)
                 if i >= n:
                     raise RegistryError(f"event {e} is not in the tree of size {n}")
-                out.append(inclusion_proof(self, i, n))
+                out.append(self._inclusion(i, n))
             return out
 
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
@@ -460,7 +497,13 @@ class RegistryLog:
         with self._store.snapshot():
             n2 = self._size_arg(size2, self._head())
             n1 = self._size_arg(size1, n2)
+            return self._consistency(n1, n2)
+
+    def _consistency(self, n1: int, n2: int) -> ConsistencyProof:
+        hashes = self._proof_hashes(1, n1, n2) if 0 < n1 < n2 else None
+        if hashes is None:
             return consistency_proof(self, n1, n2)
+        return ConsistencyProof(n1, n2, hashes)
 
     def check(self) -> list[str]:
         """Recompute the whole tree from the stored events and compare (problems found)."""
@@ -493,7 +536,33 @@ class RegistryLog:
                         problems.append(f"{events} events stored but {n} logged")
                     if n and tree.root(n) != root_hash(self, n):
                         problems.append("the stored tree's root differs from the events' root")
+                    problems += self._check_tiles(tree, n)
         return problems
+
+    def _check_tiles(self, tree: MemoryTree, n: int) -> list[str]:
+        """Every stored tile against the nodes recomputed from the events (proofs read
+        them), tile by tile."""
+        st = self._store
+        for level in range(len(tree.levels)):
+            if not self._stored(level):
+                continue
+            want = memoryview(tree.levels[level])[: (n >> level) * HASH_SIZE]
+            expect = 0
+            while True:  # 1,000 tiles (8 MB) a statement
+                rows = st._x("SELECT tile, data FROM log_nodes WHERE level = ? AND tile >= ? "  # type: ignore[attr-defined]
+                             "ORDER BY tile LIMIT 1000", (level, expect)).fetchall()
+                for t, data in rows:
+                    lo = expect * _TILE_BYTES
+                    if int(t) != expect or bytes(data) != want[lo: lo + _TILE_BYTES]:
+                        return [f"the stored nodes of level {level} differ from the events' "
+                                f"tree (tile {int(t)})"]
+                    expect += 1
+                if len(rows) < 1000:
+                    break
+            if expect * _TILE_BYTES < len(want):
+                return [f"the stored nodes of level {level} differ from the events' tree "
+                        f"(tile {expect} missing)"]
+        return []
 
 
 
