@@ -325,6 +325,31 @@ def test_inside_a_write_the_generic_path_answers(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_size_seen_inside_a_rolled_back_write_is_not_remembered(tmp_path: Path) -> None:
+    """Proofs skip reading the head for a size no larger than one seen committed; a size seen
+    inside a write that then rolls back must not count."""
+    store = SQLiteStorage(tmp_path / "x.db")
+    log = RegistryLog(store)
+    log.create()
+    leaves = random.Random(4).randbytes(32 * 40)
+    append(log, leaves[: 32 * 20])
+    assert log.inclusion_proof_at(3, 20).size == 20  # head 20 seen committed
+    with pytest.raises(RuntimeError), store.transaction():
+        size = log._lock_size()
+        log._write_nodes(size, leaves[32 * 20:])
+        store._x("UPDATE log_head SET size = 40 WHERE id = 1")
+        assert log.inclusion_proof_at(30, 40).size == 40  # its own write, uncommitted
+        raise RuntimeError("roll back")
+    log._tiles.clear()
+    with pytest.raises(RegistryError, match="0..20"):
+        log.inclusion_proof_at(3, 40)
+    with pytest.raises(RegistryError, match="0..20"):
+        log.consistency_proof(10, 40)
+    assert log.consistency_proof(10, 20).hashes == Reference(
+        [leaves[32 * k: 32 * k + 32] for k in range(20)]).consistency(10, 20)
+    store.close()
+
+
 def test_a_missing_tile_is_reported_not_guessed(tmp_path: Path) -> None:
     store = SQLiteStorage(tmp_path / "x.db")
     log = RegistryLog(store)

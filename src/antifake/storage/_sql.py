@@ -495,6 +495,15 @@ class _SQLRows:
 
     # -- the snapshot -----------------------------------------------------------------------
     @contextlib.contextmanager
+    def committed_reads(self) -> Iterator[None]:
+        """Reads that need no common snapshot, each statement seeing what was committed (for
+        rows that never change once committed, such as the transparency log's nodes): a read
+        transaction where it costs nothing (SQLite, in process), none where it would cost
+        round trips to the server (PostgreSQL: each statement is its own)."""
+        with self.snapshot():
+            yield
+
+    @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """A read transaction: every read inside sees one committed state."""
         with self._lock:

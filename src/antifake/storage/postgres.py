@@ -198,6 +198,11 @@ class PostgresStorage(_SQLRows):
             cur.execute(_format_style(sql), args)
             yield from cur
 
+    @contextlib.contextmanager
+    def committed_reads(self) -> Iterator[None]:
+        with self._reading():  # autocommit: no BEGIN/COMMIT round trips
+            yield
+
     def _lock_nodes(self, ids: list[int]) -> None:
         self._db.execute("SELECT id FROM nodes WHERE id = ANY(%s) ORDER BY id "
                          "FOR NO KEY UPDATE", (ids,)).fetchall()

@@ -126,6 +126,7 @@ class RegistryLog(ProofPath):
         # later tree), enough for trees of `_upper_n` leaves; levels of a few leaf tiles
         self._upper: list[bytearray] = []
         self._upper_n = 0
+        self._known_head = 0  # a committed tree size seen: every size up to it exists for good
         self._leaf_levels: dict[int, tuple[bytearray, int]] = {}
         self._mid: bool | None = None
 
@@ -392,6 +393,14 @@ class RegistryLog(ProofPath):
             row = self._store._x("SELECT size FROM log_head WHERE id = 1").fetchone()  # type: ignore[attr-defined]
         return 0 if row is None else int(row[0])
 
+    def _tree_size(self, size: int | None) -> int:
+        """`size`, checked against the tree, or the current size when None. A size no larger
+        than one seen committed needs no read: the log only grows."""
+        if (size is not None and not isinstance(size, bool) and isinstance(size, int)
+                and 0 <= size <= self._known_head):
+            return size
+        return self._size_arg(size, self._head())
+
     def _size_arg(self, size: int | None, current: int) -> int:
         if size is None:
             return current
@@ -407,7 +416,10 @@ class RegistryLog(ProofPath):
 
     def _head(self) -> int:
         row = self._store._x("SELECT size FROM log_head WHERE id = 1").fetchone()  # type: ignore[attr-defined]
-        return 0 if row is None else int(row[0])
+        n = 0 if row is None else int(row[0])
+        if getattr(self._store, "_tx", None) != "write":  # committed: it stays
+            self._known_head = max(self._known_head, n)
+        return n
 
     def tree_head(self) -> Checkpoint:
         """The current tree head, unsigned."""
@@ -429,7 +441,7 @@ class RegistryLog(ProofPath):
     def leaf_index(self, event_id: str) -> int:
         """The leaf index of a stored event ([`RegistryError`][antifake.errors.RegistryError]
         when the event is not in the log)."""
-        with self._store.snapshot():
+        with self._store.committed_reads():
             return self._leaf_index(event_id)
 
     def _leaf_index(self, event_id: str) -> int:
@@ -449,14 +461,14 @@ class RegistryLog(ProofPath):
         return int(run[1]) + eid - int(run[0])
 
     def leaf_indexes(self, event_ids: Sequence[str]) -> list[int]:
-        with self._store.snapshot():
+        with self._store.committed_reads():
             return [self._leaf_index(e) for e in event_ids]
 
     def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
         """RFC 9162 inclusion proof of a stored event in the tree of `size` leaves (default:
         the current tree). `.index`, `.size`, `.hashes`."""
-        with self._store.snapshot():
-            n = self._size_arg(size, self._head())
+        with self._store.committed_reads():
+            n = self._tree_size(size)
             i = self._leaf_index(event_id)
             if i >= n:
                 raise RegistryError(f"event {event_id} was logged at leaf {i}, after the tree "
@@ -466,8 +478,8 @@ class RegistryLog(ProofPath):
     def inclusion_proof_at(self, index: int, size: int | None = None) -> InclusionProof:
         """RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves (default: the
         current tree), for callers that know the leaf index (a monitor, an auditor)."""
-        with self._store.snapshot():
-            n = self._size_arg(size, self._head())
+        with self._store.committed_reads():
+            n = self._tree_size(size)
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
                 raise RegistryError(f"leaf index must be an integer in 0..{n - 1}, "
                                     f"got {index!r:.40}")
@@ -481,7 +493,7 @@ class RegistryLog(ProofPath):
 
     def inclusion_proofs(self, event_ids: Sequence[str], size: int) -> list[InclusionProof]:
         """Inclusion proofs of several events in one tree (one read transaction)."""
-        with self._store.snapshot():
+        with self._store.committed_reads():
             n = self._size_arg(size, self._head())
             out = []
             for e in event_ids:
@@ -494,8 +506,8 @@ class RegistryLog(ProofPath):
     def consistency_proof(self, size1: int, size2: int | None = None) -> ConsistencyProof:
         """RFC 9162 consistency proof from the tree of `size1` leaves to that of `size2`
         (default: the current tree). `.hashes`."""
-        with self._store.snapshot():
-            n2 = self._size_arg(size2, self._head())
+        with self._store.committed_reads():
+            n2 = self._tree_size(size2)
             n1 = self._size_arg(size1, n2)
             return self._consistency(n1, n2)
 
