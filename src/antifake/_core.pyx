@@ -102,3 +102,7 @@ include "_base32.pxi"
 include "_layout.pxi"
 include "_parse.pxi"
 include "_columns.pxi"
+
+
+# the bulk verification endpoint: its JSON body scanned in place, its answer joined natively
+include "_bulkjson.pxi"

@@ -12,7 +12,7 @@ cryptography (BAD_SIGNATURE, BAD_TAG), then issuance (NOT_ISSUED), then the key'
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -272,22 +272,55 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     ``texts`` is read by position (a pandas Series too) into a private array first, with the
     GIL held: another thread may modify or replace the input during the call without effect
     on the result or on memory safety (each row is judged as it was at the start). That costs
-    one new reference per row (or a copy of an "S" array): measured at a third to a half of
-    the parse time (docs/performance.md). A set, a mapping, an iterator or a
+    one new reference per row (or a copy of an "S" array), and the parser reads that private
+    array directly (the rows are taken once). A set, a mapping, an iterator or a
     0-d / 2-d array raise [`FormatError`][antifake.errors.FormatError].
     """
     try:
         held = _core.hold_texts(texts)
     except TypeError as exc:
         raise FormatError(f"verify_many: {exc}") from None
-    n = len(held)
-    status = np.full(n, Status.MALFORMED, dtype=np.uint8)
-    key_id = np.full(n, -1, dtype=np.int32)
-    batch_id = np.full(n, -1, dtype=np.int64)
-    index = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return VerifyResult(status, key_id, batch_id, index)
-    cols = C.parse_many(held, threads)
+    if len(held) == 0:
+        return _empty_result(0)
+    cols = C.Columns(*_core.parse_held_columns(held, threads))  # rows taken once, not twice
+    return _verify_columns(cols, held.__getitem__, ring, threads)
+
+
+def verify_json_codes(body: bytes, ring: Keyring, max_codes: int,
+                      threads: int | None = None) -> VerifyResult | None:
+    """[`verify_many`][antifake.verify.verify_many] of the codes of a JSON body
+    ``{"codes": ["...", ...]}``, read in place without a Python object per code.
+
+    Only the plain form is read here: one key ``codes``, strings of printable ASCII without
+    escapes, at most ``max_codes`` of them. Anything else (escapes, non-ASCII text, other
+    keys, invalid JSON, too many codes) returns None: read that body with a JSON parser and
+    call `verify_many`, which gives the same statuses for the same codes."""
+    scanned = _core.scan_codes_json(body, max_codes, threads)
+    if scanned is None:
+        return None
+    off, lens, raw_cols = scanned
+    if len(off) == 0:
+        return _empty_result(0)
+
+    def text_at(i: int) -> str:  # the rare rows the native parser leaves to `verify`
+        a = int(off[i])
+        return body[a:a + int(lens[i])].decode("ascii")
+
+    return _verify_columns(C.Columns(*raw_cols), text_at, ring, threads)
+
+
+def _empty_result(n: int) -> VerifyResult:
+    return VerifyResult(np.full(n, Status.MALFORMED, dtype=np.uint8),
+                        np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64),
+                        np.full(n, -1, dtype=np.int64))
+
+
+def _verify_columns(cols: C.Columns, text_at: Callable[[int], Any], ring: Keyring,
+                    threads: int | None) -> VerifyResult:
+    """Statuses of parsed rows; ``text_at(i)`` gives row i's text for the exact path."""
+    n = len(cols)
+    res = _empty_result(n)
+    status, key_id, batch_id, index = res.status, res.key_id, res.batch_id, res.index
     form = cols.form
     status[form == C.FORM_BAD_CHECK] = Status.BAD_CHECK_CHARACTER
     slow = form == C.FORM_SLOW
@@ -307,9 +340,9 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
     # GS1 rows that did not pass get the exact single-text verdict (rare in bulk)
     slow |= (form == C.FORM_GS1) & (status != Status.AUTHENTIC)
     for i in np.nonzero(slow)[0].tolist():
-        v = verify(held[i], ring)
+        v = verify(text_at(i), ring)
         _store(v, i, status, key_id, batch_id, index)
-    return VerifyResult(status, key_id, batch_id, index)
+    return res
 
 
 def _store(v: Verdict, i: int, status: npt.NDArray[np.uint8], key_id: npt.NDArray[np.int32],
