@@ -179,3 +179,38 @@ def test_statuses_json() -> None:
         _core.statuses_json(np.zeros(1, np.uint8), (b'a"b',))
     with pytest.raises(ValueError):
         _core.statuses_json(np.zeros(1, np.uint8), ())
+
+
+def _parse_or_failure(text: str) -> object:
+    from antifake import codes as C
+
+    try:
+        return C.parse(text)
+    except C.ParseFailure as f:
+        return (f.status, f.reason)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_single_text_native_parse_equals_codes_parse(world, data) -> None:
+    """`verify`'s parse (native for the usual forms) gives what `codes.parse` gives, for
+    genuine texts and for texts with a symbol changed, dropped, doubled or case-flipped."""
+    from antifake import codes as C
+    from antifake.verify import _parse
+
+    _, texts = world
+    t = data.draw(st.sampled_from(texts))
+    if t and data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(t) - 1))
+        op = data.draw(st.sampled_from("rdxc"))
+        ch = data.draw(st.sampled_from("0OoIil1LU-_ /%é\x00zZ"))
+        t = {"r": t[:i] + ch + t[i + 1:], "d": t[:i] + t[i + 1:], "x": t[:i] + t[i] + t[i:],
+             "c": t[:i] + t[i].swapcase() + t[i + 1:]}[op]
+    want = _parse_or_failure(t)
+    try:
+        got: object = _parse(t)
+    except C.ParseFailure as f:
+        got = (f.status, f.reason)
+    assert got == want, t
+    assert _parse(t.encode()) == want if isinstance(want, C.Parsed) else True

@@ -104,5 +104,5 @@ include "_parse.pxi"
 include "_columns.pxi"
 
 
-# the bulk verification endpoint: its JSON body scanned in place, its answer joined natively
-include "_bulkjson.pxi"
+# the lookup service's native paths: one text parsed, bulk JSON bodies read in place
+include "_service_io.pxi"

@@ -190,13 +190,27 @@ def _verify_number(p: C.Parsed, ring: Keyring) -> Verdict:
     return _final(st, full, m, stamp)
 
 
+def _parse(text: str | bytes) -> C.Parsed:
+    """`codes.parse`, through the native row parser for the usual forms (a QR URL, a bare
+    code or a stamp number of the current version): the same fields, a few microseconds
+    instead of tens. Anything else (and every failure, for its reason) takes `codes.parse`."""
+    row = _core.parse_one(text)
+    if row is not None:
+        form, version, key_id, batch_id, index, serial, sig, tag, _ = row
+        if form == C.FORM_CODE and version == C.FORMAT_VERSION:
+            return C.Parsed("code", version, key_id, batch_id, index, serial, sig)
+        if form == C.FORM_NUMBER and version == C.NUMBER_VERSION:
+            return C.Parsed("number", version, key_id, batch_id, index, tag=tag)
+    return C.parse(text)
+
+
 def verify(text: str | bytes, ring: Keyring) -> Verdict:
     """Verify one scanned or typed text against the keys and manifests of ``ring``.
 
     Never raises for bad input: any text gets a verdict with a reason.
     """
     try:
-        p = C.parse(text)
+        p = _parse(text)
     except C.ParseFailure as f:
         return Verdict(Status[f.status], f.reason)
     if p.kind == "number":

@@ -1,5 +1,6 @@
-# The bulk verification endpoint's JSON, natively (included by _core.pyx).
+# The lookup service's native paths (included by _core.pyx).
 #
+# parse_one: one text through the bulk row parser (what `verify` of a single code needs).
 # scan_codes_json: a strict scanner of the body {"codes": ["...", ...]} that finds each code's
 # bytes in place (no Python object per code) and parses them straight into the bulk columns
 # (parse_columns' layout). It accepts only the plain form: one key "codes", strings of
@@ -201,3 +202,42 @@ def statuses_json(const uint8_t[::1] status, names):
     p[0] = 93
     p[1] = 125
     return out
+
+
+def parse_one(text):
+    """One str or bytes through the bulk row parser: ``(form, version, key_id, batch_id,
+    index, serial, signature (64 bytes), tag (5 bytes), signed GS1 suffix)`` as
+    `parse_columns` gives a row, or None for anything else than str / bytes (a str that is
+    not ASCII is form ``K_SLOW``)."""
+    cdef const uint8_t *t = NULL
+    cdef int32_t ln
+    cdef uint8_t kind = RK_SLOW, version = 0, sx_len = 0
+    cdef uint8_t suffix[SUFFIX_W]
+    cdef uint8_t sig[64]
+    cdef uint8_t tag[5]
+    cdef int32_t key_id = -1
+    cdef int64_t batch = -1, index = -1
+    cdef uint64_t serial = 0
+    cdef RowOut out
+    if not (type(text) is str or type(text) is bytes):
+        return None
+    ln = af_text_view(<PyObject *>text, &t)
+    if ln >= ROW:
+        ln = -1
+    memset(suffix, 0, SUFFIX_W)
+    memset(sig, 0, 64)
+    memset(tag, 0, 5)
+    out.kind = &kind
+    out.version = &version
+    out.raw = NULL
+    out.suffix = suffix
+    out.suffix_len = &sx_len
+    out.key_id = &key_id
+    out.batch = &batch
+    out.index = &index
+    out.serial = &serial
+    out.sig = sig
+    out.tag = tag
+    _emit_row(&out, 0, t, ln, 1)
+    return (kind, version, key_id, batch, index, serial, sig[:64], tag[:5],
+            suffix[:sx_len])
