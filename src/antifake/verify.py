@@ -93,6 +93,9 @@ class VerifyResult:
     key_id: npt.NDArray[np.int32]  # full key id when a trusted key was found, else -1
     batch_id: npt.NDArray[np.int64]  # -1 when the text could not be decoded
     index: npt.NDArray[np.int64]
+    #: the serial a code carries (0 for stamp numbers and texts that were not decoded;
+    #: None when built without it)
+    serial: npt.NDArray[np.uint64] | None = None
 
     @property
     def ok(self) -> npt.NDArray[np.bool_]:
@@ -326,14 +329,16 @@ def verify_json_codes(body: bytes, ring: Keyring, max_codes: int,
 def _empty_result(n: int) -> VerifyResult:
     return VerifyResult(np.full(n, Status.MALFORMED, dtype=np.uint8),
                         np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64),
-                        np.full(n, -1, dtype=np.int64))
+                        np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.uint64))
 
 
 def _verify_columns(cols: C.Columns, text_at: Callable[[int], Any], ring: Keyring,
                     threads: int | None) -> VerifyResult:
     """Statuses of parsed rows; ``text_at(i)`` gives row i's text for the exact path."""
     n = len(cols)
-    res = _empty_result(n)
+    res = VerifyResult(np.full(n, Status.MALFORMED, dtype=np.uint8),
+                       np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=np.int64),
+                       np.full(n, -1, dtype=np.int64), cols.serial)
     status, key_id, batch_id, index = res.status, res.key_id, res.batch_id, res.index
     form = cols.form
     status[form == C.FORM_BAD_CHECK] = Status.BAD_CHECK_CHARACTER
@@ -356,6 +361,8 @@ def _verify_columns(cols: C.Columns, text_at: Callable[[int], Any], ring: Keyrin
     for i in np.nonzero(slow)[0].tolist():
         v = verify(text_at(i), ring)
         _store(v, i, status, key_id, batch_id, index)
+        assert res.serial is not None
+        res.serial[i] = v.stamp.serial or 0 if v.stamp is not None else 0
     return res
 
 
