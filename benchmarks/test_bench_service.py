@@ -11,10 +11,11 @@ Measured:
   each rate is the median of its rounds, so a burst of load from elsewhere on the machine
   does not decide a ratio;
 - codes per second through the bulk endpoint (POST ``/api/v1/verify`` with up to 100,000
-  codes a request, ``{"codes": [...]}`` -> ``{"statuses": [...]}``): ``--workers W`` is
-  loaded by W connections at once, each sending its requests back to back; the rate is all
-  codes answered over the wall time (sustained, not the best request), and the answers are
-  checked against the codes sent.
+  codes a request, ``{"codes": [...]}`` -> ``{"statuses": [...]}``): BULK_CONNS connections
+  at once, each sending BULK_ROUNDS requests back to back; a round's rate is all codes
+  answered over its wall time (sustained, not the best request), the rate printed the
+  median of ROUNDS rounds (the best beside it); every answer is checked against the codes
+  sent.
 
 Both servers answer from the same registry (registered stamps, claimed state) with per-client
 rate limits off.
@@ -53,7 +54,8 @@ from reporting import print_uncaptured  # noqa: E402
 N_ITEMS = int(os.environ.get("ANTIFAKE_BENCH_ITEMS", "200000"))
 N_SINGLE = max(500, min(6_000, N_ITEMS // 20))  # single-code requests per server and round
 N_BULK = min(100_000, N_ITEMS)  # codes per bulk request
-BULK_ROUNDS = 4  # bulk requests per connection
+BULK_ROUNDS = 3  # bulk requests per connection and round
+BULK_CONNS = 2  # connections sending bulk requests at once
 ROUNDS = 3
 CONNS = 32
 BASE = "https://xacthuc.example.vn/abc"
@@ -219,12 +221,19 @@ def test_service_load(benchmark, world, request) -> None:
             for w in (1, 2):
                 _, host, port = procs[f"ours{w}"]
                 asyncio.run(_bulk(host, port, body, 1, 1))  # warm up
-                secs, answers = asyncio.run(_bulk(host, port, body, BULK_ROUNDS, w))
-                for a in answers:
-                    assert json.loads(a)["statuses"] == want
+                bulk_rates = []
+                for _ in range(ROUNDS):
+                    secs, answers = asyncio.run(_bulk(host, port, body, BULK_ROUNDS,
+                                                      BULK_CONNS))
+                    for a in answers:
+                        assert json.loads(a)["statuses"] == want
+                    bulk_rates.append(N_BULK * len(answers) / secs)
+                bulk_rates.sort()
                 out[f"bulk{w}"] = _report(
-                    f"{names[f'ours{w}']}: bulk codes ({N_BULK:,} a request, {w} "
-                    f"connection{'s' if w > 1 else ''})", N_BULK * len(answers), secs)
+                    f"{names[f'ours{w}']}: bulk codes (median of {ROUNDS})",
+                    N_BULK, N_BULK / bulk_rates[len(bulk_rates) // 2])
+                RESULTS[f"{names[f'ours{w}']}: bulk codes (best of {ROUNDS})"] = \
+                    f"{bulk_rates[-1]:,.0f}/s"
         finally:
             for p, _, _ in procs.values():
                 _stop(p)

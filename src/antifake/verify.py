@@ -429,8 +429,9 @@ def _bulk_codes_of_key(st: KeyState, c: C.Columns, rows: npt.NDArray[np.intp],
         cs = c if isinstance(sel, slice) else c.take(sel)
         fps = _core.fingerprints(FINGERPRINT_KEY, C.pack_bodies(cs), cs.signature, threads)
         inside = cs.index < m.count
-        want = m.fingerprints[np.where(inside, cs.index, 0)]
-        hit = inside & (np.bitwise_or.reduce(fps ^ want, axis=1) == 0)
+        want = np.take(m.fingerprints, np.where(inside, cs.index, 0), axis=0)
+        f8, w8 = fps.view(np.uint64), want.view(np.uint64)  # 16 bytes: two words a row
+        hit = inside & (f8[:, 0] == w8[:, 0]) & (f8[:, 1] == w8[:, 1])
         rows_hit = np.arange(n)[sel][hit]
         verdict[rows_hit] = _state_status(st, m)
         need_sig[rows_hit] = False
