@@ -29,7 +29,7 @@ from antifake.issue import Stamp
 from antifake.manifest import FINGERPRINT_KEY, Manifest, fingerprint
 from antifake.trust import Keyring, KeyState
 
-__all__ = ["Status", "Verdict", "VerifyResult", "verify", "verify_many"]
+__all__ = ["Status", "Verdict", "VerifyResult", "verify", "verify_json_codes", "verify_many"]
 
 
 class Status(IntEnum):
