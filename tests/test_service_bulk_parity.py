@@ -91,3 +91,15 @@ def test_bulk_equals_single_on_a_mixed_set(tmp_path: Path, manifests: bool) -> N
     finally:
         c.close()
         reg.close()
+
+
+def test_serve_keeps_freed_memory_on_glibc() -> None:
+    """`antifake serve` has glibc keep freed large blocks (no page faults per bulk request)."""
+    import platform
+    import sys
+
+    from antifake.service.serve import _keep_freed_memory
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert _keep_freed_memory() is True
