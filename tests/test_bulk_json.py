@@ -108,6 +108,10 @@ def test_too_many_codes_is_left_to_the_caller(world) -> None:
     assert verify_json_codes(body, ring, 5) is not None
     assert verify_json_codes(body, ring, 4) is None
     assert verify_json_codes(b'{"codes":[]}', ring, 0) is not None
+    assert verify_json_codes(body, ring, 2**60) is not None  # no allocation of max_codes rows
+    assert _codes_of(b'{"codes":["","",""]}', 3) == ["", "", ""]
+    assert _codes_of(b'{"codes":["","",""]}', 2) is None
+    assert _codes_of(b'{"codes":[""]}', 1) == [""]
     with pytest.raises(ValueError):
         _core.scan_codes_json(body, -1)
 

@@ -101,12 +101,14 @@ def scan_codes_json(bytes body not None, Py_ssize_t max_codes, threads=None):
         raise ValueError("max_codes must be >= 0")
     cdef Py_ssize_t n = len(body), m
     cdef const uint8_t *s = <const uint8_t *>_bytes_ptr(body)
-    off = np.empty(max_codes + 1, dtype=np.int64)
-    lens = np.empty(max_codes + 1, dtype=np.int32)
+    # a code takes at least 3 bytes ("" and a comma or the closing bracket): room for all
+    cdef Py_ssize_t cap = min(max_codes, n // 3 + 1)
+    off = np.empty(cap + 1, dtype=np.int64)
+    lens = np.empty(cap + 1, dtype=np.int32)
     cdef int64_t *po = <int64_t *>cnp.PyArray_DATA(off)
     cdef int32_t *pl = <int32_t *>cnp.PyArray_DATA(lens)
     with nogil:
-        m = _scan_codes(s, n, po, pl, max_codes)
+        m = _scan_codes(s, n, po, pl, cap)
     if m < 0:
         return None
     off, lens = off[:m].copy(), lens[:m].copy()
