@@ -41,7 +41,7 @@ def _codes_of(body: bytes, max_codes: int = 1000) -> list[str] | None:
     got = _core.scan_codes_json(body, max_codes)
     if got is None:
         return None
-    off, lens, _ = got
+    off, lens = got
     return [body[int(a):int(a) + int(n)].decode("ascii") for a, n in zip(off, lens, strict=True)]
 
 
@@ -114,6 +114,39 @@ def test_too_many_codes_is_left_to_the_caller(world) -> None:
     assert _codes_of(b'{"codes":[""]}', 1) == [""]
     with pytest.raises(ValueError):
         _core.scan_codes_json(body, -1)
+
+
+def test_on_count_comes_before_any_verification(world) -> None:
+    ring, texts = world
+    body = orjson.dumps({"codes": texts[:7]})
+    seen: list[int] = []
+
+    class Refused(Exception):
+        pass
+
+    def refuse(n: int) -> None:
+        seen.append(n)
+        raise Refused
+
+    with pytest.raises(Refused):
+        verify_json_codes(body, ring, 100, on_count=refuse)
+    assert seen == [7]
+    res = verify_json_codes(body, ring, 100, on_count=seen.append)
+    assert res is not None and len(res) == 7 and seen == [7, 7]
+
+
+def test_parse_spans_checks_its_spans() -> None:
+    body = b'{"codes":["abc"]}'
+    off, lens = _core.scan_codes_json(body, 10)
+    assert body[int(off[0]):int(off[0]) + int(lens[0])] == b"abc"
+    assert len(_core.parse_spans(body, off, lens)[0]) == 1
+    for o, n in ((-1, 1), (0, -1), (len(body), 1), (len(body) - 1, 2), (2**62, 2**30)):
+        with pytest.raises(ValueError):
+            _core.parse_spans(body, np.array([o], np.int64), np.array([n], np.int32))
+    with pytest.raises(ValueError):
+        _core.parse_spans(body, np.zeros(2, np.int64), np.zeros(1, np.int32))
+    assert len(_core.parse_spans(body, np.array([len(body)], np.int64),
+                                 np.zeros(1, np.int32))[0]) == 1  # an empty span at the end
 
 
 _text = st.one_of(st.text(max_size=12),

@@ -103,3 +103,30 @@ def test_serve_keeps_freed_memory_on_glibc() -> None:
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert _keep_freed_memory() is True
+
+
+def test_bulk_code_rate_limit_on_both_paths(tmp_path: Path) -> None:
+    """The per-client budget of bulk codes is taken before any code is verified, on the
+    native path and on the JSON-parser path alike."""
+    from antifake.service import Limit
+
+    reg, codes = _world(tmp_path, True)
+    app = create_app(registry=reg, limits=Limits(client=None,
+                                                 bulk_codes=Limit(burst=10, per_day=1)))
+    c = Client(app)
+    try:
+        plain = orjson.dumps({"codes": codes[:6]})
+        other = orjson.dumps({"codes": codes[:6], "x": 1})  # read by orjson
+        post = [c.post("/api/v1/verify", content=b,
+                       headers={"content-type": "application/json"}) for b in (plain, other)]
+        assert [r.status_code for r in post] == [200, 429]
+        assert post[1].json()["error"]["code"] == "rate_limited"
+        assert "retry-after" in post[1].headers
+        r = c.post("/api/v1/verify", content=orjson.dumps({"codes": codes[:4]}),
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 200 and len(r.json()["statuses"]) == 4  # 6 + 4 = the burst
+        r = c.post("/api/v1/verify", content=plain, headers={"content-type": "application/json"})
+        assert r.status_code == 429
+    finally:
+        c.close()
+        reg.close()

@@ -2,8 +2,8 @@
 #
 # parse_one: one text through the bulk row parser (what `verify` of a single code needs).
 # scan_codes_json: a strict scanner of the body {"codes": ["...", ...]} that finds each code's
-# bytes in place (no Python object per code) and parses them straight into the bulk columns
-# (parse_columns' layout). It accepts only the plain form: one key "codes", strings of
+# bytes in place (no Python object per code); parse_spans parses them from there straight into
+# the bulk columns (parse_columns' layout). It accepts only the plain form: one key "codes", strings of
 # printable ASCII without escapes, JSON whitespace; anything else (escapes, non-ASCII, other
 # keys, bad JSON, too many codes) answers None and the caller reads the body with a full JSON
 # parser, which gives the same rows or the error.
@@ -89,10 +89,10 @@ cdef Py_ssize_t _scan_codes(const uint8_t *s, Py_ssize_t n, int64_t *off, int32_
     return m if i == n else -1
 
 
-def scan_codes_json(bytes body not None, Py_ssize_t max_codes, threads=None):
-    """The codes of a strict ``{"codes": [...]}`` body parsed into columns without a Python
-    object per code: ``(offsets int64, lengths int32, columns)`` with ``columns`` as
-    `parse_columns` gives them (rows are ``body[offsets[i]:offsets[i] + lengths[i]]``).
+def scan_codes_json(bytes body not None, Py_ssize_t max_codes):
+    """Where the codes of a strict ``{"codes": [...]}`` body are, without a Python object per
+    code: ``(offsets int64, lengths int32)``, row i being
+    ``body[offsets[i]:offsets[i] + lengths[i]]`` (parse them with `parse_spans`).
 
     None when the body is not of that strict form (an escape, a non-ASCII or control byte,
     another key, invalid JSON) or holds more than ``max_codes`` codes: the caller then reads
@@ -111,13 +111,31 @@ def scan_codes_json(bytes body not None, Py_ssize_t max_codes, threads=None):
         m = _scan_codes(s, n, po, pl, cap)
     if m < 0:
         return None
-    off, lens = off[:m].copy(), lens[:m].copy()
-    return off, lens, _parse_spans(body, off, lens, threads)
+    return off[:m].copy(), lens[:m].copy()
+
+
+def parse_spans(bytes body not None, const int64_t[::1] off, const int32_t[::1] lens,
+                threads=None):
+    """`parse_columns` of the rows ``body[off[i]:off[i] + lens[i]]``, read in place (``body``
+    is immutable). ``ValueError`` for a span outside ``body`` or arrays of different
+    lengths."""
+    cdef Py_ssize_t n = off.shape[0], j, size = len(body)
+    if lens.shape[0] != n:
+        raise ValueError("offsets and lengths differ in length")
+    cdef bint bad = False
+    with nogil:
+        for j in range(n):
+            if off[j] < 0 or lens[j] < 0 or off[j] > size - lens[j]:
+                bad = True
+                break
+    if bad:
+        raise ValueError(f"span {j} lies outside the body")
+    return _parse_spans(body, np.asarray(off), np.asarray(lens), threads)
 
 
 cdef _parse_spans(bytes body, off, lens, threads):
     """parse_columns of the rows ``body[off[j]:off[j] + lens[j]]`` (read in place: ``body`` is
-    immutable and held by the caller)."""
+    immutable and held by the caller; the spans are checked)."""
     cdef Py_ssize_t n = off.shape[0]
     cdef RowOut out
     kind = np.zeros(n, dtype=np.uint8)

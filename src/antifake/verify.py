@@ -304,18 +304,23 @@ def verify_many(texts: Sequence[str | bytes] | npt.NDArray[Any], ring: Keyring,
 
 
 def verify_json_codes(body: bytes, ring: Keyring, max_codes: int,
-                      threads: int | None = None) -> VerifyResult | None:
+                      threads: int | None = None, *,
+                      on_count: Callable[[int], None] | None = None) -> VerifyResult | None:
     """[`verify_many`][antifake.verify.verify_many] of the codes of a JSON body
     ``{"codes": ["...", ...]}``, read in place without a Python object per code.
 
     Only the plain form is read here: one key ``codes``, strings of printable ASCII without
     escapes, at most ``max_codes`` of them. Anything else (escapes, non-ASCII text, other
     keys, invalid JSON, too many codes) returns None: read that body with a JSON parser and
-    call `verify_many`, which gives the same statuses for the same codes."""
-    scanned = _core.scan_codes_json(body, max_codes, threads)
+    call `verify_many`, which gives the same statuses for the same codes. ``on_count`` is
+    called with the number of codes once they are found and before any is verified (a rate
+    limit raises there)."""
+    scanned = _core.scan_codes_json(body, max_codes)
     if scanned is None:
         return None
-    off, lens, raw_cols = scanned
+    off, lens = scanned
+    if on_count is not None:
+        on_count(len(off))
     if len(off) == 0:
         return _empty_result(0)
 
@@ -323,7 +328,8 @@ def verify_json_codes(body: bytes, ring: Keyring, max_codes: int,
         a = int(off[i])
         return body[a:a + int(lens[i])].decode("ascii")
 
-    return _verify_columns(C.Columns(*raw_cols), text_at, ring, threads)
+    cols = C.Columns(*_core.parse_spans(body, off, lens, threads))
+    return _verify_columns(cols, text_at, ring, threads)
 
 
 def _empty_result(n: int) -> VerifyResult:

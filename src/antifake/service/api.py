@@ -101,13 +101,15 @@ def _bulk(state: State, client: str, body: bytes) -> bytes:
     """The answer of the bulk endpoint: the codes read in place when the body is plain JSON
     (the usual case), else through the JSON parser; statuses joined natively."""
     ring = state.registry.keyring if state.registry is not None else state.keyring
-    res = verify_json_codes(body, ring, state.limits.max_codes)
+
+    def take(n: int) -> None:  # before any code is verified
+        state.throttle(f"bulk:{client}", state.limits.bulk_codes, max(1, n))
+
+    res = verify_json_codes(body, ring, state.limits.max_codes, on_count=take)
     if res is None:  # escapes, non-ASCII, other keys, bad JSON, too many codes
         codes = _codes(state, parse_json(body))
-        state.throttle(f"bulk:{client}", state.limits.bulk_codes, max(1, len(codes)))
+        take(len(codes))
         res = verify_many(codes, ring)
-    else:
-        state.throttle(f"bulk:{client}", state.limits.bulk_codes, max(1, len(res)))
     status = state.overlay.apply(res, ring) if state.overlay is not None else res.status
     return statuses_json(status, _NAMES)
 
