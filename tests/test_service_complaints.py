@@ -85,6 +85,24 @@ def test_a_complaint_is_not_activity_of_the_stamp(reg, reason: str) -> None:
     assert af.verify_evidence(bundle, reg.vkey).ok
 
 
+def test_a_complaint_round_trips_through_export_and_import(reg, tmp_path: Path) -> None:
+    batch = reg.batch
+    epc = reg.resolve(batch.urls(BASE)[2])
+    eid = reg.record(complaint_event(epc, "no hologram", "0912", "consumer-web",
+                                     at=T0 + timedelta(days=1)))
+    out = tmp_path / "all.jsonld"
+    reg.export_epcis(out)
+    other = Registry(tmp_path / "other.db", keyring=reg.keyring)
+    try:
+        other.import_epcis(out)
+        [back] = other.events([eid])  # the same event id (CBV event hash) in both
+        assert back.extensions["af:complaint"] == "no hologram"
+        assert event_kind(back) == EventKind.COMPLAINT
+        assert event_hash(back.to_epcis()) == event_hash(reg.events([eid])[0].to_epcis())
+    finally:
+        other.close()
+
+
 def test_a_complaint_on_a_claimed_stamp_raises_no_alert(reg) -> None:
     batch = reg.batch
     url = batch.urls(BASE)[1]
