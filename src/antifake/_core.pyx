@@ -102,3 +102,7 @@ include "_base32.pxi"
 include "_layout.pxi"
 include "_parse.pxi"
 include "_columns.pxi"
+
+
+# the lookup service's native paths: one text parsed, bulk JSON bodies read in place
+include "_service_io.pxi"

@@ -501,7 +501,7 @@ cdef void screen_bucket(const Ctx* c, NodeState* W, Py_ssize_t b, const PRow* ro
     for i in range(n_rows):
         q = &rows[i]
         k = q.kind
-        if k == K_COMMISSION or k == K_OTHER:
+        if k == K_COMMISSION or k == K_OTHER or k == K_COMPLAINT:
             continue
         st = &W[q.off]
         if q.ts < st.min_s:
@@ -1144,7 +1144,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if reason == R_STOLEN:
                 if k == K_SCAN:
                     i_sc = 0.8
-                elif k != K_COMMISSION and k != K_OTHER:
+                elif k != K_COMMISSION and k != K_OTHER and k != K_COMPLAINT:
                     i_sc = 0.9
             elif reason == R_RECALLED or reason == R_DESTROYED or reason == R_EXPIRED \
                     or reason == R_DAMAGED:
@@ -1241,7 +1241,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             break
     if ic >= 0:
         for i in range(ic):
-            if E[i].t < t_c - c.skew_us and E[i].kind != K_OTHER:
+            if E[i].t < t_c - c.skew_us and E[i].kind != K_OTHER \
+                    and E[i].kind != K_COMPLAINT:
                 o_aux |= X_O_BEFORE_COMMISSION
                 if o_best < 0.7:
                     o_best = 0.7

@@ -41,6 +41,7 @@ MAX_JSON_INT = 10**300
 MAX_QUANTITY = 10**300
 BIZ_LISTING = "af:listing"
 BIZ_CLAIMING = "af:claiming"
+BIZ_COMPLAINING = "af:complaining"  # a consumer's report of a suspected fake
 BIZ_REACTIVATING = "af:reactivating"
 CLAIM_RESULTS = ("ok", "wrong_pin", "locked")
 DECOMMISSION_DISPOSITIONS: Mapping[str, str] = MappingProxyType(

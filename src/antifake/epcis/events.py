@@ -89,6 +89,7 @@ from antifake.epcis._fields import (
     _TZ_OFFSET,
     ACTIONS,
     BIZ_CLAIMING,
+    BIZ_COMPLAINING,
     BIZ_LISTING,
     BIZ_REACTIVATING,
     CLAIM_RESULTS,
@@ -128,6 +129,7 @@ __all__ = [
     "check_json",
     "AF_NS",
     "BIZ_CLAIMING",
+    "BIZ_COMPLAINING",
     "BIZ_LISTING",
     "BIZ_REACTIVATING",
     "CLAIM_RESULTS",
@@ -635,6 +637,7 @@ _STEP_KINDS = {
     BIZ_LISTING: EventKind.LIST,
     BIZ_REACTIVATING: EventKind.REACTIVATE,
     BIZ_CLAIMING: EventKind.CLAIM,
+    BIZ_COMPLAINING: EventKind.COMPLAINT,
 }
 
 

@@ -43,6 +43,7 @@ class EventKind(IntEnum):
     REACTIVATE = 9  # undo of a decommission
     CLAIM = 10  # a PIN claim attempt (ok / wrong pin / locked kept in the event)
     OTHER = 11  # any other EPCIS event (imported from other systems)
+    COMPLAINT = 12  # a consumer's report of a suspected fake: no custody change, not activity
 
 
 #: Per-event detail codes (``ev_detail``): claim results ...

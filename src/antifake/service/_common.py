@@ -137,12 +137,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """A JSON object body (400 for anything else)."""
+async def read_json_body(request: Request, limit: int) -> bytes:
+    """The bytes of a JSON body (415 for another content type, 413 beyond ``limit``)."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if ctype not in ("application/json", ""):
         raise ApiError(415, "unsupported_media_type", "send application/json")
-    body = await read_body(request, limit)
+    return await read_body(request, limit)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """A JSON object body (400 for anything else)."""
+    return parse_json(await read_json_body(request, limit))
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON object from bytes (400 for anything else)."""
     try:
         data = _orjson.loads(body) if _orjson is not None else json.loads(body)
     except (ValueError, RecursionError):

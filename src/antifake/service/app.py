@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -66,9 +66,25 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with)
 
 
+#: the headers of a fast single-code answer (the security headers included: it skips them)
+_FAST_HEADERS = [(b"content-type", b"application/json"), *_HEADERS,
+                 (b"cache-control", b"no-store")]
+
+
+def _query_code(query: bytes) -> str | None:
+    """The ``code`` parameter of a query string as `urllib.parse.parse_qs` reads it (the
+    usual ``code=...`` alone read directly); ``ValueError`` / ``UnicodeDecodeError`` for a
+    query it refuses."""
+    if query.startswith(b"code=") and b"&" not in query and b";" not in query:
+        return unquote_plus(query[5:].decode("latin-1"), errors="strict")
+    q = parse_qs(query.decode("latin-1"), max_num_fields=10, errors="strict")
+    return q.get("code", [None])[0]
+
+
 class _FastVerify:
-    """``GET /api/v1/verify`` without the router: the hot single-code path of apps and
-    scanners. Only a successful answer is made here; anything else (a bad code, a rate
+    """``GET /api/v1/verify`` without the router and the other middleware: the hot
+    single-code path of apps and scanners (outermost, so it adds the security headers
+    itself). Only a successful answer is made here; anything else (a bad code, a rate
     limit) goes through the full application, which answers it the same way as always."""
 
     def __init__(self, app: ASGIApp, state: State) -> None:
@@ -76,24 +92,22 @@ class _FastVerify:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" \
-                or scope["path"] != "/api/v1/verify":
+        if scope["type"] != "http" or scope["path"] != "/api/v1/verify" \
+                or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
         st = self.state
         try:
-            q = parse_qs(scope["query_string"].decode("latin-1"), max_num_fields=10,
-                         errors="strict")
-            code = one_code(q.get("code", [None])[0])
-            host = st.forwarded_for(scope) or (scope.get("client") or ("unknown",))[0]
-            st.throttle(f"ip:{host}", st.limits.client)
+            code = one_code(_query_code(scope["query_string"]))
+            if st.limits.client is not None:
+                host = st.forwarded_for(scope) or (scope.get("client") or ("unknown",))[0]
+                st.throttle(f"ip:{host}", st.limits.client)
         except (ApiError, UnicodeDecodeError, ValueError):
             await self.app(scope, receive, send)
             return
         body = verdict_json(st, code)
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*_FAST_HEADERS, (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -202,8 +216,8 @@ def create_app(registry: Any = None, keyring: Keyring | None = None,
         ApiError: on_api_error, HTTPException: on_http_error,
         AntifakeError: on_antifake_error, Exception: on_crash})
     app.state.antifake = state
-    app.add_middleware(_FastVerify, state=state)
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_FastVerify, state=state)  # outermost (the last added)
     return app
 
 

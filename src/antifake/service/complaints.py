@@ -3,8 +3,10 @@ stamp's history and evidence.
 
 A complaint is an EPCIS ObjectEvent OBSERVE with bizStep ``af:complaining`` about the stamp's
 EPC, recorded by the service's party, holding the text in ``af:complaint`` and an optional
-contact in ``af:contact``. It changes no custody or lifecycle state (its event kind is
-``OTHER``), so detection does not take it for activity of the stamp itself.
+contact in ``af:contact``. Its event kind is ``COMPLAINT``: it changes no custody or lifecycle
+state and detection never takes it for activity of the stamp itself (a report about a stolen
+or recalled stamp is no sign that the stamp is in circulation), while the stamp's history and
+evidence bundle show it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from antifake.epcis.events import Event
+from antifake.epcis.events import BIZ_COMPLAINING, Event
 
 __all__ = ["BIZ_COMPLAINING", "complaint_event", "record_complaint"]
-
-BIZ_COMPLAINING = "af:complaining"
 
 
 def complaint_event(epc: str, text: str, contact: str | None, by: str,

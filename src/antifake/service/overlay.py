@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from antifake.trust import Keyring
 from antifake.verify import Status, VerifyResult
 
 __all__ = ["Overlay"]
@@ -65,12 +66,19 @@ class Overlay:
                      for j in np.nonzero(~fits)[0]}
         self._version, self._built = version, now
 
-    def apply(self, res: VerifyResult) -> np.ndarray:
-        """The statuses of ``res`` with the registry's answer for authentic stamps."""
+    def apply(self, res: VerifyResult, ring: Keyring | None = None) -> np.ndarray:
+        """The statuses of ``res`` with the registry's answer for authentic stamps, as
+        `Registry.verify` gives it: NOT_ISSUED for a code signed for a registered stamp's
+        number but carrying another serial, then decommissioned / claimed / suspected.
+
+        The serials are compared for the rows whose batch ``ring`` holds no manifest for
+        (a manifest already proves the serial), one indexed read per such row."""
+        status = res.status.copy()
+        if ring is not None and res.serial is not None:
+            self._check_serials(res, ring, status)
         with self._lock:
             self._refresh()
             keys_all, st_all, odd = self._keys, self._status, self._odd
-        status = res.status.copy()
         ok = np.nonzero(status == Status.AUTHENTIC)[0]
         if ok.size == 0 or (keys_all.size == 0 and not odd):
             return status
@@ -87,3 +95,30 @@ class Overlay:
                 if key in odd:
                     status[row] = odd[key]
         return status
+
+    def _check_serials(self, res: VerifyResult, ring: Keyring,
+                       status: np.ndarray) -> None:
+        """NOT_ISSUED for authentic code rows whose serial is not the registered one, among
+        the rows of batches without a manifest in ``ring``."""
+        assert res.serial is not None
+        rows = np.nonzero((status == Status.AUTHENTIC) & (res.serial != 0))[0]
+        if rows.size == 0:
+            return
+        k, b = res.key_id[rows], res.batch_id[rows]
+        if int(k.min()) == int(k.max()) and int(b.min()) == int(b.max()):
+            pairs = [(int(k[0]), int(b[0]))]
+        else:
+            packed = np.unique((k.astype(np.int64) << 32) | b)
+            pairs = [(int(p) >> 32, int(p) & 0xFFFFFFFF) for p in packed.tolist()]
+        store = self._reg.storage
+        for key_id, batch_id in pairs:
+            cands = ring.candidates(key_id)
+            if len(cands) != 1 or batch_id in cands[0].manifests:
+                continue  # proven by the manifest (or issuers sharing a key id: rare)
+            issuer = cands[0].public.issuer
+            sel = rows if len(pairs) == 1 else rows[(k == key_id) & (b == batch_id)]
+            for i in sel.tolist():
+                row = store.stamp_by_index(issuer, key_id, batch_id, int(res.index[i]))
+                if row is not None and row.serial is not None \
+                        and row.serial != int(res.serial[i]):
+                    status[i] = Status.NOT_ISSUED

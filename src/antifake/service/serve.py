@@ -25,9 +25,38 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: glibc mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit systems
+
+
+def _keep_freed_memory() -> bool:
+    """Have glibc's allocator keep the memory of freed large blocks (bulk request bodies of
+    up to 32 MiB, their column arrays) for the next request instead of returning it to the
+    system at once: each request otherwise maps fresh pages and faults every one of them in
+    again (about a third of the server's CPU per 100,000-code request). The process keeps its
+    peak heap instead (about 30 MB more per worker at 100,000 codes a request). True when
+    applied (glibc only; elsewhere nothing changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, _KEEP) == 1
+    return bool(mallopt(_M_TRIM_THRESHOLD, 8 * _KEEP) == 1 and ok)
+
+
 def _run(app: Any, sock: socket.socket, log_level: str,
          on_ready: Callable[[], None] | None) -> None:
     import uvicorn
+
+    _keep_freed_memory()
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
