@@ -10,8 +10,9 @@ reference implementation the tests compare against.
 This file holds the shared declarations and the thread pool; each concern is an include:
 `_ed25519.pxi` (batch signatures through libsodium), `_base32.pxi` (Crockford base32),
 `_layout.pxi` (stamp bodies, codes, numbers, PINs), `_parse.pxi` (the bulk parser of scanned
-text), `_columns.pxi` (decoded columns, signed and tag messages), `_blake3.pxi` and
-`_sha256.pxi` (the hashes).
+text), `_columns.pxi` (decoded columns, signed and tag messages), `_service_io.pxi` (one text
+parsed, bulk JSON request bodies read in place, JSON answers), `_blake3.pxi` and `_sha256.pxi`
+(the hashes), `_tlog.pxi` (the transparency log's proof plans and tile levels).
 """
 
 from libc.stdint cimport (uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int8_t, int16_t,
@@ -102,7 +103,4 @@ include "_base32.pxi"
 include "_layout.pxi"
 include "_parse.pxi"
 include "_columns.pxi"
-
-
-# the lookup service's native paths: one text parsed, bulk JSON bodies read in place
 include "_service_io.pxi"
