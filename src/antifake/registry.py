@@ -58,7 +58,7 @@ from antifake.epcis.event_hash import (
 from antifake.epcis.event_id import hash_to_id, id_to_hash
 from antifake.epcis.events import BIZ_CLAIMING, MAX_ID_LENGTH, Event, event_detail, event_kind
 from antifake.epcis.jsonld import _rename_prefix, parse_document
-from antifake.epcis.kinds import EventKind
+from antifake.epcis.kinds import EventKind, reason_of_disposition
 from antifake.epcis.parties import custody_parties
 from antifake.errors import (
     EPCISError,
@@ -119,9 +119,6 @@ _ACTIVE, _DECOMMISSIONED = 0, 1
 _UNCLAIMED, _CLAIMED, _LOCKED = 0, 1, 2
 _CLAIM_NAMES = ("unclaimed", "claimed", "locked")
 _KEY_OK = (Status.AUTHENTIC, Status.KEY_REVOKED, Status.KEY_EXPIRED)
-_DISPOSITION_REASON = {"retail_sold": "sold", "destroyed": "destroyed", "recalled": "recalled",
-                       "stolen": "stolen", "expired": "expired", "damaged": "damaged",
-                       "dispensed": "dispensed"}
 _INACTIVE_STATUS = {"recalled": Status.RECALLED, "stolen": Status.STOLEN}
 
 
@@ -971,8 +968,7 @@ def _effect(e: Event, r: EventRow, s: NodeState, node: int, store: Storage) -> b
     if r.kind == EventKind.DECOMMISSION:
         if s.since_us is not None and t < s.since_us:
             return False  # older than the current state: history
-        reason = e.reason or _DISPOSITION_REASON.get(e.disposition or "",
-                                                     e.disposition or "unknown")
+        reason = e.reason or reason_of_disposition(e.disposition) or "unknown"
         s.state, s.reason, s.since_us = _DECOMMISSIONED, reason, t
         return True
     if r.kind == EventKind.REACTIVATE:
