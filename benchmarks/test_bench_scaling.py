@@ -288,7 +288,6 @@ def _ingest_events(w: int, writers: int) -> list[Event]:
 
 
 def _ingest_writer(url: str, w: int, writers: int, barrier, results) -> None:  # noqa: ANN001
-    pg_server.install_dispatch()
     reg = Registry(url)
     try:
         events = _ingest_events(w, writers)
@@ -360,7 +359,6 @@ def test_ingest_writers(benchmark, tmp_path, backend: str, writers: int, request
         t = holder["t"]
         record(f"ingest {N_INGEST:,} events, {backend}, {writers} writer(s)", t,
                f"s: {N_INGEST / t:,.0f} events/s")
-        pg_server.install_dispatch()
         with Registry(url) as reg:
             assert reg.stats()["events"] == N_INGEST
     finally:
@@ -369,7 +367,6 @@ def test_ingest_writers(benchmark, tmp_path, backend: str, writers: int, request
 
 
 def _open_pg(url: str) -> None:
-    pg_server.install_dispatch()
     Registry(url).close()
 
 
@@ -382,7 +379,6 @@ def both_filled(tmp_path_factory, pg_base: str):
     backends (synthetic hashes, as benchmarks/test_bench_registry.py does)."""
     from antifake.research.sim import SupplyChain, simulate
 
-    pg_server.install_dispatch()
     sim = simulate(SupplyChain(n_items=N_GRAPH, shuffle_events=False, seed=7))
     path = tmp_path_factory.mktemp("graph") / "graph.db"
     url = pg_server.fresh_schema_url(pg_base)
@@ -409,7 +405,6 @@ def both_filled(tmp_path_factory, pg_base: str):
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_snapshot_load(benchmark, both_filled, backend: str) -> None:
     path, url, n_events = both_filled
-    pg_server.install_dispatch()
     reg = Registry(path if backend == "sqlite" else url)
     try:
         cols: list = []

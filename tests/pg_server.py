@@ -228,22 +228,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
-
-
-def install_dispatch() -> None:
-    """Until ``open_storage`` dispatches ``postgresql://`` URLs itself, route them to
-    :class:`~antifake.storage.postgres.PostgresStorage` (a no-op once it does)."""
-    import antifake.registry as registry_mod
-    from antifake.storage.postgres import PostgresStorage, is_postgres_url
-
-    orig = registry_mod.open_storage
-    if getattr(orig, "_antifake_pg", False):
-        return
-
-    def open_storage(url, **options):  # type: ignore[no-untyped-def]
-        if is_postgres_url(url):
-            return PostgresStorage(url, **options)
-        return orig(url, **options)
-
-    open_storage._antifake_pg = True  # type: ignore[attr-defined]
-    registry_mod.open_storage = open_storage

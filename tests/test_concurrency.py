@@ -58,7 +58,6 @@ def share(w: int) -> list[int]:
 
 
 def _open(url: str, keyfile: str | None = None) -> Registry:
-    pg_server.install_dispatch()
     ring = af.Keyring([af.IssuerKey.load(keyfile)]) if keyfile else None
     return Registry(url, keyring=ring)
 

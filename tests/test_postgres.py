@@ -34,8 +34,6 @@ except ImportError:  # under CI the tests fail instead, through the pg fixture (
                     allow_module_level=True)
 from antifake.storage.postgres import PG_CHUNK_CAP, PostgresStorage  # noqa: E402
 
-pg_server.install_dispatch()
-
 # the registry suite's stamps and keys (conftest's `key`), so both files test the same data
 BASE, T0, at = shared.BASE, shared.T0, shared.at
 ring, batch, plain = shared.ring, shared.batch, shared.plain

@@ -17,7 +17,6 @@ import pytest
 import antifake as af
 import pg_server
 from antifake import gs1
-from antifake import registry as registry_mod
 from antifake.detect import LISTING_FLAGS, Alert, check_listings
 from antifake.epcis.event_id import hash_ids, hash_to_id, id_to_hash
 from antifake.epcis.events import Event, event_kind
@@ -30,6 +29,7 @@ from antifake.errors import (
     UnknownStampError,
 )
 from antifake.registry import MAX_WRONG_PINS, Registry
+from antifake.registry import _registry as registry_mod
 from antifake.storage import CHUNK_CAP, SCHEMA_VERSION, SQLiteStorage, Storage
 from antifake.storage.sqlite import APPLICATION_ID
 from antifake.verify import Status

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from antifake import registry as _registry
 from antifake.detect import Alert
 from antifake.epcis.event_hash import event_hash
 from antifake.epcis.events import BIZ_CLAIMING, BIZ_LISTING, Event
@@ -38,7 +37,7 @@ from antifake.errors import (
 )
 from antifake.log.merkle import leaf_hash, verify_inclusion
 from antifake.log.note import NoteVerifier, open_checkpoint, open_note
-from antifake.registry import Registry
+from antifake.registry import Registry, _registry
 from antifake.storage.tlog import event_documents
 from antifake.timeutil import from_micros, parse_time, to_iso
 
