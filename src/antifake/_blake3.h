@@ -190,6 +190,24 @@ static const uint32_t AF_B3_IV[8] = {
 /* Message word i of the block (AF_B3_M is redefined where some words are known to be zero). */
 #define AF_B3_M(m, i) ((m)[i])
 
+/* The compression of one block in every vector lane: the state from cv, the IV, counter 0,
+   block_len and flags; seven rounds; cv <- v[0..7] ^ v[8..15]. T, SET1, ZERO and XOR are
+   the vector type and intrinsics of the width; cv, m, block_len and flags (and what
+   AF_B3_M reads) are the calling function's. */
+#define AF_B3_COMPRESS_LANES(T, SET1, ZERO, XOR)                                                   \
+    do {                                                                                           \
+        T v[16];                                                                                   \
+        int k;                                                                                     \
+        for (k = 0; k < 8; k++) v[k] = cv[k];                                                      \
+        for (k = 0; k < 4; k++) v[8 + k] = SET1((int)AF_B3_IV[k]);                                 \
+        v[12] = ZERO();                                                                            \
+        v[13] = ZERO();                                                                            \
+        v[14] = SET1((int)block_len);                                                              \
+        v[15] = SET1((int)flags);                                                                  \
+        AF_B3_ROUNDS(AF_B3_ROUND_SEQ, v, m);                                                       \
+        for (k = 0; k < 8; k++) cv[k] = XOR(v[k], v[k + 8]);                                       \
+    } while (0)
+
 /* ---- portable scalar code ---------------------------------------------------------------- */
 
 static AF_B3_INLINE uint32_t af_b3__load_le32(const uint8_t *p)
@@ -464,19 +482,7 @@ static AF_B3_TARGET_AVX2 AF_B3_ALWAYS_INLINE void af_b3__compress8(__m256i cv[8]
     const __m256i rot8 = _mm256_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12,
                                           1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
     const __m256i zero = _mm256_setzero_si256();
-    __m256i v[16];
-    int k;
-    for (k = 0; k < 8; k++) v[k] = cv[k];
-    v[8] = _mm256_set1_epi32((int)AF_B3_IV[0]);
-    v[9] = _mm256_set1_epi32((int)AF_B3_IV[1]);
-    v[10] = _mm256_set1_epi32((int)AF_B3_IV[2]);
-    v[11] = _mm256_set1_epi32((int)AF_B3_IV[3]);
-    v[12] = _mm256_setzero_si256();
-    v[13] = _mm256_setzero_si256();
-    v[14] = _mm256_set1_epi32((int)block_len);
-    v[15] = _mm256_set1_epi32((int)flags);
-    AF_B3_ROUNDS(AF_B3_ROUND_SEQ, v, m);
-    for (k = 0; k < 8; k++) cv[k] = _mm256_xor_si256(v[k], v[k + 8]);
+    AF_B3_COMPRESS_LANES(__m256i, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_xor_si256);
     (void)zero;
 }
 
@@ -553,19 +559,7 @@ static AF_B3_TARGET_AVX512 AF_B3_ALWAYS_INLINE void af_b3__compress16(__m512i cv
                                                                       uint32_t flags)
 {
     const __m512i zero = _mm512_setzero_si512();
-    __m512i v[16];
-    int k;
-    for (k = 0; k < 8; k++) v[k] = cv[k];
-    v[8] = _mm512_set1_epi32((int)AF_B3_IV[0]);
-    v[9] = _mm512_set1_epi32((int)AF_B3_IV[1]);
-    v[10] = _mm512_set1_epi32((int)AF_B3_IV[2]);
-    v[11] = _mm512_set1_epi32((int)AF_B3_IV[3]);
-    v[12] = _mm512_setzero_si512();
-    v[13] = _mm512_setzero_si512();
-    v[14] = _mm512_set1_epi32((int)block_len);
-    v[15] = _mm512_set1_epi32((int)flags);
-    AF_B3_ROUNDS(AF_B3_ROUND_SEQ, v, m);
-    for (k = 0; k < 8; k++) cv[k] = _mm512_xor_si512(v[k], v[k + 8]);
+    AF_B3_COMPRESS_LANES(__m512i, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_xor_si512);
     (void)zero;
 }
 
