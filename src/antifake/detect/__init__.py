@@ -81,6 +81,8 @@ from antifake.detect._data import (
     Source,
     TraceData,
     TraceSource,
+    clock_offsets,
+    corrected_times,
     haversine_km,
 )
 from antifake.detect._data import (
@@ -113,6 +115,8 @@ __all__ = [
     "CLAIM_DETAILS",
     "REASON_DETAILS",
     "check_listing",
+    "clock_offsets",
+    "corrected_times",
     "haversine_km",
     "check_listings",
     "detect",

@@ -95,6 +95,9 @@ def _dt(us: int) -> datetime:
 def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
     k = KINDS[kind]
     if k == "impossible_travel":
+        if aux & 2:
+            return ("scanned far from its home by one device and, too soon after or before "
+                    "for a trip, by another device that gave no location")
         return "one device jumping impossibly far (weak)" if aux & 1 else \
             "scanned at two places too far apart for the time between"
     if k == "over_scanned":

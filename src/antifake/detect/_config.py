@@ -61,6 +61,10 @@ class DetectConfig:
     diversion_min_items: int = 3
     #: ... and this share of its observed items are seen outside its regions.
     diversion_min_fraction: float = 0.3
+    #: diversion, items whose delivery was never recorded: a case (the items one event
+    #: packed) is diverted when this share of its observed items are seen outside the
+    #: regions their recorded chain reaches (above 1: never).
+    diversion_pack_fraction: float = 0.6
     #: claim_lockout: wrong PINs that lock a claim (the registry's MAX_WRONG_PINS).
     max_wrong_pins: int = 5
     #: Event ids kept as evidence per alert.
@@ -96,6 +100,7 @@ class DetectConfig:
         num("region_radius_km", 1.0, 40_000)
         num("diversion_min_items", 1, 1_000_000, True)
         num("diversion_min_fraction", 0.0, 1.0)
+        num("diversion_pack_fraction", 0.0, 2.0)
         num("max_wrong_pins", 1, 1000, True)
         num("max_evidence", 2, 4096, True)
         num("min_score", 0.0, 1.0)

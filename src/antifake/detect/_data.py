@@ -152,6 +152,42 @@ def _region_grid(region_id: np.ndarray, lat: np.ndarray, lon: np.ndarray,
             "centres": (c_lat, c_lon)}
 
 
+#: Clock offsets larger than this (a week) are not corrected: a party's record times
+#: are then not to be trusted.
+MAX_CLOCK_OFFSET_US = 7 * 86_400 * 1_000_000
+#: A clock behind is believed from this many recorded events of its party.
+MIN_CLOCK_EVENTS = 3
+
+
+def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> np.ndarray:
+    """Each party's clock offset (microseconds to add to its event times), from when the
+    registry recorded its events: ``recordTime - eventTime`` is the upload delay less the
+    clock's error, so its smallest value over a party's events is minus the error (plus the
+    shortest delay, seconds for a phone online). A clock ahead (a record before its event)
+    is certain; a clock behind is taken from ``MIN_CLOCK_EVENTS`` events on (with fewer, a late
+    upload explains it as well). 0 for parties without record times, and for offsets beyond
+    a week."""
+    t = np.asarray(ev_time, dtype=np.int64)
+    rec = np.asarray(ev_record, dtype=np.int64)
+    by = np.asarray(ev_by, dtype=np.int64)
+    ok = (rec > 0) & (by >= 0)
+    off = np.full(n_parties, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(off, by[ok], rec[ok] - t[ok])
+    off[(off == np.iinfo(np.int64).max) | (np.abs(off) > MAX_CLOCK_OFFSET_US)] = 0
+    # a record before the event proves the clock ahead; a record after it may be a late
+    # upload as well as a clock behind: believed only when several events agree
+    n = np.bincount(by[ok], minlength=n_parties)[:n_parties]
+    off[(off > 0) & (n < MIN_CLOCK_EVENTS)] = 0
+    return off
+
+
+def corrected_times(ev_time: Any, ev_by: Any, offsets: np.ndarray) -> np.ndarray:
+    """Event times with each party's clock offset added (events of no party unchanged)."""
+    t = np.asarray(ev_time, dtype=np.int64)
+    by = np.asarray(ev_by, dtype=np.int64)
+    return t + np.where(by >= 0, offsets[np.maximum(by, 0)], 0)
+
+
 class TraceData:
     """Everything detection reads: the event columns (input order), the incidence rows, the
     [`TraceGraph`][antifake.graph.TraceGraph] built from them, per-event details (claim
@@ -185,6 +221,7 @@ class TraceData:
     party_lon: np.ndarray
     party_business: np.ndarray
     party_region_id: np.ndarray
+    clock_offsets_us: np.ndarray
     region_names: list[str]
     regions: dict[str, Any]
     region_radius_km: float
@@ -204,11 +241,29 @@ class TraceData:
                     node_batch: Any, ev_detail: Any = None, party_role: Any = None,
                     party_region: Any = None, party_lat: Any = None, party_lon: Any = None,
                     graph: TraceGraph | None = None,
-                    region_radius_km: float = DetectConfig.region_radius_km) -> TraceData:
+                    region_radius_km: float = DetectConfig.region_radius_km,
+                    ev_record: Any = None) -> TraceData:
         """Columns as [`TraceGraph.from_arrays`][antifake.graph.TraceGraph.from_arrays] takes
         them, plus optional ``ev_detail`` (uint8 per event, 0: unknown) and party metadata
         (``None``: unknown). ``graph``: a snapshot already built from exactly these columns (else
-        it is built here)."""
+        it is built here).
+
+        ``ev_record``: when the registry recorded each event (EPCIS ``recordTime``,
+        microseconds; 0 or less: unknown). With it, each party's clock offset is estimated
+        (see [`clock_offsets`][antifake.detect.clock_offsets]) and its event times corrected
+        before the graph is built, so a phone whose clock is hours off no longer hides a copy
+        nor makes a traveller look impossibly fast; ``clock_offsets_us`` keeps the offsets."""
+        offsets = None
+        if ev_record is not None:
+            if graph is not None:
+                raise DetectError("ev_record corrects the event times before the graph is "
+                                  "built: pass it without a graph")
+            n_par = len(np.asarray(parties, dtype=object))
+            t0 = _col("ev_time", ev_time, len(np.asarray(ev_ids, dtype=object)), "iu")
+            rec = _col("ev_record", ev_record, len(t0), "iu")
+            by0 = _col("ev_by", ev_by, len(t0), "iu")
+            offsets = clock_offsets(t0, rec, by0, n_par)
+            ev_time = corrected_times(t0, by0, offsets)
         cols = {"epcs": epcs, "parties": parties, "ev_ids": ev_ids, "ev_time": ev_time,
                 "ev_kind": ev_kind, "ev_by": ev_by, "ev_src": ev_src, "ev_dst": ev_dst,
                 "ev_lat": ev_lat, "ev_lon": ev_lon, "inc_event": inc_event,
@@ -292,6 +347,7 @@ class TraceData:
                                     float(region_radius_km))
         self.region_radius_km = float(region_radius_km)
         self._garrays = _graph_arrays(graph)
+        self.clock_offsets_us = offsets if offsets is not None else np.zeros(n_par, np.int64)
         self._kernels = {}
         self._lock = threading.Lock()
         self._party_index = None
@@ -306,9 +362,13 @@ class TraceData:
             cols = sim.arrays()
         except AttributeError:
             raise DetectError(f"not a Simulation: {type(sim).__name__}") from None
+        rec = getattr(sim, "ev_record", None)
+        if graph is not None or rec is None or len(rec) != len(cols["ev_time"]):
+            rec = None
         return cls.from_arrays(**cols, ev_detail=getattr(sim, "ev_detail", None),
                                party_role=sim.party_role, party_region=sim.party_region,
-                               party_lat=sim.party_lat, party_lon=sim.party_lon, graph=graph)
+                               party_lat=sim.party_lat, party_lon=sim.party_lon, graph=graph,
+                               ev_record=rec)
 
     @classmethod
     def from_registry(cls, reg: Any) -> TraceData:
@@ -470,9 +530,12 @@ def _append_events(data: TraceData, events: Any) -> TraceData:
         known[eid] = i
         k = event_kind(e)
         rows["id"].append(eid)
-        rows["t"].append(to_microseconds(e.time))
+        p_by = party(e.by)
+        shift = int(data.clock_offsets_us[p_by]) if 0 <= p_by < len(data.clock_offsets_us) \
+            else 0  # the party's clock, as estimated from the snapshot
+        rows["t"].append(to_microseconds(e.time) + shift)
         rows["kind"].append(int(k))
-        rows["by"].append(party(e.by))
+        rows["by"].append(p_by)
         rows["src"].append(party(e.source))
         rows["dst"].append(party(e.destination))
         rows["lat"].append(np.nan if e.lat is None else e.lat)
@@ -516,6 +579,8 @@ def _append_events(data: TraceData, events: Any) -> TraceData:
         party_lon=np.concatenate([data.party_lon, np.full(n_new_parties, np.nan)]),
         region_radius_km=data.region_radius_km)
     new._ev_index = known
+    new.clock_offsets_us = np.concatenate([data.clock_offsets_us,
+                                           np.zeros(n_new_parties, np.int64)])
     return new
 
 

@@ -111,6 +111,16 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             rg = c.p_region[p]
             if rg >= 0:
                 distinct_push(delivered, &n_del, rg, 32)
+        # where it was shipped to, and the shops that sold it past a gap in the records
+        # (the steps to them not recorded): delivered there too, not diverted
+        ship_regions(c, n, delivered, &n_del, 32)
+        for i in range(m):
+            p = E[i].by
+            if E[i].kind == K_SELL and p >= 0 and not in_chain(c, n, p) and \
+                    chain_gap(c, &ni, p):
+                rg = c.p_region[p]
+                if rg >= 0:
+                    distinct_push(delivered, &n_del, rg, 32)
 
     # -------- impossible travel: consecutive located events
     cdef int pairs = 0, dpairs = 0
@@ -146,8 +156,41 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                     add_ev(c, s, A_TRAVEL, y.r)
                     add_ev(c, s, A_TRAVEL, x.r)
         j = i
-    if pairs:
-        if dpairs:
+    # a far observation and, too close in time to have come from home, a scan or claim with
+    # no location by another device: that one was at home (where it was sold, or the shop
+    # holding it), the other a copy. Weighed below a located pair.
+    cdef int upairs = 0
+    cdef int64_t t_upair = -1
+    cdef bint home_sure = has_home and (sold_home or (ni.last >= 0 and
+                                                      c.p_business[ni.last] == 3))
+    if home_sure and not dpairs and m <= 512:
+        for i in range(m):
+            x = &E[i]
+            if not x.located or not (x.kind == K_SCAN or x.kind == K_CLAIM):
+                continue
+            d = haversine(h0lat, h0lon, x.lat, x.lon) - 2.0 * c.location_km
+            if d <= c.travel_km:
+                continue
+            need_h = c.travel_overhead_h + d / c.travel_kmh
+            for j in range(m):
+                y = &E[j]
+                if y.located or y.by < 0 or y.by == x.by or \
+                        not (y.kind == K_SCAN or y.kind == K_CLAIM):
+                    continue
+                dt_h = (<double>(x.t - y.t if x.t > y.t else y.t - x.t) +
+                        <double>c.skew_us) / 3.6e9
+                if dt_h < need_h:
+                    upairs += 1
+                    if t_upair < 0 or (x.t if x.t > y.t else y.t) < t_upair:
+                        t_upair = x.t if x.t > y.t else y.t
+                    if x.t > t_plast:
+                        t_plast = x.t
+                    add_ev(c, s, A_TRAVEL, y.r)
+                    add_ev(c, s, A_TRAVEL, x.r)
+    if pairs or upairs:
+        if upairs and not dpairs:
+            emit(c, o, s, nid, A_TRAVEL, 0.55, X_UNLOCATED, t_upair, t_plast)
+        elif dpairs:
             sc = 0.6
             if best_ratio >= 3.0:
                 sc += 0.1

@@ -181,6 +181,47 @@ cdef inline int distinct_push(int32_t* arr, int* n, int32_t v, int cap) noexcept
     return 1
 
 
+cdef void ship_regions(const Ctx* c, Py_ssize_t n, int32_t* regions, int* n_reg,
+                       int cap) noexcept nogil:
+    """Add the regions of the destinations of every SHIP naming the node, or a container
+    while it was in it, to ``regions`` (goods are delivered where they are shipped to, the
+    receipt perhaps never recorded)."""
+    cdef int32_t st_node[MAX_STACK]
+    cdef int32_t st_lo[MAX_STACK]
+    cdef int32_t st_hi[MAX_STACK]
+    cdef int sp = 1
+    cdef int32_t x, lo, hi, r, a, b, rg
+    cdef Py_ssize_t j, s
+    cdef int64_t e
+    st_node[0] = <int32_t>n
+    st_lo[0] = 0
+    st_hi[0] = 2147483647
+    while sp > 0:
+        sp -= 1
+        x = st_node[sp]
+        lo = st_lo[sp]
+        hi = st_hi[sp]
+        for j in range(c.own_ptr[x], c.own_ptr[x + 1]):
+            r = c.own_rank[j]
+            if r < lo:
+                continue
+            if r >= hi:
+                break
+            e = c.order[r]
+            if ev_kind(c, e) == K_SHIP and c.ev_dst[e] >= 0:
+                rg = c.p_region[c.ev_dst[e]]
+                if rg >= 0:
+                    distinct_push(regions, n_reg, rg, cap)
+        for s in range(c.lk_ptr[x], c.lk_ptr[x + 1]):
+            a = c.lk_start[s] if c.lk_start[s] > lo else lo
+            b = c.lk_end[s] if c.lk_end[s] < hi else hi
+            if a < b and sp < MAX_STACK:
+                st_node[sp] = c.lk_parent[s]
+                st_lo[sp] = a
+                st_hi[sp] = b
+                sp += 1
+
+
 cdef inline void check_out(const Ctx* c, const Ev* x, const int32_t* delivered, int n_del,
                            int32_t* out_set, int* n_out_set, int64_t* t_out,
                            int64_t* t_out_last, int32_t* div_aux, Scratch* s,

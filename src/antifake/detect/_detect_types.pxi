@@ -16,6 +16,7 @@ cdef enum:
 # aux bits (why a rule fired; antifake.detect formats them)
 cdef enum:
     X_SAME_SCANNER = 1          # impossible_travel: one device only
+    X_UNLOCATED = 2             # impossible_travel: one end a scan with no location
     X_FAR_SCANNERS = 1          # over_scanned: distinct scanners far from home
     X_MANY_SCANNERS = 2         # over_scanned: distinct scanners in all
     X_FAR_VISITS = 4            # over_scanned: far from home, back, and far again

@@ -204,19 +204,38 @@ class Detector:
 
 def _diversion_groups(st: _State, cfg: DetectConfig) -> list[dict[str, Any]]:
     """Delivery groups (items one holder received in one event) seen outside their regions:
-    at least ``diversion_min_items`` items and ``diversion_min_fraction`` of those observed."""
-    data = st.data
+    at least ``diversion_min_items`` items and ``diversion_min_fraction`` of those observed.
+    Items no such group names are then grouped by the event that packed them (a case): a
+    delivery whose receipt was never recorded is found by its case, when at least
+    ``diversion_pack_fraction`` of the case's observed items are seen outside."""
     recs = st.recs
     div = recs[recs["kind"] == _A_DIVERSION]
     if not len(div):
         return []
-    key = st.key
+    groups = _groups_by(st, cfg, div, st.key, cfg.diversion_min_fraction, "delivered")
+    if cfg.diversion_pack_fraction <= 1.0:
+        g = st.data._garrays
+        lk_ptr = g["lk_ptr"]
+        packed = np.diff(lk_ptr) > 0
+        pack = np.full(st.data.n_nodes, -1, dtype=np.int64)
+        pack[packed] = g["lk_start"][lk_ptr[:-1][packed]]
+        done = np.zeros(st.data.n_nodes, dtype=bool)
+        for grp in groups:
+            done[grp["nodes"]] = True
+        rest = div[~done[div["node"]]]
+        if len(rest):
+            groups += _groups_by(st, cfg, rest, pack, cfg.diversion_pack_fraction, "packed")
+    return groups
+
+
+def _groups_by(st: _State, cfg: DetectConfig, div: np.ndarray, key: np.ndarray,
+               min_fraction: float, how: str) -> list[dict[str, Any]]:
+    """The groups of ``key`` (a rank per node, -1 none) with enough of the diversion
+    records ``div`` among their items."""
+    data = st.data
     out_nodes = div["node"]
     gk = key[out_nodes]
     valid = gk >= 0
-    cand_keys = np.unique(gk[valid])
-    if not len(cand_keys):
-        return []
     # groups with enough items outside, before looking at their members
     ok_keys, counts = np.unique(gk[valid], return_counts=True)
     cand_keys = ok_keys[counts >= cfg.diversion_min_items]
@@ -236,7 +255,7 @@ def _diversion_groups(st: _State, cfg: DetectConfig) -> list[dict[str, Any]]:
     n_out = np.add.reduceat(is_out[members].astype(np.int64), start)
     n_obs = np.add.reduceat(st.observed[members].astype(np.int64), start)
     good = (n_out >= cfg.diversion_min_items) & \
-        (n_out >= cfg.diversion_min_fraction * np.maximum(n_obs, n_out))
+        (n_out >= min_fraction * np.maximum(n_obs, n_out))
     if not good.any():
         return []
     div_pos = np.full(data.n_nodes, -1, dtype=np.int64)
@@ -257,9 +276,15 @@ def _diversion_groups(st: _State, cfg: DetectConfig) -> list[dict[str, Any]]:
         score = round(min(0.95, 0.6 + 0.05 * (n_o - cfg.diversion_min_items)), 4)
         by = int(data.ev_by[delivery])
         holder = data.parties[by] if by >= 0 else "its holder"
-        reason = (f"{n_o} of {len(g_nodes)} items delivered together to {holder} seen "
-                  f"outside its regions ({n_b} observed)")
-        if by >= 0 and data.party_business[by] == 2 and n_o < 0.6 * max(n_b, n_o):
+        if how == "delivered":
+            reason = (f"{n_o} of {len(g_nodes)} items delivered together to {holder} seen "
+                      f"outside its regions ({n_b} observed)")
+        else:
+            reason = (f"{n_o} of {len(g_nodes)} items packed together by {holder} seen "
+                      f"outside the regions their recorded chain reaches ({n_b} observed; "
+                      f"their delivery not recorded)")
+        if how == "delivered" and by >= 0 and data.party_business[by] == 2 and \
+                n_o < 0.6 * max(n_b, n_o):
             # a wholesaler's delivery, partly seen outside: its goods went on to several
             # shops by steps not recorded, so only the items seen outside are named
             g_nodes = g_nodes[is_out[g_nodes]]

@@ -182,6 +182,10 @@ class AttackedSimulation(Simulation):
     noise kind). ``late_from``: rows from here on are late uploads (their times are earlier)."""
 
     ev_detail: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: When the registry recorded each event (EPCIS ``recordTime``, microseconds): the true
+    #: time plus the upload delay, whatever the clock of the party that made the event says
+    #: (``ev_time``: its ``eventTime``). Empty: not modelled.
+    ev_record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     attacks: AttackTruth | None = field(default=None, repr=False)
     noise: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     late_from: int = 0
@@ -202,4 +206,5 @@ class AttackedSimulation(Simulation):
                        ev_kind=self.ev_kind[:n], ev_by=self.ev_by[:n], ev_src=self.ev_src[:n],
                        ev_dst=self.ev_dst[:n], ev_lat=self.ev_lat[:n], ev_lon=self.ev_lon[:n],
                        agg_parent=self.agg_parent[:n], ev_detail=self.ev_detail[:n],
+                       ev_record=self.ev_record[:n] if len(self.ev_record) else self.ev_record,
                        inc_event=self.inc_event[keep], inc_node=self.inc_node[keep])

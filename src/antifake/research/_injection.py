@@ -188,6 +188,7 @@ class _Injection:
         held_pallets = np.flatnonzero(tr.pallet_state == HELD)
         transit_pallets = np.flatnonzero(tr.pallet_state == TRANSIT)
         pallet_used = np.zeros(len(tr.pallet_nodes), dtype=bool)
+        self.seed = int(seed)
         self.sim = sim
         self.mix = mix
         self.noise = noise

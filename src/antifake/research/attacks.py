@@ -53,6 +53,8 @@ from antifake.detect import (
 )
 from antifake.research._attack_families import FAMILIES
 from antifake.research._attack_types import (
+    _D,
+    _H,
     _INTENT_MISTYPED,
     _INTENT_OK,
     _K,
@@ -128,6 +130,8 @@ def _assemble(s: _Injection) -> AttackedSimulation:
     ev_detail = np.concatenate([np.zeros(n_keep, np.uint8), ev.column("detail", np.uint8)])
     intent = np.concatenate([np.zeros(n_keep, np.uint8), ev.column("intent", np.uint8)])
     n_ev = len(ev_time)
+    # recorded when it happened (business clocks aside), late uploads days later
+    ev_record = np.concatenate([sim.ev_time[keep], ev.column("time", np.int64)])
     ev_detail = _claim_results(ev_kind, ev_time, intent, ev_detail, inc_event, inc_node, n_ev)
     ids = rng.integers(0, 2**63, size=ev.n, dtype=np.uint64)
     ev_ids = np.concatenate([sim.ev_ids[keep],
@@ -144,6 +148,9 @@ def _assemble(s: _Injection) -> AttackedSimulation:
                                                    ev_src[perm], ev_dst[perm])
         ev_lat, ev_lon, agg_parent = ev_lat[perm], ev_lon[perm], agg_parent[perm]
         ev_detail, ev_ids = ev_detail[perm], ev_ids[perm]
+        ev_record = ev_record[perm]
+        ev_record[late_from:] += np.random.default_rng([s.seed, 0x2EC0]).integers(
+            _H, 5 * _D, n_ev - late_from)
         inc_event = inv[inc_event]
         o = np.argsort(inc_event, kind="stable")
         inc_event, inc_node = inc_event[o], inc_node[o]
@@ -180,7 +187,8 @@ def _assemble(s: _Injection) -> AttackedSimulation:
         ev_lat=ev_lat, ev_lon=ev_lon, inc_event=inc_event, inc_node=inc_node,
         agg_parent=agg_parent, node_key=node_key, node_batch=node_batch,
         party_role=party_role, party_region=party_region, party_lat=party_lat,
-        party_lon=party_lon, truth=sim.truth, ev_detail=ev_detail, attacks=truth,
+        party_lon=party_lon, truth=sim.truth, ev_detail=ev_detail, ev_record=ev_record,
+        attacks=truth,
         noise=noise_nodes, late_from=late_from, mix=mix, noise_model=noise,
         added_from=n_keep)
 
