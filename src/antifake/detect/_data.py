@@ -164,8 +164,8 @@ def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> n
     registry recorded its events: ``recordTime - eventTime`` is the upload delay less the
     clock's error, so its smallest value over a party's events is minus the error (plus the
     shortest delay, seconds for a phone online). A clock ahead (a record before its event)
-    is certain; a clock behind is taken from ``MIN_CLOCK_EVENTS`` events on (with fewer, a late
-    upload explains it as well). 0 for parties without record times, and for offsets beyond
+    is certain; a clock behind is taken when ``MIN_CLOCK_EVENTS`` events agree on it within ten
+    minutes (else late uploads explain it as well). 0 for parties without record times, and for offsets beyond
     a week."""
     t = np.asarray(ev_time, dtype=np.int64)
     rec = np.asarray(ev_record, dtype=np.int64)
@@ -175,8 +175,11 @@ def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> n
     np.minimum.at(off, by[ok], rec[ok] - t[ok])
     off[(off == np.iinfo(np.int64).max) | (np.abs(off) > MAX_CLOCK_OFFSET_US)] = 0
     # a record before the event proves the clock ahead; a record after it may be a late
-    # upload as well as a clock behind: believed only when several events agree
-    n = np.bincount(by[ok], minlength=n_parties)[:n_parties]
+    # upload as well as a clock behind: believed only when several events agree (within
+    # ten minutes: late uploads scatter by hours)
+    agree = ok.copy()
+    agree[ok] = (rec[ok] - t[ok]) - off[by[ok]] <= 600_000_000
+    n = np.bincount(by[agree], minlength=n_parties)[:n_parties]
     off[(off > 0) & (n < MIN_CLOCK_EVENTS)] = 0
     return off
 
