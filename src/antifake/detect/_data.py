@@ -164,9 +164,9 @@ def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> n
     registry recorded its events: ``recordTime - eventTime`` is the upload delay less the
     clock's error, so its smallest value over a party's events is minus the error (plus the
     shortest delay, seconds for a phone online). A clock ahead (a record before its event)
-    is certain; a clock behind is taken when ``MIN_CLOCK_EVENTS`` events agree on it within ten
-    minutes (else late uploads explain it as well). 0 for parties without record times, and for offsets beyond
-    a week."""
+    is certain; a clock behind is taken when ``MIN_CLOCK_EVENTS`` events agree on it within
+    ten minutes (else late uploads explain it as well). 0 for parties without record times,
+    and for offsets beyond a week."""
     t = np.asarray(ev_time, dtype=np.int64)
     rec = np.asarray(ev_record, dtype=np.int64)
     by = np.asarray(ev_by, dtype=np.int64)
