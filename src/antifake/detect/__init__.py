@@ -16,7 +16,10 @@ Rules (``Alert.kind``), each tuned by a field of
     two consecutive located observations of one code (scans, claims, sales) more than
     ``travel_km`` apart and closer in time (widened by ``clock_skew_s``) than a door-to-door
     trip: ``travel_overhead_h`` plus the distance (less ``location_km`` at each end) at
-    ``travel_kmh``. Two devices: act on it; one device jumping: weak (a GPS glitch).
+    ``travel_kmh``. Two devices: act on it; one device jumping: weak (a GPS glitch). An
+    observation far from a sure home (where it was sold, or the shop holding it) and a scan
+    or claim with no location by another device, too close in time for the trip from home:
+    acts, weighed below a located pair.
 ``over_scanned``
     more distinct scanners than one item plausibly has: ``far_scanners`` or more distinct
     scanners more than ``far_km`` from the item's *home* (where it was sold; else where its
@@ -29,7 +32,10 @@ Rules (``Alert.kind``), each tuned by a field of
     ``diversion_min_items`` of its items, and ``diversion_min_fraction`` of those observed,
     are seen outside: the alert names every item of the group. A lone item seen outside is
     weak (a traveller, or a clone: see ``over_scanned``); a sale outside by a party off the
-    chain acts.
+    chain acts. Regions a SHIP names as destination, and shops that sold it past a gap in the
+    records, count as delivered. Items no diverted delivery group names are grouped by the
+    event that packed them (a case): a case whose delivery was never recorded is diverted
+    when ``diversion_pack_fraction`` of its observed items are seen outside.
 ``unauthorized_seller``
     sold, listed, or claimed by a business, by a party that never held the item and was
     not the destination of a shipment of it. A listing by a former holder is weak, and so is
@@ -62,6 +68,11 @@ radix-partitions once per snapshot into buckets of 8,192 nodes so that a bucket'
 stays in cache while its rows stream past. The *analyse* kernel then runs every rule on those
 candidates (about 3.5 % of the nodes) from the snapshot's CSR arrays. No Python object exists
 per event; the alert objects are built in one C loop.
+
+Clocks: given record times (``TraceData.from_arrays(..., ev_record=...)``, EPCIS
+``recordTime``; a simulation's ``ev_record``), each party's clock offset is estimated
+([`clock_offsets`][antifake.detect.clock_offsets]) and its event times corrected before the
+graph is built; ``clock_skew_s`` then covers only what remains.
 
 Inputs: a [`Registry`][antifake.registry.Registry], an
 [`Simulation`][antifake.research.sim.Simulation] (or
