@@ -222,6 +222,22 @@ def test_clock_skew_within_tolerance_is_not_impossible_travel() -> None:
     assert codes(act(check_exact(data, strict), "impossible_travel")) == ["i0"]
 
 
+def test_kinds_the_rules_do_not_read_are_no_stamp_activity() -> None:
+    # a kind the vocabulary gains later (a consumer's complaint, say) on a stolen stamp, and
+    # before its commissioning, is no activity
+    from antifake.detect._data import RULE_KINDS
+
+    extra = [k for k in K if k not in RULE_KINDS]
+    if not extra:
+        pytest.skip("every event kind of the vocabulary is one the rules read")
+    c = Chain()
+    c.supply()
+    c.ev("stolen", 55, K.DECOMMISSION, ["i0"], by="RET-SG", detail=REASON_DETAILS["stolen"])
+    c.ev("note-after", 70, extra[0], ["i0"], by="app:someone", at=HN)
+    c.ev("note-before", -5, extra[0], ["i1"], by="app:someone")
+    assert act(check_exact(c.data())) == []
+
+
 def test_clock_offsets_from_record_times() -> None:
     h = 3_600_000_000
     t = np.array([10, 20, 30, 10, 20, 30, 50, 5], dtype=np.int64) * h

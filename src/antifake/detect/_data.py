@@ -152,6 +152,22 @@ def _region_grid(region_id: np.ndarray, lat: np.ndarray, lon: np.ndarray,
             "centres": (c_lat, c_lon)}
 
 
+#: The event kinds the rules read. Any other kind of the vocabulary (a later addition, such as
+#: a consumer's complaint) is no stamp activity: the kernels see it as ``OTHER``.
+RULE_KINDS = (EventKind.COMMISSION, EventKind.AGGREGATE, EventKind.DISAGGREGATE, EventKind.SHIP,
+              EventKind.RECEIVE, EventKind.SELL, EventKind.SCAN, EventKind.LIST,
+              EventKind.DECOMMISSION, EventKind.REACTIVATE, EventKind.CLAIM, EventKind.OTHER)
+_KIND_LUT = np.full(256, int(EventKind.OTHER), dtype=np.uint8)
+_KIND_LUT[[int(k) for k in RULE_KINDS]] = [int(k) for k in RULE_KINDS]
+
+
+def _rule_kinds(kind: np.ndarray) -> np.ndarray:
+    """``kind`` with every kind the rules do not read mapped to ``OTHER``."""
+    if not len(kind) or int(kind.max()) <= max(int(k) for k in RULE_KINDS):
+        return kind
+    return _KIND_LUT[kind]
+
+
 #: Clock offsets larger than this (a week) are not corrected: a party's record times
 #: are then not to be trusted.
 MAX_CLOCK_OFFSET_US = 7 * 86_400 * 1_000_000
@@ -403,7 +419,7 @@ class TraceData:
             if k is None:
                 a = dict(self._garrays)
                 a.update(inc_event=self.inc_event, inc_node=self.inc_node,
-                         ev_time=self.ev_time, ev_kind=self.ev_kind, ev_by=self.ev_by,
+                         ev_time=self.ev_time, ev_kind=_rule_kinds(self.ev_kind), ev_by=self.ev_by,
                          ev_dst=self.ev_dst, agg_parent=self.agg_parent, ev_lat=self.ev_lat,
                          ev_lon=self.ev_lon, ev_detail=self.ev_detail, node_item=self.node_item,
                          party_lat=self.party_lat, party_lon=self.party_lon,
