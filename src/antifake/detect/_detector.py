@@ -309,6 +309,8 @@ def _extends(old: TraceData, new: TraceData) -> bool:
         return False
     if abs(new.region_radius_km - old.region_radius_km) > 0:
         return False
+    if not np.array_equal(new.ev_time[:n_ev], old.ev_time):  # e.g. clocks corrected anew
+        return False
     return old.same_parties(new)
 
 
