@@ -384,6 +384,20 @@ def test_diversion_by_case_when_the_delivery_was_never_recorded() -> None:
                "diversion") == []
 
 
+def test_a_case_sold_and_scanned_in_one_region_is_no_diversion() -> None:
+    # c0's delivery to Da Nang went unrecorded (custody stops at the maker in Hanoi); two of
+    # its items were sold there on record, four scanned there: one region, no diversion
+    c = Chain(n_items=6, n_cases=1)
+    c.supply(items=("i0", "i1", "i2", "i3", "i4", "i5"), case="c0", to="RET-DN")
+    lost = ("ship1-c0", "recv1-c0", "ship2-c0", "recv2-c0", "open-c0")
+    c.events = [e for e in c.events if e["name"] not in lost]
+    for it in ("i0", "i1"):
+        c.ev(f"sell-{it}", 90, K.SELL, [it], by="RET-DN", at=DN)
+    for j, it in enumerate(("i0", "i2", "i3", "i4")):
+        c.ev(f"dn-{it}", 100 + j, K.SCAN, [it], by=f"app:dn{j}", at=(16.05 + j / 50, 108.2))
+    assert act(check_exact(c.data()), "diversion") == []
+
+
 def test_unauthorized_seller_and_missed_receipt() -> None:
     c = Chain()
     c.supply(items=("i0", "i1", "i2"), case="c0")
