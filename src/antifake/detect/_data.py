@@ -249,6 +249,7 @@ class TraceData:
     _lock: threading.Lock
     _party_index: dict[str, int] | None
     _ev_index: dict[str, int] | None
+    _derived: dict[str, Any]
 
     def __init__(self) -> None:
         raise TypeError("use TraceData.from_arrays / from_simulation / from_registry")
@@ -371,6 +372,7 @@ class TraceData:
         self._lock = threading.Lock()
         self._party_index = None
         self._ev_index = None
+        self._derived = {}
         return self
 
     @classmethod
@@ -433,6 +435,34 @@ class TraceData:
                 self._kernels.clear()
                 self._kernels[key] = k
             return k
+
+    def pack_keys(self) -> np.ndarray:
+        """Per node: the rank of the event that last packed it into a container (-1 none);
+        computed once per snapshot."""
+        got = self._derived.get("pack")
+        if got is None:
+            lk_ptr = self._garrays["lk_ptr"]
+            packed = np.diff(lk_ptr) > 0
+            got = np.full(self.n_nodes, -1, dtype=np.int64)
+            got[packed] = self._garrays["lk_start"][lk_ptr[1:][packed] - 1]
+            self._derived["pack"] = got
+        return got
+
+    def sales(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every recorded sale as (node, region id of the seller, else of where it happened;
+        -1 unknown); computed once per snapshot."""
+        got = self._derived.get("sales")
+        if got is None:
+            from antifake.detect._regions import regions_at
+
+            rows = np.flatnonzero(self.ev_kind[self.inc_event] == int(EventKind.SELL))
+            ev = self.inc_event[rows]
+            by = self.ev_by[ev]
+            reg = np.where(by >= 0, self.party_region_id[np.maximum(by, 0)], -1).astype(np.int64)
+            where = regions_at(self.regions, self.ev_lat[ev], self.ev_lon[ev])
+            got = (self.inc_node[rows], np.where(reg >= 0, reg, where))
+            self._derived["sales"] = got
+        return got
 
     def same_parties(self, other: TraceData) -> bool:
         """Whether ``other`` (a newer snapshot) has the parties of this one, with the same

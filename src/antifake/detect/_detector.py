@@ -21,7 +21,7 @@ from antifake.detect._alerts import (
 )
 from antifake.detect._config import _A_DIVERSION, KINDS, DetectConfig, DetectError
 from antifake.detect._data import Source, TraceData, _append_events, _as_data, _is_event_list
-from antifake.epcis.kinds import EventKind
+from antifake.detect._regions import regions_at
 from antifake.timeutil import to_microseconds
 
 
@@ -215,11 +215,7 @@ def _diversion_groups(st: _State, cfg: DetectConfig) -> list[dict[str, Any]]:
         return []
     groups = _groups_by(st, cfg, div, st.key, cfg.diversion_min_fraction, "delivered")
     if cfg.diversion_pack_fraction <= 1.0:
-        g = st.data._garrays
-        lk_ptr = g["lk_ptr"]
-        packed = np.diff(lk_ptr) > 0
-        pack = np.full(st.data.n_nodes, -1, dtype=np.int64)
-        pack[packed] = g["lk_start"][lk_ptr[:-1][packed]]
+        pack = st.data.pack_keys()
         done = np.zeros(st.data.n_nodes, dtype=bool)
         for grp in groups:
             done[grp["nodes"]] = True
@@ -239,42 +235,22 @@ def _outside_sales(st: _State, div: np.ndarray, pack: np.ndarray) -> np.ndarray:
     data = st.data
     keys = pack[div["node"]]
     # (case, region) of every recorded sale of an item of these cases
-    sold = data.ev_kind[data.inc_event] == int(EventKind.SELL)
-    s_node = data.inc_node[sold]
+    s_node, s_reg = data.sales()
     s_key = pack[s_node]
-    want = np.isin(s_key, keys[keys >= 0])
-    s_ev = data.inc_event[sold][want]
-    s_key = s_key[want]
-    by = data.ev_by[s_ev]
-    s_reg = np.where(by >= 0, data.party_region_id[np.maximum(by, 0)], -1)
-    s_reg = np.where(s_reg >= 0, s_reg, _regions_at(data, data.ev_lat[s_ev], data.ev_lon[s_ev]))
+    table = np.zeros(data.n_events + 1, dtype=bool)  # by rank; the last slot: no case
+    table[keys[keys >= 0]] = True
+    want = table[np.where(s_key >= 0, s_key, data.n_events)] & (s_reg >= 0)
     n_reg = max(1, len(data.region_names) + 1)
-    sale_pairs = np.unique(s_key[s_reg >= 0] * n_reg + s_reg[s_reg >= 0])
+    sale_pairs = np.unique(s_key[want] * n_reg + s_reg[want])
     # each record's observations (its evidence events with a location)
     owner = np.repeat(np.arange(len(div)), div["ev_n"])
     ev = st.ev[_segments(div["ev_off"], div["ev_n"])]
-    reg = _regions_at(data, data.ev_lat[ev], data.ev_lon[ev])
+    reg = regions_at(data.regions, data.ev_lat[ev], data.ev_lon[ev])
     located = np.isfinite(data.ev_lat[ev]) & np.isfinite(data.ev_lon[ev])
     inside = (reg >= 0) & (keys[owner] >= 0) & np.isin(keys[owner] * n_reg + reg, sale_pairs)
     away = np.zeros(len(div), dtype=bool)
     np.logical_or.at(away, owner[located & ~inside], True)
     return away | (div["ev_n"] == 0)
-
-
-def _regions_at(data: TraceData, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Region ids of points (the kernels' grid; -1 outside every region or unknown)."""
-    r = data.regions
-    out = np.full(len(lat), -1, dtype=np.int64)
-    if not r["have_regions"] or not len(lat):
-        return out
-    ok = np.isfinite(lat) & np.isfinite(lon)
-    i = np.floor((lat[ok] - r["grid_lat0"]) * r["grid_inv"]).astype(np.int64)
-    j = np.floor((lon[ok] - r["grid_lon0"]) * r["grid_inv"]).astype(np.int64)
-    inside = (i >= 0) & (i < r["grid_nlat"]) & (j >= 0) & (j < r["grid_nlon"])
-    got = np.full(len(i), -1, dtype=np.int64)
-    got[inside] = r["grid"][i[inside] * r["grid_nlon"] + j[inside]]
-    out[ok] = got
-    return out
 
 
 def _groups_by(st: _State, cfg: DetectConfig, div: np.ndarray, key: np.ndarray,
