@@ -152,11 +152,12 @@ def _region_grid(region_id: np.ndarray, lat: np.ndarray, lon: np.ndarray,
             "centres": (c_lat, c_lon)}
 
 
-#: The event kinds the rules read. Any other kind of the vocabulary (a later addition, such as
-#: a consumer's complaint) is no stamp activity: the kernels see it as ``OTHER``.
+#: The event kinds the kernels know (a complaint among them: no stamp activity). Any other
+#: kind the vocabulary gains later reaches them as ``OTHER`` until they learn it.
 RULE_KINDS = (EventKind.COMMISSION, EventKind.AGGREGATE, EventKind.DISAGGREGATE, EventKind.SHIP,
               EventKind.RECEIVE, EventKind.SELL, EventKind.SCAN, EventKind.LIST,
-              EventKind.DECOMMISSION, EventKind.REACTIVATE, EventKind.CLAIM, EventKind.OTHER)
+              EventKind.DECOMMISSION, EventKind.REACTIVATE, EventKind.CLAIM, EventKind.OTHER,
+              EventKind.COMPLAINT)
 _KIND_LUT = np.full(256, int(EventKind.OTHER), dtype=np.uint8)
 _KIND_LUT[[int(k) for k in RULE_KINDS]] = [int(k) for k in RULE_KINDS]
 
