@@ -195,7 +195,8 @@ def test_incremental_update(big):
     data2 = TraceData.from_arrays(**cols2, ev_detail=np.concatenate(
         [attacked.ev_detail, np.zeros(k, np.uint8)]), party_role=attacked.party_role,
         party_region=attacked.party_region, party_lat=attacked.party_lat,
-        party_lon=attacked.party_lon)
+        party_lon=attacked.party_lon,
+        ev_record=np.concatenate([attacked.ev_record, cols2["ev_time"][n:]]))
     det2 = Detector()
     det2.run(data)
     (changed, w, c) = _timed(lambda: det2.update(data2))

@@ -31,6 +31,8 @@ from antifake.detect import (
     TraceData,
     check_listing,
     check_listings,
+    clock_offsets,
+    corrected_times,
     detect,
     listing_reasons,
 )
@@ -108,7 +110,9 @@ class Chain:
         self.ev(f"{prefix}recv2-{case}", h + 50, K.RECEIVE, [case], by=to, dst=to)
         self.ev(f"{prefix}open-{case}", h + 51, K.DISAGGREGATE, [], by=to, parent=case)
 
-    def data(self, order=None) -> TraceData:
+    def data(self, order=None, record=None) -> TraceData:
+        """``record``: event name -> hours when the registry recorded it (the others: at
+        their event time); None: no record times."""
         evs = self.events if order is None else [self.events[i] for i in order]
         for e in evs:  # register parties first
             for k in ("by", "src", "dst"):
@@ -138,7 +142,10 @@ class Chain:
             ev_detail=np.array([e["detail"] for e in evs], dtype=np.uint8),
             party_role=[p[1] for p in self.parties], party_region=[p[2] for p in self.parties],
             party_lat=[nan if p[3] is None else p[3] for p in self.parties],
-            party_lon=[nan if p[4] is None else p[4] for p in self.parties])
+            party_lon=[nan if p[4] is None else p[4] for p in self.parties],
+            ev_record=None if record is None else np.array(
+                [us(record[e["name"]]) if e["name"] in record else e["t"] for e in evs],
+                dtype=np.int64))
 
 
 def act(alerts, kind=None):
@@ -215,6 +222,87 @@ def test_clock_skew_within_tolerance_is_not_impossible_travel() -> None:
     assert codes(act(check_exact(data, strict), "impossible_travel")) == ["i0"]
 
 
+def test_complaints_are_no_stamp_activity() -> None:
+    # a consumer's complaint on a stolen stamp, and before a stamp's commissioning: nothing
+    c = Chain()
+    c.supply()
+    c.ev("stolen", 55, K.DECOMMISSION, ["i0"], by="RET-SG", detail=REASON_DETAILS["stolen"])
+    c.ev("complaint-after", 70, K.COMPLAINT, ["i0"], by="app:someone", at=HN)
+    c.ev("complaint-before", -5, K.COMPLAINT, ["i1"], by="app:someone")
+    assert act(check_exact(c.data())) == []
+    c.ev("scan-after", 71, K.SCAN, ["i0"], by="app:someone", at=HN)
+    assert codes(act(check_exact(c.data()), "inactive_stamp_activity")) == ["i0"]
+
+
+def test_kinds_the_kernels_do_not_know_reach_them_as_other() -> None:
+    from antifake.detect._data import RULE_KINDS, _rule_kinds
+
+    assert set(RULE_KINDS) == set(K)  # every kind of today's vocabulary is known
+    later = max(int(k) for k in K) + 1  # one the vocabulary may gain
+    got = _rule_kinds(np.array([K.SCAN, later, K.COMPLAINT], dtype=np.uint8))
+    assert got.tolist() == [K.SCAN, K.OTHER, K.COMPLAINT]
+
+
+def test_clock_offsets_from_record_times() -> None:
+    h = 3_600_000_000
+    t = np.array([10, 20, 30, 10, 20, 30, 50, 5], dtype=np.int64) * h
+    # party 0: clock 2 h ahead (recorded before the event: certain); party 1: 1 h behind,
+    # three events agree; party 2: one event recorded 3 h late (behind, or a late upload:
+    # not corrected); party 3: no record time
+    rec = np.array([8, 18, 28, 11, 21, 31, 53, 0], dtype=np.int64) * h
+    by = np.array([0, 0, 0, 1, 1, 1, 2, 3], dtype=np.int32)
+    off = clock_offsets(t, rec, by, 5)
+    assert off.tolist() == [-2 * h, h, 0, 0, 0]
+    assert (corrected_times(t, by, off) // h).tolist() == [8, 18, 28, 11, 21, 31, 50, 5]
+
+
+def test_record_times_undo_a_phone_clock_that_hides_a_copy() -> None:
+    # a copy scanned in Hanoi 90 minutes after the owner's scan in Saigon (a 2.9 h trip), on a
+    # phone whose clock is 2 h ahead: it says 3.5 h after. The registry recorded the scan
+    # 90 minutes after the owner's: with record times, the copy is impossible travel.
+    c = Chain()
+    c.supply()
+    sold_and_scanned(c, "i0")
+    c.ev("copy", 61 + 3.5, K.SCAN, ["i0"], by="app:copy", at=HN)
+    assert act(check_exact(c.data()), "impossible_travel") == []
+    data = c.data(record={"copy": 61 + 1.5})
+    assert data.clock_offsets_us[data.party_index("app:copy")] == -2 * 3_600_000_000
+    travel = act(check_exact(data), "impossible_travel")
+    assert codes(travel) == ["i0"] and travel[0].evidence == ("scan-home-i0", "copy")
+    with pytest.raises(DetectError, match="without a graph"):
+        TraceData.from_arrays(**{**_columns(c), "graph": data.graph,
+                                 "ev_record": np.zeros(len(c.events), np.int64)})
+
+
+def _columns(c: Chain) -> dict:
+    d = c.data()
+    return dict(epcs=d.epcs, parties=d.parties, ev_ids=d.ev_ids, ev_time=d.ev_time,
+                ev_kind=d.ev_kind, ev_by=d.ev_by, ev_src=d.ev_src, ev_dst=d.ev_dst,
+                ev_lat=d.ev_lat, ev_lon=d.ev_lon, inc_event=d.inc_event, inc_node=d.inc_node,
+                agg_parent=d.agg_parent, node_key=d.node_key, node_batch=d.node_batch)
+
+
+def test_a_far_scan_and_a_scan_without_location_by_another_device() -> None:
+    # sold in Saigon; the owner scans with no location; 40 minutes later another phone scans
+    # it in Hanoi: the owner was at home, the other phone holds a copy (weighed below a
+    # located pair). The same device, or hours apart: nothing to act on.
+    c = Chain()
+    c.supply()
+    for it in ("i0", "i1", "i2"):
+        c.ev(f"sell-{it}", 52, K.SELL, [it], by="RET-SG", at=SG)
+    c.ev("owner-i0", 61, K.SCAN, ["i0"], by="app:owner0")
+    c.ev("copy-i0", 61 + 40 / 60, K.SCAN, ["i0"], by="app:copy", at=HN)
+    c.ev("owner-i1", 61, K.SCAN, ["i1"], by="app:owner1")
+    c.ev("trip-i1", 61 + 40 / 60, K.SCAN, ["i1"], by="app:owner1", at=HN)
+    c.ev("owner-i2", 61, K.SCAN, ["i2"], by="app:owner2")
+    c.ev("trip-i2", 61 + 8, K.SCAN, ["i2"], by="app:friend", at=HN)
+    alerts = check_exact(c.data())
+    travel = act(alerts, "impossible_travel")
+    assert codes(travel) == ["i0"]
+    assert travel[0].evidence == ("owner-i0", "copy-i0") and travel[0].score < 0.6
+    assert "no location" in travel[0].reason
+
+
 def test_over_scanned_far_scanners_act_traveller_is_weak() -> None:
     c = Chain()
     c.supply()
@@ -276,6 +364,43 @@ def test_diversion_needs_enough_items() -> None:
     assert act(check_exact(c.data()), "diversion") == []
     assert codes(act(check_exact(c.data(), DetectConfig(diversion_min_items=2)),
                      "diversion")) == ["i0", "i1", "i2", "i3", "i4", "i5"]
+
+
+def test_diversion_by_case_when_the_delivery_was_never_recorded() -> None:
+    # c0 left its maker in Hanoi for Da Nang with no shipment or receipt recorded (its
+    # custody stops at the maker): 4 of its 5 items scanned in Da Nang are found by their case.
+    # c1 was shipped to RET-HN (its receipt lost): scans in Hanoi are where it was sent.
+    c = Chain(n_items=10, n_cases=2)
+    c.supply(items=("i0", "i1", "i2", "i3", "i4"), case="c0")
+    c.supply(items=("i5", "i6", "i7", "i8", "i9"), case="c1", to="RET-HN", prefix="b-")
+    lost = ("ship1-c0", "recv1-c0", "ship2-c0", "recv2-c0", "open-c0", "b-recv2-c1",
+            "b-open-c1")
+    c.events = [e for e in c.events if e["name"] not in lost]
+    for j, it in enumerate(("i0", "i1", "i2", "i3")):
+        c.ev(f"out-{it}", 100 + j, K.SCAN, [it], by=f"app:dn{j}", at=(16.05 + j / 50, 108.2))
+    for j, it in enumerate(("i5", "i6", "i7", "i8")):
+        c.ev(f"hn-{it}", 100 + j, K.SCAN, [it], by=f"app:hb{j}", at=(21.0 + j / 50, 105.8))
+    alerts = check_exact(c.data())
+    div = act(alerts, "diversion")
+    assert len(div) == 1 and codes(div) == ["i0", "i1", "i2", "i3", "i4"]
+    assert div[0].evidence[0] == "pack-c0" and "packed together" in div[0].reason
+    assert not {"i5", "i6", "i7", "i8", "i9"} & set(codes(act(alerts)))
+    assert act(check_exact(c.data(), DetectConfig(diversion_pack_fraction=1.5)),
+               "diversion") == []
+
+
+def test_a_case_sold_and_scanned_in_one_region_is_no_diversion() -> None:
+    # c0's delivery to Da Nang went unrecorded (custody stops at the maker in Hanoi); two of
+    # its items were sold there on record, four scanned there: one region, no diversion
+    c = Chain(n_items=6, n_cases=1)
+    c.supply(items=("i0", "i1", "i2", "i3", "i4", "i5"), case="c0", to="RET-DN")
+    lost = ("ship1-c0", "recv1-c0", "ship2-c0", "recv2-c0", "open-c0")
+    c.events = [e for e in c.events if e["name"] not in lost]
+    for it in ("i0", "i1"):
+        c.ev(f"sell-{it}", 90, K.SELL, [it], by="RET-DN", at=DN)
+    for j, it in enumerate(("i0", "i2", "i3", "i4")):
+        c.ev(f"dn-{it}", 100 + j, K.SCAN, [it], by=f"app:dn{j}", at=(16.05 + j / 50, 108.2))
+    assert act(check_exact(c.data()), "diversion") == []
 
 
 def test_unauthorized_seller_and_missed_receipt() -> None:

@@ -26,6 +26,9 @@ def module_imports(root: Path) -> dict[str, set[str]]:
         parts = p.relative_to(root.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         mods[name] = p
+    for p in root.rglob("*.pyi"):  # a compiled module is a module of its own (its stub)
+        if p.with_suffix(".pyx").exists():
+            mods[".".join(p.relative_to(root.parent).with_suffix("").parts)] = p
     out: dict[str, set[str]] = {}
     for name, p in mods.items():
         pkg = name if p.name == "__init__.py" else name.rsplit(".", 1)[0]

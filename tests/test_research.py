@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from antifake.detect import detect
+from antifake.detect import TraceData, detect
 from antifake.epcis.kinds import EventKind as K
 from antifake.research.attacks import AttackError, AttackMix
 from antifake.research.baseline import baseline_scores
@@ -60,6 +60,34 @@ def test_missed_reads_and_locations() -> None:
     assert not np.isnan(clean.data.ev_lat[clean.data.ev_kind == K.SCAN]).any()
     # ground truth keeps every attacked code; some lose every trace
     assert set(clean.data.attacks.attack.tolist()) >= {"fast_copy", "slow_copy", "crowd_copy"}
+
+
+def test_record_time_is_true_time_plus_upload_delay() -> None:
+    # every phone's clock off by up to 2 h, uploads prompt: recordTime is the true time plus
+    # seconds, eventTime carries the skew; the detector's clock offsets undo it
+    noise = replace(FieldNoise.clean(), skewed_phones=1.0, phone_skew_s=7200.0,
+                    offline_uploads=0.0, upload_delay_s=30.0)
+    fs = field_simulation(research_chain(N, 6), noise=noise, seed=6)
+    d = fs.data
+    assert len(d.ev_record) == d.n_events
+    app = np.zeros(d.n_events, dtype=bool)
+    app[d.ev_by >= 0] = d.party_role[d.ev_by[d.ev_by >= 0]] == "app"
+    skew = np.abs(d.ev_time[app] - d.ev_record[app])
+    assert np.median(skew) > 600e6  # minutes to hours off
+    biz = ~app & (d.ev_by >= 0)
+    assert np.median(np.abs(d.ev_time[biz] - d.ev_record[biz])) < 120e6  # seconds
+    data = TraceData.from_simulation(d)
+    fixed = np.abs(data.ev_time[app] - d.ev_record[app])
+    assert np.quantile(fixed, 0.9) < 600e6  # within minutes of the record time
+    # offline phones: recorded hours later, and a lone late record moves no clock
+    late = field_simulation(research_chain(N, 6), seed=6,
+                            noise=replace(noise, skewed_phones=0.0, offline_uploads=0.5))
+    ld = late.data
+    lapp = np.zeros(ld.n_events, dtype=bool)
+    lapp[ld.ev_by >= 0] = ld.party_role[ld.ev_by[ld.ev_by >= 0]] == "app"
+    assert np.mean(ld.ev_record[lapp] - ld.ev_time[lapp] > 3600e6) > 0.3
+    moved = np.abs(TraceData.from_simulation(ld).ev_time - ld.ev_time)
+    assert moved.max() < 600e6  # the shortest delay of a party (seconds), never hours
 
 
 def test_fast_copies_are_fast_and_far() -> None:

@@ -86,16 +86,28 @@ def fit_calibration(alerts: Iterable[Alert], sim: AttackedSimulation, *,
                     more: Sequence[tuple[Iterable[Alert], AttackedSimulation]] = ()
                     ) -> Calibration:
     """Fit a calibration on ``alerts`` of ``sim`` (and the pairs of ``more``, pooled): per kind
-    and raw score, the share of the codes those alerts name that are attacked."""
+    and raw score, the share of the codes those alerts name that are attacked, counting a code
+    only under its strongest alerts (the score a reviewer sees for it)."""
     rows: dict[str, dict[float, list[int]]] = {k: {} for k in KINDS}
     for als, sm in [(alerts, sim), *more]:
         if sm.attacks is None:
             raise ValueError("calibration needs an attacked simulation (with ground truth)")
         attacked = set(sm.attacks.codes.tolist())
+        als = list(als)
+        best: dict[str, float] = {}
         for a in als:
+            for c in a.codes:
+                if a.score > best.get(c, -1.0):
+                    best[c] = a.score
+        for a in als:
+            # a code counts where this alert is its strongest: a weak alert beside a strong
+            # one says nothing of its own (the code's score is the strong one's)
+            named = [c for c in a.codes if a.score >= best[c]]
+            if not named:
+                continue
             cell = rows[a.kind].setdefault(round(a.score, 3), [0, 0])
-            cell[0] += sum(1 for c in a.codes if c in attacked)
-            cell[1] += len(a.codes)
+            cell[0] += sum(1 for c in named if c in attacked)
+            cell[1] += len(named)
     cal = Calibration()
     for kind, cells in rows.items():
         if not cells:

@@ -110,15 +110,20 @@ class FieldNoise:
     family: float = 0.05
     #: Sold items claimed by their buyer.
     claims: float = 0.1
+    #: Phone events uploaded late (the phone offline): recorded 1 hour to 3 days after they
+    #: happened; the others are recorded within ``upload_delay_s`` (exponential mean).
+    offline_uploads: float = 0.2
+    #: Mean delay between an event and its record (seconds), phones online and businesses.
+    upload_delay_s: float = 30.0
 
     def __post_init__(self) -> None:
         for f in ("missed_read", "skewed_phones", "skewed_businesses", "no_location",
-                  "traveller", "family", "claims"):
+                  "traveller", "family", "claims", "offline_uploads"):
             _frac(f, getattr(self, f))
         if self.missed_chain is not None:
             _frac("missed_chain", self.missed_chain)
         for f, hi in (("phone_skew_s", 7 * 86_400.0), ("business_skew_s", 86_400.0),
-                      ("gps_km", 1000.0)):
+                      ("gps_km", 1000.0), ("upload_delay_s", 86_400.0)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= hi:
                 raise AttackError(f"{f} must lie in [0, {hi:g}], not {v!r}")
@@ -132,7 +137,8 @@ class FieldNoise:
         """Every read recorded, clocks right, exact locations, nobody travels."""
         return cls(missed_read=0.0, missed_chain=0.0, skewed_phones=0.0, phone_skew_s=0.0,
                    skewed_businesses=0.0, business_skew_s=0.0, gps_km=0.0, no_location=0.0,
-                   traveller=0.0, family=0.0, claims=0.0)
+                   traveller=0.0, family=0.0, claims=0.0, offline_uploads=0.0,
+                   upload_delay_s=0.0)
 
 
 # ----------------------------------------------------------------------------------------
@@ -479,6 +485,7 @@ def _append(asim: AttackedSimulation, ctx: AttackContext) -> AttackedSimulation:
         ev_lon=np.concatenate([asim.ev_lon, cols["lon"]]),
         agg_parent=np.concatenate([asim.agg_parent, np.full(k, -1, np.int64)]),
         ev_detail=np.concatenate([asim.ev_detail, np.zeros(k, np.uint8)]),
+        ev_record=np.concatenate([_record_of(asim), cols["time"]]),
         inc_event=np.concatenate([asim.inc_event, n_e + np.arange(k, dtype=np.int64)]),
         inc_node=np.concatenate([asim.inc_node, cols["node"]]),
         late_from=n_e + k, attacks=truth)
@@ -487,8 +494,13 @@ def _append(asim: AttackedSimulation, ctx: AttackContext) -> AttackedSimulation:
 _CHAIN_KINDS = (_K.SHIP, _K.RECEIVE, _K.DISAGGREGATE, _K.SELL)
 
 
-def _noisy(asim: AttackedSimulation, noise: FieldNoise, rng: np.random.Generator
-           ) -> AttackedSimulation:
+def _record_of(asim: AttackedSimulation) -> np.ndarray:
+    """The record times of ``asim`` (its event times when it has none)."""
+    return asim.ev_record if len(asim.ev_record) == asim.n_events else asim.ev_time
+
+
+def _noisy(asim: AttackedSimulation, noise: FieldNoise, rng: np.random.Generator,
+           seed: int = 0) -> AttackedSimulation:
     """Missed reads, phone clock skew, GPS noise and missing locations on ``asim``."""
     n_e = asim.n_events
     kind = asim.ev_kind
@@ -502,8 +514,15 @@ def _noisy(asim: AttackedSimulation, noise: FieldNoise, rng: np.random.Generator
     u = rng.random(n_e)
     drop = ((kind == _K.SCAN) & (u < noise.missed_read)) | \
         (genuine_chain & (u < noise.chain_missed))
-    # phone clocks
+    # phone clocks shift what the phone says (eventTime); the registry records an event when
+    # it arrives (recordTime): the true time plus the upload delay
     t = asim.ev_time.copy()
+    rec = _record_of(asim).copy()
+    if noise.upload_delay_s > 0 or noise.offline_uploads > 0:
+        rng_up = np.random.default_rng([int(seed), 0x2EC1])
+        rec += (rng_up.exponential(noise.upload_delay_s * _S, n_e)).astype(np.int64)
+        off_line = is_app & (rng_up.random(n_e) < noise.offline_uploads)
+        rec[off_line] += rng_up.integers(_H, 3 * _D, int(off_line.sum()))
     n_p = len(asim.parties)
     off = np.zeros(n_p, dtype=np.int64)
     phones = np.flatnonzero(role == "app")
@@ -552,6 +571,7 @@ def _noisy(asim: AttackedSimulation, noise: FieldNoise, rng: np.random.Generator
         asim, ev_ids=asim.ev_ids[keep], ev_time=t[keep], ev_kind=kind[keep], ev_by=by[keep],
         ev_src=asim.ev_src[keep], ev_dst=asim.ev_dst[keep], ev_lat=lat[keep],
         ev_lon=lon[keep], agg_parent=asim.agg_parent[keep], ev_detail=asim.ev_detail[keep],
+        ev_record=rec[keep],
         inc_event=inc_event, inc_node=inc_node, attacks=fixed, late_from=late_from,
         added_from=int(np.count_nonzero(keep < asim.added_from)))
 
@@ -588,7 +608,7 @@ def field_simulation(chain: SupplyChain | None = None, *, mix: AttackMix | None 
         ctx = AttackContext(asim, np.random.default_rng([int(seed), 0xC0B1, j]))
         ATTACK_PLUGINS[name].fn(ctx, float(rate))
         asim = _append(asim, ctx)
-    asim = _noisy(asim, noise, np.random.default_rng([int(seed), 0xF1E1D]))
+    asim = _noisy(asim, noise, np.random.default_rng([int(seed), 0xF1E1D]), seed)
     assert asim.attacks is not None
     travellers = np.setdiff1d(asim.noise.get("traveller", np.zeros(0, np.int64)),
                               asim.attacks.nodes)
