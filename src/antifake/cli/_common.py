@@ -307,13 +307,18 @@ def _keyring(args: argparse.Namespace, required: bool = True) -> af.Keyring:
     if required and len(ring) == 0:
         raise CLIError("no trusted key: give --pubkey ISSUER.pub.json (or --key ISSUER.key "
                        "to check stamp numbers and PINs, or --keyring FILE)")
-    for f in getattr(args, "manifest", None) or []:
+    _add_manifests(ring, getattr(args, "manifest", None) or [])
+    return ring
+
+
+def _add_manifests(ring: af.Keyring, files: list[str]) -> None:
+    """Hold these manifest files in ``ring`` (their issuer's key must be trusted already)."""
+    for f in files:
         m = _load_manifest(f)
         try:
             ring.add_manifest(m)
         except af.ManifestError as e:
             raise CLIError(f"{f}: {e}; give the issuer's --pubkey first", EXIT_FILE) from None
-    return ring
 
 
 def _db_path(args: argparse.Namespace, must_exist: bool) -> str:

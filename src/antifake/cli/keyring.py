@@ -14,11 +14,10 @@ from antifake.cli._common import (
     AddParser,
     CLIError,
     Parents,
+    _add_manifests,
     _emit_json,
     _iso,
-    _load_manifest,
     _load_public,
-    _need_file,
     _out,
 )
 
@@ -58,12 +57,8 @@ def _show(args: argparse.Namespace, ring: af.Keyring, path: str) -> None:
 def cmd_keyring_add(args: argparse.Namespace) -> int:
     ring = _open(args.file, create=True)
     for f in args.pubkey or []:
-        ring.add(_load_public(_need_file(f, "public key file")))
-    for f in args.manifest or []:
-        try:
-            ring.add_manifest(_load_manifest(_need_file(f, "manifest")))
-        except af.ManifestError as e:
-            raise CLIError(f"{f}: {e}; add the issuer's --pubkey first", EXIT_FILE) from None
+        ring.add(_load_public(f))
+    _add_manifests(ring, args.manifest or [])
     if len(ring) == 0:
         raise CLIError("nothing to keep: give --pubkey ISSUER.pub.json (and --manifest FILE)")
     ring.save(args.file)
