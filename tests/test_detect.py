@@ -269,17 +269,18 @@ def test_record_times_undo_a_phone_clock_that_hides_a_copy() -> None:
     assert data.clock_offsets_us[data.party_index("app:copy")] == -2 * 3_600_000_000
     travel = act(check_exact(data), "impossible_travel")
     assert codes(travel) == ["i0"] and travel[0].evidence == ("scan-home-i0", "copy")
-    with pytest.raises(DetectError, match="without a graph"):
-        TraceData.from_arrays(**{**_columns(c), "graph": data.graph,
-                                 "ev_record": np.zeros(len(c.events), np.int64)})
-
-
-def _columns(c: Chain) -> dict:
-    d = c.data()
-    return dict(epcs=d.epcs, parties=d.parties, ev_ids=d.ev_ids, ev_time=d.ev_time,
-                ev_kind=d.ev_kind, ev_by=d.ev_by, ev_src=d.ev_src, ev_dst=d.ev_dst,
-                ev_lat=d.ev_lat, ev_lon=d.ev_lon, inc_event=d.inc_event, inc_node=d.inc_node,
-                agg_parent=d.agg_parent, node_key=d.node_key, node_batch=d.node_batch)
+    assert len(data.ev_record) == len(c.events)
+    # a graph given is kept when no clock needs correcting, rebuilt from the corrected times
+    # when one does
+    plain = c.data()
+    same = TraceData.from_arrays(**plain.graph_arrays(), graph=plain.graph,
+                                 ev_record=np.zeros(len(c.events), np.int64))
+    assert same.graph is plain.graph and not same.clock_offsets_us.any()
+    moved = TraceData.from_arrays(**plain.graph_arrays(), graph=plain.graph,
+                                  ev_record=data.ev_record, **plain.party_meta())
+    assert moved.graph is not plain.graph
+    assert np.array_equal(moved.ev_time, data.ev_time)
+    assert codes(act(check_exact(moved), "impossible_travel")) == ["i0"]
 
 
 def test_a_far_scan_and_a_scan_without_location_by_another_device() -> None:

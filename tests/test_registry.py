@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -803,17 +804,62 @@ def test_schema_2_registry_gets_its_detail_codes_on_open(backend: str, db: Path 
             [CLAIM_DETAILS["ok"], CLAIM_DETAILS["wrong_pin"], REASON_DETAILS["stolen"]])
         if backend == "sqlite":  # what a schema-2 file looks like
             with reg.storage.transaction():
+                _pack_columns_as_schema_4(reg.storage)
                 reg.storage._db.execute("DROP TABLE party_glns")  # type: ignore[attr-defined]
                 reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
                 reg.storage._db.execute("PRAGMA user_version = 2")  # type: ignore[attr-defined]
         else:
             with reg.storage.transaction():
+                _pack_columns_as_schema_4(reg.storage)
                 reg.storage._db.execute("DROP TABLE party_glns")  # type: ignore[attr-defined]
                 reg.storage._db.execute("ALTER TABLE events DROP COLUMN detail")  # type: ignore[attr-defined]
                 reg.storage._db.execute(  # type: ignore[attr-defined]
                     "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     with Registry(db, keyring=issuer_ring) as reg:
         assert np.array_equal(reg.columns().ev_detail, want)
+
+
+def _pack_columns_as_schema_4(storage: Any) -> None:
+    """Rewrite the packed event rows as schema 4 wrote them (no record times)."""
+    from antifake.storage._packed import _pack, _unpack
+    from antifake.storage._upgrade import EV_DTYPE_V4
+    from antifake.storage.abc import EV_DTYPE
+
+    for cid, n, blob in storage._x("SELECT id, n_events, events FROM columns").fetchall():
+        cur = _unpack(bytes(blob), EV_DTYPE, int(n))
+        old = np.empty(int(n), dtype=EV_DTYPE_V4)
+        for name in EV_DTYPE_V4.names:
+            old[name] = cur[name]
+        storage._x("UPDATE columns SET events = ? WHERE id = ?", (_pack(old), int(cid)))
+
+
+def test_schema_4_registry_gets_record_times_in_its_columns_on_open(
+        backend: str, db: Path | str, ring: af.Keyring, batch: af.Batch) -> None:
+    """Schema 5 keeps each event's record time beside its event time in the packed columns
+    (detection corrects phone clocks with it); a registry written before gets them from its
+    events table once, when it is opened."""
+    with Registry(db, keyring=ring) as reg:
+        reg.add_party("MFR-01", role="manufacturer")
+        reg.register(batch, owner="MFR-01", at=T0)
+        for k in range(5):
+            reg.record(Event.scan(batch[k], by=f"app:{k}", at=at(2 + k), lat=21.0, lon=105.8))
+        cols = reg.columns()
+        want_time, want_rec = cols.ev_time.copy(), cols.ev_record.copy()
+        assert len(want_rec) == len(cols.ev_ids) == 6 and (want_rec > 0).all()
+        assert not np.array_equal(want_rec, want_time)  # recorded now, happened at T0 + k days
+        with reg.storage.transaction():
+            _pack_columns_as_schema_4(reg.storage)
+            if backend == "sqlite":
+                reg.storage._db.execute("PRAGMA user_version = 4")  # type: ignore[attr-defined]
+            else:
+                reg.storage._db.execute(  # type: ignore[attr-defined]
+                    "UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    with Registry(db, keyring=ring) as reg:
+        cols = reg.columns()
+        assert np.array_equal(cols.ev_time, want_time)
+        assert np.array_equal(cols.ev_record, want_rec)
+        reg.record(Event.scan(batch[9], by="app:9", at=at(9), lat=21.0, lon=105.8))
+        assert len(reg.columns().ev_record) == 7 and reg.check()["ok"]
 
 
 # ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def test_events_are_idempotent_and_keep_their_order(store: Storage) -> None:
 
 
 def test_columns_snapshot(store: Storage) -> None:
+    before = time.time_ns() // 1000
     with store.transaction():
         store.add_party("MFR", "manufacturer", "VN-HN", 21.03, 105.85)
         store.insert_events([
@@ -135,9 +137,18 @@ def test_columns_snapshot(store: Storage) -> None:
     inc = {(int(e), epcs[n]) for e, n in zip(cols.inc_event, cols.inc_node, strict=True)}
     assert (0, "urn:x:a") in inc and (1, "urn:x:case") in inc
     assert set(cols.graph_arrays()) == set(TraceColumns.GRAPH_FIELDS)
+    # record times: when the store wrote each event (its EPCIS recordTime), not its eventTime
+    assert len(cols.ev_record) == 4 and cols.ev_record.dtype == np.int64
+    after = time.time_ns() // 1000
+    assert before <= int(cols.ev_record.min()) <= int(cols.ev_record.max()) <= after
+    assert (cols.ev_time < before).all()
+    assert set(cols.event_extras()) == {"ev_detail", "ev_record"}
     with store.transaction():
         store.insert_events([row("late", EventKind.SCAN, ("urn:x:a",), T + 9)])
     assert store.version() != v  # a new event: a new snapshot is due
+    again = store.graph_columns()
+    assert np.array_equal(again.ev_record[:4], cols.ev_record) and again.ev_record[4] >= \
+        cols.ev_record[3]
 
 
 def test_gs1_epcs_are_one_node_in_either_form(store: Storage) -> None:

@@ -276,6 +276,16 @@ static AF_B3_INLINE size_t af_b3__nblocks(size_t len)
     return len == 0 ? 1 : (len + AF_B3_BLOCK_LEN - 1) / AF_B3_BLOCK_LEN;
 }
 
+/* Block b of nblocks of a one-chunk message of len bytes: its length (*blen) and its flags. */
+static AF_B3_INLINE uint32_t af_b3__block(uint32_t flags, size_t len, size_t nblocks, size_t b,
+                                          size_t *blen)
+{
+    *blen = (b + 1 == nblocks) ? len - b * AF_B3_BLOCK_LEN : AF_B3_BLOCK_LEN;
+    if (b == 0) flags |= AF_B3_CHUNK_START;
+    if (b + 1 == nblocks) flags |= AF_B3_CHUNK_END | AF_B3_ROOT;
+    return flags;
+}
+
 /* Hash one message of len <= 1024 bytes; see the file comment. */
 static void af_b3_hash(const uint32_t key[8], uint32_t flags, const uint8_t *in, size_t len,
                        uint8_t *out, size_t out_len)
@@ -288,10 +298,9 @@ static void af_b3_hash(const uint32_t key[8], uint32_t flags, const uint8_t *in,
     if (out_len > AF_B3_OUT_LEN) out_len = AF_B3_OUT_LEN;
     for (i = 0; i < 8; i++) cv[i] = key[i];
     for (b = 0; b < nblocks; b++) {
-        size_t off = b * AF_B3_BLOCK_LEN;
-        size_t blen = (b + 1 == nblocks) ? len - off : AF_B3_BLOCK_LEN;
-        uint32_t f = flags;
-        const uint8_t *p = in + off;
+        size_t blen;
+        uint32_t f = af_b3__block(flags, len, nblocks, b, &blen);
+        const uint8_t *p = in + b * AF_B3_BLOCK_LEN;
         if (blen == AF_B3_BLOCK_LEN) {
             for (i = 0; i < 16; i++) m[i] = af_b3__load_le32(p + 4 * i);
         } else {
@@ -307,8 +316,6 @@ static void af_b3_hash(const uint32_t key[8], uint32_t flags, const uint8_t *in,
                 m[nw] = w;
             }
         }
-        if (b == 0) f |= AF_B3_CHUNK_START;
-        if (b + 1 == nblocks) f |= AF_B3_CHUNK_END | AF_B3_ROOT;
         af_b3__compress(cv, m, (uint32_t)blen, f);
     }
     for (i = 0; i < 8; i++) af_b3__store_le32(digest + 4 * i, cv[i]);
@@ -471,6 +478,16 @@ static AF_B3_INLINE int af_b3__words_class(size_t blen)
     return blen <= 16 ? 4 : blen <= 32 ? 8 : 16;
 }
 
+/* compress(cv, m, nw, blen, f) with nw the constant of blen's words class. */
+#define AF_B3_COMPRESS_BY_CLASS(compress, cv, m, blen, f)                                      \
+    do {                                                                                       \
+        switch (af_b3__words_class(blen)) {                                                    \
+        case 4: compress((cv), (m), 4, (uint32_t)(blen), (f)); break;                          \
+        case 8: compress((cv), (m), 8, (uint32_t)(blen), (f)); break;                          \
+        default: compress((cv), (m), 16, (uint32_t)(blen), (f)); break;                        \
+        }                                                                                      \
+    } while (0)
+
 /* cv <- compress over 8 lanes; words m[nw..15] are taken as zero. */
 static AF_B3_TARGET_AVX2 AF_B3_ALWAYS_INLINE void af_b3__compress8(__m256i cv[8],
                                                                    const __m256i m[16],
@@ -505,21 +522,14 @@ static AF_B3_TARGET_AVX2 AF_B3_ALWAYS_INLINE void af_b3__group8(
     int k;
     for (k = 0; k < 8; k++) cv[k] = _mm256_set1_epi32((int)key[k]);
     for (b = 0; b < nblocks; b++) {
-        size_t off = b * AF_B3_BLOCK_LEN;
-        size_t blen = (b + 1 == nblocks) ? len - off : AF_B3_BLOCK_LEN;
-        uint32_t f = flags;
-        if (b == 0) f |= AF_B3_CHUNK_START;
-        if (b + 1 == nblocks) f |= AF_B3_CHUNK_END | AF_B3_ROOT;
-        af_b3__load8(in, row * in_stride + off, in_stride, in_limit, cnt, blen, m);
-        if (!special) {
+        size_t blen;
+        uint32_t f = af_b3__block(flags, len, nblocks, b, &blen);
+        af_b3__load8(in, row * in_stride + b * AF_B3_BLOCK_LEN, in_stride, in_limit, cnt, blen,
+                     m);
+        if (!special)
             af_b3__compress8(cv, m, 16, (uint32_t)blen, f);
-        } else {
-            switch (af_b3__words_class(blen)) {
-            case 4: af_b3__compress8(cv, m, 4, (uint32_t)blen, f); break;
-            case 8: af_b3__compress8(cv, m, 8, (uint32_t)blen, f); break;
-            default: af_b3__compress8(cv, m, 16, (uint32_t)blen, f); break;
-            }
-        }
+        else
+            AF_B3_COMPRESS_BY_CLASS(af_b3__compress8, cv, m, blen, f);
     }
     af_b3__store8(cv, out, row * out_stride, out_stride, out_limit, cnt, out_len);
 }
@@ -579,20 +589,13 @@ static AF_B3_TARGET_AVX512 void af_b3__many_avx512(const uint32_t key[8], uint32
         __m256i lo[16], hi[16];
         for (k = 0; k < 8; k++) cv[k] = _mm512_set1_epi32((int)key[k]);
         for (b = 0; b < nblocks; b++) {
-            size_t off = b * AF_B3_BLOCK_LEN;
-            size_t blen = (b + 1 == nblocks) ? len - off : AF_B3_BLOCK_LEN;
-            uint32_t f = flags;
-            if (b == 0) f |= AF_B3_CHUNK_START;
-            if (b + 1 == nblocks) f |= AF_B3_CHUNK_END | AF_B3_ROOT;
+            size_t off = b * AF_B3_BLOCK_LEN, blen;
+            uint32_t f = af_b3__block(flags, len, nblocks, b, &blen);
             af_b3__load8(in, row * in_stride + off, in_stride, in_limit, 8, blen, lo);
             af_b3__load8(in, (row + 8) * in_stride + off, in_stride, in_limit, 8, blen, hi);
             for (k = 0; k < 16; k++)
                 m[k] = _mm512_inserti64x4(_mm512_castsi256_si512(lo[k]), hi[k], 1);
-            switch (af_b3__words_class(blen)) {
-            case 4: af_b3__compress16(cv, m, 4, (uint32_t)blen, f); break;
-            case 8: af_b3__compress16(cv, m, 8, (uint32_t)blen, f); break;
-            default: af_b3__compress16(cv, m, 16, (uint32_t)blen, f); break;
-            }
+            AF_B3_COMPRESS_BY_CLASS(af_b3__compress16, cv, m, blen, f);
         }
         for (k = 0; k < 8; k++) {
             lo[k] = _mm512_castsi512_si256(cv[k]);
@@ -612,6 +615,7 @@ static AF_B3_TARGET_AVX512 void af_b3__many_avx512(const uint32_t key[8], uint32
 #undef AF_B3_R8
 #undef AF_B3_R7
 
+#undef AF_B3_COMPRESS_BY_CLASS
 #undef AF_B3_M
 #define AF_B3_M(m, i) ((m)[i])
 

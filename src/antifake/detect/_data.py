@@ -15,6 +15,7 @@ import numpy as np
 
 import antifake.detect._detect as _detect
 from antifake.detect._config import DetectConfig, DetectError
+from antifake.epcis.columns import EventColumns
 from antifake.epcis.events import event_detail, event_kind
 from antifake.epcis.kinds import (
     EventKind,
@@ -60,11 +61,14 @@ class SimulationLike(Protocol):
     """A simulated supply chain (`antifake.research.sim.Simulation`): its columns and its
     parties' metadata."""
 
-    party_role: Any
-    party_region: Any
-    party_lat: Any
-    party_lon: Any
-
+    @property
+    def party_role(self) -> Any: ...
+    @property
+    def party_region(self) -> Any: ...
+    @property
+    def party_lat(self) -> Any: ...
+    @property
+    def party_lon(self) -> Any: ...
     def arrays(self) -> dict[str, Any]: ...
 
 
@@ -208,37 +212,21 @@ def corrected_times(ev_time: Any, ev_by: Any, offsets: np.ndarray) -> np.ndarray
     return t + np.where(by >= 0, offsets[np.maximum(by, 0)], 0)
 
 
-class TraceData:
-    """Everything detection reads: the event columns (input order), the incidence rows, the
-    [`TraceGraph`][antifake.graph.TraceGraph] built from them, per-event details (claim
-    results, decommissioning reasons: see [`CLAIM_DETAILS`][antifake.detect.CLAIM_DETAILS],
-    [`REASON_DETAILS`][antifake.detect.REASON_DETAILS]) and party metadata (role, region,
-    coordinates). Build it with [`from_arrays`][antifake.detect.TraceData.from_arrays],
+class TraceData(EventColumns):
+    """Everything detection reads: the trace as columns
+    ([`EventColumns`][antifake.epcis.columns.EventColumns], in input order, with event times
+    corrected for each party's clock where record times tell it, ``ev_detail`` always given:
+    claim results, decommissioning reasons, see
+    [`CLAIM_DETAILS`][antifake.detect.CLAIM_DETAILS],
+    [`REASON_DETAILS`][antifake.detect.REASON_DETAILS]), the
+    [`TraceGraph`][antifake.graph.TraceGraph] built from them, and what is derived from party
+    metadata (business tiers, regions). Build it with
+    [`from_arrays`][antifake.detect.TraceData.from_arrays],
     [`from_simulation`][antifake.detect.TraceData.from_simulation] or
     [`from_registry`][antifake.detect.TraceData.from_registry]; it is read-only afterwards."""
 
     graph: TraceGraph
-    epcs: np.ndarray
-    parties: np.ndarray
-    ev_ids: np.ndarray
-    ev_time: np.ndarray
-    ev_kind: np.ndarray
-    ev_by: np.ndarray
-    ev_src: np.ndarray
-    ev_dst: np.ndarray
-    ev_lat: np.ndarray
-    ev_lon: np.ndarray
-    ev_detail: np.ndarray
-    agg_parent: np.ndarray
-    inc_event: np.ndarray
-    inc_node: np.ndarray
-    node_key: np.ndarray
-    node_batch: np.ndarray
     node_item: np.ndarray
-    party_role: np.ndarray
-    party_region: np.ndarray
-    party_lat: np.ndarray
-    party_lon: np.ndarray
     party_business: np.ndarray
     party_region_id: np.ndarray
     clock_offsets_us: np.ndarray
@@ -273,18 +261,19 @@ class TraceData:
         microseconds; 0 or less: unknown). With it, each party's clock offset is estimated
         (see [`clock_offsets`][antifake.detect.clock_offsets]) and its event times corrected
         before the graph is built, so a phone whose clock is hours off no longer hides a copy
-        nor makes a traveller look impossibly fast; ``clock_offsets_us`` keeps the offsets."""
-        offsets = None
+        nor makes a traveller look impossibly fast; ``clock_offsets_us`` keeps the offsets.
+        When a clock is corrected, the graph is built from the corrected times (a ``graph``
+        given is used only when no clock needs correcting)."""
+        offsets = rec = None
         if ev_record is not None:
-            if graph is not None:
-                raise DetectError("ev_record corrects the event times before the graph is "
-                                  "built: pass it without a graph")
             n_par = len(np.asarray(parties, dtype=object))
             t0 = _col("ev_time", ev_time, len(np.asarray(ev_ids, dtype=object)), "iu")
             rec = _col("ev_record", ev_record, len(t0), "iu")
             by0 = _col("ev_by", ev_by, len(t0), "iu")
             offsets = clock_offsets(t0, rec, by0, n_par)
-            ev_time = corrected_times(t0, by0, offsets)
+            if offsets.any():
+                ev_time = corrected_times(t0, by0, offsets)
+                graph = None
         cols = {"epcs": epcs, "parties": parties, "ev_ids": ev_ids, "ev_time": ev_time,
                 "ev_kind": ev_kind, "ev_by": ev_by, "ev_src": ev_src, "ev_dst": ev_dst,
                 "ev_lat": ev_lat, "ev_lon": ev_lon, "inc_event": inc_event,
@@ -300,47 +289,43 @@ class TraceData:
         self = object.__new__(cls)
         self.graph = graph
         n_ev, n_nodes, n_par = graph.n_events, graph.n_nodes, len(graph.parties)
-        self.epcs = graph.epcs
-        self.parties = graph.parties
-        self.ev_ids = graph.event_ids
         if len(np.asarray(epcs, dtype=object)) != n_nodes or \
                 len(np.asarray(parties, dtype=object)) != n_par or \
                 len(np.asarray(ev_ids, dtype=object)) != n_ev:
             raise DetectError("the graph was not built from these columns")
-        self.ev_time = _col("ev_time", ev_time, n_ev, "iu").astype(np.int64, copy=False)
-        self.ev_kind = _col("ev_kind", ev_kind, n_ev, "iu").astype(np.uint8, copy=False)
-        self.ev_by = _col("ev_by", ev_by, n_ev, "iu").astype(np.int32, copy=False)
-        self.ev_dst = _col("ev_dst", ev_dst, n_ev, "iu").astype(np.int32, copy=False)
-        self.ev_src = _col("ev_src", ev_src, n_ev, "iu").astype(np.int32, copy=False)
-        self.agg_parent = _col("agg_parent", agg_parent, n_ev, "iu").astype(np.int64,
-                                                                           copy=False)
-        self.ev_lat = _col("ev_lat", ev_lat, n_ev, "fiu").astype(np.float64, copy=False)
-        self.ev_lon = _col("ev_lon", ev_lon, n_ev, "fiu").astype(np.float64, copy=False)
+        epcs, parties, ev_ids = graph.epcs, graph.parties, graph.event_ids
+        ev_time = _col("ev_time", ev_time, n_ev, "iu").astype(np.int64, copy=False)
+        ev_kind = _col("ev_kind", ev_kind, n_ev, "iu").astype(np.uint8, copy=False)
+        ev_by = _col("ev_by", ev_by, n_ev, "iu").astype(np.int32, copy=False)
+        ev_dst = _col("ev_dst", ev_dst, n_ev, "iu").astype(np.int32, copy=False)
+        ev_src = _col("ev_src", ev_src, n_ev, "iu").astype(np.int32, copy=False)
+        agg_parent = _col("agg_parent", agg_parent, n_ev, "iu").astype(np.int64, copy=False)
+        ev_lat = _col("ev_lat", ev_lat, n_ev, "fiu").astype(np.float64, copy=False)
+        ev_lon = _col("ev_lon", ev_lon, n_ev, "fiu").astype(np.float64, copy=False)
         inc_e = np.asarray(inc_event)
         inc_n = np.asarray(inc_node)
         if inc_e.ndim != 1 or inc_n.shape != inc_e.shape or \
                 (len(inc_e) and (inc_e.dtype.kind not in "iu" or inc_n.dtype.kind not in "iu")):
             raise DetectError("inc_event and inc_node must be integer arrays of one length")
-        self.inc_event = inc_e.astype(np.int64, copy=False)
-        self.inc_node = inc_n.astype(np.int64, copy=False)
+        inc_event = inc_e.astype(np.int64, copy=False)
+        inc_node = inc_n.astype(np.int64, copy=False)
         if ev_detail is None:
-            self.ev_detail = np.zeros(n_ev, dtype=np.uint8)
+            ev_detail = np.zeros(n_ev, dtype=np.uint8)
         else:
-            self.ev_detail = _col("ev_detail", ev_detail, n_ev, "iu").astype(np.uint8,
-                                                                             copy=False)
+            ev_detail = _col("ev_detail", ev_detail, n_ev, "iu").astype(np.uint8, copy=False)
         nb = _col("node_batch", node_batch, n_nodes, "iu")
-        self.node_batch = nb.astype(np.int64, copy=False)
-        self.node_key = _col("node_key", node_key, n_nodes, "iu").astype(np.int32, copy=False)
+        node_batch = nb.astype(np.int64, copy=False)
+        node_key = _col("node_key", node_key, n_nodes, "iu").astype(np.int32, copy=False)
         self.node_item = (nb >= 0).astype(np.uint8)
         # checks the graph does for its own build; a graph given from outside skips them
-        for name, a, lo, hi in (("ev_by", self.ev_by, -1, n_par),
-                                ("ev_dst", self.ev_dst, -1, n_par),
-                                ("agg_parent", self.agg_parent, -1, n_nodes),
-                                ("inc_event", self.inc_event, 0, n_ev),
-                                ("inc_node", self.inc_node, 0, n_nodes)):
+        for name, a, lo, hi in (("ev_by", ev_by, -1, n_par),
+                                ("ev_dst", ev_dst, -1, n_par),
+                                ("agg_parent", agg_parent, -1, n_nodes),
+                                ("inc_event", inc_event, 0, n_ev),
+                                ("inc_node", inc_node, 0, n_nodes)):
             if len(a) and (int(a.min()) < lo or int(a.max()) >= hi):
                 raise DetectError(f"{name} holds ids outside [{lo}, {hi})")
-        if n_ev and int(self.ev_kind.max()) > max(EventKind):
+        if n_ev and int(ev_kind.max()) > max(EventKind):
             raise DetectError("ev_kind holds an unknown event kind")
 
         def meta(name: str, a: Any, fill: Any, dtype: Any) -> np.ndarray:
@@ -352,19 +337,25 @@ class TraceData:
             return arr
 
         try:
-            self.party_role = meta("party_role", party_role, None, object)
-            self.party_region = meta("party_region", party_region, None, object)
-            self.party_lat = meta("party_lat", party_lat, np.nan, np.float64)
-            self.party_lon = meta("party_lon", party_lon, np.nan, np.float64)
+            party_role = meta("party_role", party_role, None, object)
+            party_region = meta("party_region", party_region, None, object)
+            party_lat = meta("party_lat", party_lat, np.nan, np.float64)
+            party_lon = meta("party_lon", party_lon, np.nan, np.float64)
         except (TypeError, ValueError) as exc:
             if isinstance(exc, DetectError):
                 raise
             raise DetectError(f"bad party metadata: {exc}") from None
-        roles = self.party_role.tolist()
+        EventColumns.__init__(
+            self, epcs, parties, ev_ids, ev_time, ev_kind, ev_by, ev_src, ev_dst, ev_lat,
+            ev_lon, inc_event, inc_node, agg_parent, node_key, node_batch,
+            party_role=party_role, party_region=party_region, party_lat=party_lat,
+            party_lon=party_lon, ev_detail=ev_detail,
+            ev_record=np.zeros(0, np.int64) if rec is None else rec.astype(np.int64))
+        roles = party_role.tolist()
         self.party_business = np.fromiter((_tier(r) for r in roles), dtype=np.uint8,
                                           count=n_par)
-        self.party_region_id, self.region_names = _region_ids(self.party_region)
-        self.regions = _region_grid(self.party_region_id, self.party_lat, self.party_lon,
+        self.party_region_id, self.region_names = _region_ids(party_region)
+        self.regions = _region_grid(self.party_region_id, party_lat, party_lon,
                                     float(region_radius_km))
         self.region_radius_km = float(region_radius_km)
         self._garrays = _graph_arrays(graph)
@@ -378,19 +369,21 @@ class TraceData:
 
     @classmethod
     def from_simulation(cls, sim: SimulationLike, graph: TraceGraph | None = None) -> TraceData:
-        """From an [`Simulation`][antifake.research.sim.Simulation] (or an attacked one, whose
-        ``ev_detail`` it takes)."""
+        """From a [`Simulation`][antifake.research.sim.Simulation] (or an attacked one, whose
+        ``ev_detail`` and ``ev_record`` it takes; record times only without ``graph``, which
+        was built from the event times as they are)."""
         try:
             cols = sim.arrays()
         except AttributeError:
             raise DetectError(f"not a Simulation: {type(sim).__name__}") from None
-        rec = getattr(sim, "ev_record", None)
-        if graph is not None or rec is None or len(rec) != len(cols["ev_time"]):
-            rec = None
-        return cls.from_arrays(**cols, ev_detail=getattr(sim, "ev_detail", None),
-                               party_role=sim.party_role, party_region=sim.party_region,
-                               party_lat=sim.party_lat, party_lon=sim.party_lon, graph=graph,
-                               ev_record=rec)
+        n = len(cols["ev_time"])
+        extras = {name: a for name in ("ev_detail", "ev_record")
+                  if (a := getattr(sim, name, None)) is not None and len(a) == n}
+        if graph is not None:
+            extras.pop("ev_record", None)
+        return cls.from_arrays(**cols, **extras, party_role=sim.party_role,
+                               party_region=sim.party_region, party_lat=sim.party_lat,
+                               party_lon=sim.party_lon, graph=graph)
 
     @classmethod
     def from_registry(cls, reg: Any) -> TraceData:
@@ -500,7 +493,7 @@ def _registry_data(source: TraceSource) -> TraceData:
     with _COLS_LOCK:
         hit = _COLS_CACHE.get(cols)
     if hit is None:
-        hit = TraceData.from_arrays(**cols.graph_arrays(), ev_detail=cols.ev_detail,
+        hit = TraceData.from_arrays(**cols.graph_arrays(), **cols.event_extras(),
                                     **cols.party_meta(), graph=source.graph())
         with _COLS_LOCK:
             _COLS_CACHE[cols] = hit

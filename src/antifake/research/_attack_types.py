@@ -171,21 +171,17 @@ class AttackTruth:
         return {a: int(np.count_nonzero(self.attack == a)) for a in ATTACKS}
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class AttackedSimulation(Simulation):
     """A [`Simulation`][antifake.research.sim.Simulation] with attacks and noise: also
-    ``ev_detail`` (claim
-    results and decommissioning reasons,
-    [`antifake.detect.CLAIM_DETAILS`][antifake.detect.CLAIM_DETAILS]), ``attacks``
-    ([`AttackTruth`][antifake.research.attacks.AttackTruth]) and ``noise`` (node indices of genuine
-    codes by
-    noise kind). ``late_from``: rows from here on are late uploads (their times are earlier)."""
+    ``ev_detail`` (claim results and decommissioning reasons,
+    [`antifake.detect.CLAIM_DETAILS`][antifake.detect.CLAIM_DETAILS]), ``ev_record`` (when the
+    registry recorded each event: the true time plus the upload delay, whatever the clock of
+    the party that made the event says), ``attacks``
+    ([`AttackTruth`][antifake.research.attacks.AttackTruth]) and ``noise`` (node indices of
+    genuine codes by noise kind). ``late_from``: rows from here on are late uploads (their
+    times are earlier)."""
 
-    ev_detail: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
-    #: When the registry recorded each event (EPCIS ``recordTime``, microseconds): the true
-    #: time plus the upload delay, whatever the clock of the party that made the event says
-    #: (``ev_time``: its ``eventTime``). Empty: not modelled.
-    ev_record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     attacks: AttackTruth | None = field(default=None, repr=False)
     noise: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     late_from: int = 0

@@ -22,6 +22,7 @@ Operations (antifake | baseline):
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import os
@@ -268,11 +269,8 @@ def scaling(sizes: Sequence[int], *, baseline_max: int = 100_000,
         if n <= baseline_max * 10:
             from antifake.research.attacks import AttackedSimulation
 
-            asim = AttackedSimulation(**{f: getattr(sim, f) for f in (
-                "params", "seed", "epcs", "parties", "ev_ids", "ev_time", "ev_kind", "ev_by",
-                "ev_src", "ev_dst", "ev_lat", "ev_lon", "inc_event", "inc_node", "agg_parent",
-                "node_key", "node_batch", "party_role", "party_region", "party_lat",
-                "party_lon", "truth")})
+            asim = AttackedSimulation(**{f.name: getattr(sim, f.name)
+                                         for f in dataclasses.fields(sim)})
             add("detection", "literature rule (numpy)", n, partial(baseline_scores, asim))
         del sim, graph, data
     return rows

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from antifake.epcis.columns import EventColumns
 from antifake.epcis.kinds import NO_PARTY, EventKind
 
 if TYPE_CHECKING:
@@ -140,36 +141,15 @@ class GroundTruth:
         return cust.astype(np.int32)
 
 
-@dataclass
-class Simulation:
-    """Columns for `TraceGraph.from_arrays`, party metadata and ground truth."""
+@dataclass(frozen=True, eq=False)
+class Simulation(EventColumns):
+    """A simulated supply chain: its trace as columns
+    ([`EventColumns`][antifake.epcis.columns.EventColumns]; party roles are "manufacturer",
+    "distributor", "retailer", "app", regions "" for apps), its parameters and ground truth."""
 
     params: SupplyChain
     seed: int
-    epcs: np.ndarray
-    parties: np.ndarray
-    ev_ids: np.ndarray
-    ev_time: np.ndarray
-    ev_kind: np.ndarray
-    ev_by: np.ndarray
-    ev_src: np.ndarray
-    ev_dst: np.ndarray
-    ev_lat: np.ndarray
-    ev_lon: np.ndarray
-    inc_event: np.ndarray
-    inc_node: np.ndarray
-    agg_parent: np.ndarray
-    node_key: np.ndarray
-    node_batch: np.ndarray
-    party_role: np.ndarray  # "manufacturer", "distributor", "retailer", "app"
-    party_region: np.ndarray  # region code, "" for apps
-    party_lat: np.ndarray
-    party_lon: np.ndarray
     truth: GroundTruth = field(repr=False)
-
-    _COLUMNS = ("epcs", "parties", "ev_ids", "ev_time", "ev_kind", "ev_by", "ev_src",
-                "ev_dst", "ev_lat", "ev_lon", "inc_event", "inc_node", "agg_parent",
-                "node_key", "node_batch")
 
     @property
     def n_items(self) -> int:
@@ -184,8 +164,8 @@ class Simulation:
         return len(self.ev_ids)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The keyword arguments of `TraceGraph.from_arrays`."""
-        return {name: getattr(self, name) for name in self._COLUMNS}
+        """The keyword arguments of `TraceGraph.from_arrays` (as `graph_arrays`)."""
+        return self.graph_arrays()
 
     def graph(self) -> TraceGraph:
         """A `TraceGraph` snapshot of this simulation."""

@@ -154,12 +154,13 @@ def _graph_arrays(version: tuple[int, ...], epcs: np.ndarray, node_ids: np.ndarr
         version=version,
         epcs=epcs,
         parties=parties,
-        party_role=[r[2] for r in prow],
-        party_region=[r[3] for r in prow],
+        party_role=_objects([r[2] for r in prow]),
+        party_region=_objects([r[3] for r in prow]),
         party_lat=np.array([np.nan if r[4] is None else r[4] for r in prow], dtype=np.float64),
         party_lon=np.array([np.nan if r[5] is None else r[5] for r in prow], dtype=np.float64),
         ev_ids=hash_ids(hashes),
         ev_time=ev["time"],
+        ev_record=ev["recorded"],
         ev_kind=ev["kind"],
         ev_by=_to_index(ev["by"], party_dense, party_ids, "party").astype(np.int32),
         ev_src=_to_index(ev["src"], party_dense, party_ids, "party").astype(np.int32),
@@ -175,6 +176,13 @@ def _graph_arrays(version: tuple[int, ...], epcs: np.ndarray, node_ids: np.ndarr
     )
 
 
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (strings or ``None``)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def fold_parties(cols: TraceColumns, glns: Mapping[str, str]) -> TraceColumns:
     """``cols`` with every party that is a GS1 identifier (PGLN, SGLN) of a registered party
     folded into that party (``glns``: `gln_key` -> party id, from ``party_glns``)."""
@@ -187,8 +195,7 @@ def fold_parties(cols: TraceColumns, glns: Mapping[str, str]) -> TraceColumns:
     pick = np.array(rows, dtype=np.int64)
     return dataclasses.replace(
         cols, parties=parties,
-        party_role=[cols.party_role[r] for r in rows],
-        party_region=[cols.party_region[r] for r in rows],
+        party_role=cols.party_role[pick], party_region=cols.party_region[pick],
         party_lat=cols.party_lat[pick], party_lon=cols.party_lon[pick],
         ev_by=remap[cols.ev_by.astype(np.int64)], ev_src=remap[cols.ev_src.astype(np.int64)],
         ev_dst=remap[cols.ev_dst.astype(np.int64)])

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from antifake.epcis.kinds import EventKind, doc_detail
 from antifake.errors import RegistryError
 from antifake.storage._packed import (
     _graph_arrays,
@@ -174,16 +173,6 @@ class _SQLRows:
     _PARTY_ROWS = "SELECT id, name, role, region, lat, lon FROM parties ORDER BY id"
     _DETAIL_ROWS = "SELECT id, detail FROM events WHERE detail <> 0"
 
-    def _backfill_details(self) -> None:
-        """Schema 3: the detail codes of events stored before it (computed once, from the
-        stored JSON; every event written since carries its code)."""
-        for eid, doc in self._x(
-                "SELECT id, doc FROM events WHERE kind IN (?, ?)",
-                (int(EventKind.CLAIM), int(EventKind.DECOMMISSION))).fetchall():
-            d = doc_detail(doc)
-            if d:
-                self._x("UPDATE events SET detail = ? WHERE id = ?", (d, int(eid)))
-
     # -- events -----------------------------------------------------------------------------
     def _event_ids(self, hashes: list[bytes]) -> dict[bytes, int]:
         """The stored event id of each hash stored."""
@@ -275,7 +264,7 @@ class _SQLRows:
         dst = parties[r.dst] if r.dst else None
         sql = (eid, r.hash, r.time_us, int(r.kind), by, src, dst, parent, r.lat, r.lon, now,
                self._ctx_id(r.namespaces), first_node, n_nodes, _dump_json(doc), int(r.detail))
-        ev = (eid, r.time_us, -1 if parent is None else parent, -1 if by is None else by,
+        ev = (eid, r.time_us, now, -1 if parent is None else parent, -1 if by is None else by,
               -1 if src is None else src, -1 if dst is None else dst, int(r.kind),
               np.nan if r.lat is None else r.lat, np.nan if r.lon is None else r.lon, r.hash)
         return _Fresh(sql, ev, nodes, first_node is not None)

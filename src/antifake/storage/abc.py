@@ -17,6 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from antifake.epcis.columns import EventColumns
+
 __all__ = [
     "SCHEMA_VERSION",
     "EV_DTYPE",
@@ -32,10 +34,12 @@ __all__ = [
     "TraceColumns",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+#: Packed event rows (database row ids; ``time``: eventTime, ``recorded``: recordTime).
 EV_DTYPE = np.dtype([
-    ("event", "<i8"), ("time", "<i8"), ("parent", "<i8"), ("by", "<i4"), ("src", "<i4"),
-    ("dst", "<i4"), ("kind", "u1"), ("lat", "<f8"), ("lon", "<f8"), ("hash", "V32"),
+    ("event", "<i8"), ("time", "<i8"), ("recorded", "<i8"), ("parent", "<i8"), ("by", "<i4"),
+    ("src", "<i4"), ("dst", "<i4"), ("kind", "u1"), ("lat", "<f8"), ("lon", "<f8"),
+    ("hash", "V32"),
 ])
 #: Packed incidence rows (database row ids).
 INC_DTYPE = np.dtype([("event", "<i8"), ("node", "<i8")])
@@ -136,49 +140,15 @@ class Suspicion:
     evidence: str  # the alert's evidence event ids, as a JSON list
 
 
-@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
-class TraceColumns:
-    """One snapshot of a store as columns: what the trace graph, detection and the command
-    line share. Nodes are EPCs (``epcs``), parties are ids (``parties``) with their metadata
-    (NaN / ``None``: unknown), events are in storage order; party and node references are
-    row numbers (-1: none). ``version`` is the store's version it was read at (a registry
-    caches one snapshot per version)."""
+@dataclass(frozen=True, eq=False)
+class TraceColumns(EventColumns):
+    """One snapshot of a store as columns (see
+    [`EventColumns`][antifake.epcis.columns.EventColumns]): what the trace graph, detection
+    and the command line share. Events are in storage order, ``ev_detail`` and ``ev_record``
+    are always given. ``version`` is the store's version it was read at (a registry caches one
+    snapshot per version)."""
 
     version: tuple[int, ...]
-    epcs: np.ndarray
-    parties: np.ndarray
-    party_role: list[str | None]
-    party_region: list[str | None]
-    party_lat: np.ndarray
-    party_lon: np.ndarray
-    ev_ids: np.ndarray
-    ev_time: np.ndarray
-    ev_kind: np.ndarray
-    ev_by: np.ndarray
-    ev_src: np.ndarray
-    ev_dst: np.ndarray
-    ev_lat: np.ndarray
-    ev_lon: np.ndarray
-    ev_detail: np.ndarray
-    inc_event: np.ndarray
-    inc_node: np.ndarray
-    agg_parent: np.ndarray
-    node_key: np.ndarray
-    node_batch: np.ndarray
-
-    #: The columns `TraceGraph.from_arrays` takes.
-    GRAPH_FIELDS = ("epcs", "parties", "ev_ids", "ev_time", "ev_kind", "ev_by", "ev_src",
-                    "ev_dst", "ev_lat", "ev_lon", "inc_event", "inc_node", "agg_parent",
-                    "node_key", "node_batch")
-
-    def graph_arrays(self) -> dict[str, Any]:
-        """The keyword arguments of `TraceGraph.from_arrays`."""
-        return {f: getattr(self, f) for f in self.GRAPH_FIELDS}
-
-    def party_meta(self) -> dict[str, Any]:
-        """Party metadata as `TraceData.from_arrays` takes it."""
-        return {"party_role": self.party_role, "party_region": self.party_region,
-                "party_lat": self.party_lat, "party_lon": self.party_lon}
 
 
 # ----------------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ from antifake.storage._sql import (
     _now_us,
     _SQLRows,
 )
+from antifake.storage._upgrade import DATA_STEPS
 from antifake.storage.abc import (
     EV_DTYPE,
     INC_DTYPE,
@@ -312,9 +313,10 @@ class PostgresStorage(_SQLRows):
                 version = self._meta_version() or 0  # another process may have been here
                 self._check_version(version)
                 for v in range(version + 1, SCHEMA_VERSION + 1):
-                    self._db.execute(PG_MIGRATIONS[v])
-                    if v == 3 and version > 0:
-                        self._backfill_details()
+                    if PG_MIGRATIONS[v]:
+                        self._db.execute(PG_MIGRATIONS[v])
+                    if version > 0 and v in DATA_STEPS:
+                        DATA_STEPS[v](self._x)
                 from antifake._version import __version__
 
                 meta = {"schema_version": str(SCHEMA_VERSION), "format": _FORMAT,

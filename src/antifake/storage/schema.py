@@ -183,7 +183,7 @@ CREATE TABLE suspicions (
 """
 
 # v3: each event's detail code (claim result, decommissioning reason), computed when it is
-# written; events stored before are filled in once by the migration (_backfill_details).
+# written; events stored before are filled in once by the migration (_upgrade.DATA_STEPS).
 _V3 = """
 ALTER TABLE events ADD COLUMN detail {I16} NOT NULL DEFAULT 0;
 """
@@ -198,13 +198,17 @@ CREATE TABLE party_glns (
 CREATE INDEX party_glns_party ON party_glns(party);
 """
 
+# v5: no DDL: the packed event rows of the columns table gain each event's record time
+# (recorded_us), filled in by the migration's data step.
+
 
 def _render(dialect: str) -> dict[int, str]:
     slots = _DIALECTS[dialect]
     v1 = (_META + _TABLES_V1).format(**slots)
     if dialect == "postgresql":
         v1 = _PG_ONLY_V1 + v1 + _PG_ONLY_V1_AFTER
-    return {1: v1, 2: _V2.format(**slots), 3: _V3.format(**slots), 4: _V4.format(**slots)}
+    return {1: v1, 2: _V2.format(**slots), 3: _V3.format(**slots), 4: _V4.format(**slots),
+            5: ""}
 
 
 #: SQLite upgrades: MIGRATIONS[v] takes a database at schema v - 1 to v (one transaction).

@@ -79,6 +79,7 @@ from antifake.storage._sql import (
     _now_us,
     _SQLRows,
 )
+from antifake.storage._upgrade import DATA_STEPS
 from antifake.storage.abc import (
     CHUNK_CAP,
     EV_DTYPE,
@@ -176,8 +177,8 @@ class SQLiteStorage(_SQLRows):
                                         "antifake registry")
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 self._run_script(MIGRATIONS[v])
-                if v == 3 and version > 0:
-                    self._backfill_details()
+                if version > 0 and v in DATA_STEPS:
+                    DATA_STEPS[v](self._x)
                 db.execute(f"PRAGMA user_version = {v}")
             from antifake._version import __version__
 
