@@ -18,7 +18,7 @@ import pytest
 import antifake as af
 import pg_server
 from antifake import gs1
-from antifake.detect import LISTING_FLAGS, Alert, check_listings
+from antifake.detect import LISTING_FLAGS, Alert, TraceData, check_listings
 from antifake.epcis.event_id import hash_ids, hash_to_id, id_to_hash
 from antifake.epcis.events import Event, event_kind
 from antifake.epcis.jsonld import dumps, parse_document
@@ -758,6 +758,29 @@ def test_detection_then_flag_catches_a_copied_code(reg: Registry, batch: af.Batc
     assert reg.flag_suspected(alerts) >= 1
     assert reg.verify(s.url(BASE)).status == Status.SUSPECTED_CLONE
     assert reg.verify(batch[8].url(BASE)).status == Status.AUTHENTIC
+
+
+def test_detection_over_a_registry_undoes_a_phone_clock_by_record_times(
+        reg: Registry, batch: af.Batch) -> None:
+    """The owner scans in Ho Chi Minh City; 90 minutes later a copy is scanned in Hanoi
+    (1,140 km: no trip is that fast) by a phone whose clock runs 2 h ahead, so its event says
+    3.5 h later (a flight fits). The registry records the copy's scan when it arrives, before
+    the time its phone claims: detection over the registry corrects that clock."""
+    s = batch[11]
+    now = datetime.now(UTC)
+    reg.record(Event.scan(s, by="app:owner", at=now - timedelta(minutes=90), lat=10.77,
+                          lon=106.70))
+    reg.record(Event.scan(s, by="app:copy", at=now + timedelta(hours=2), lat=21.03,
+                          lon=105.85))
+    cols = reg.columns()
+    assert len(cols.ev_record) == len(cols.ev_ids)
+    data = TraceData.from_registry(reg)
+    copy = data.party_index("app:copy")
+    off_h = data.clock_offsets_us[copy] / 3.6e9
+    assert -2.01 < off_h < -1.99  # the record before the claimed time proves the clock ahead
+    assert data.clock_offsets_us[data.party_index("app:owner")] == 0  # one late record: kept
+    travel = [a for a in af.detect(reg) if a.kind == "impossible_travel" and s.epc in a.codes]
+    assert travel and travel[0].score >= 0.5
 
 
 def test_schema_1_registry_is_migrated_on_open(backend: str, db: Path | str, ring: af.Keyring,
