@@ -256,6 +256,22 @@ def test_clock_offsets_from_record_times() -> None:
     assert (corrected_times(t, by, off) // h).tolist() == [8, 18, 28, 11, 21, 31, 50, 5]
 
 
+def test_a_batch_upload_is_not_a_clock_behind() -> None:
+    # a shop's system uploads its day (one event every 5 minutes, 8:00-17:55) at 18:00 in one
+    # batch: its last events agree on a 5-10 minute delay, most do not: no correction. The
+    # same shop with a clock 1 h behind and every event uploaded at once: corrected.
+    m = 60_000_000
+    t = np.arange(8 * 60, 18 * 60, 5, dtype=np.int64) * m
+    batch = np.full(len(t), 18 * 60 * m, dtype=np.int64)
+    by = np.zeros(len(t), dtype=np.int32)
+    assert clock_offsets(t, batch, by, 1).tolist() == [0]
+    assert clock_offsets(t, t + 60 * m + 20_000_000, by, 1).tolist() == [60 * m + 20_000_000]
+    # three late events in a row agree, but they are a quarter of the party's records
+    few = np.concatenate([t[:9], t[9:12]])
+    rec = np.concatenate([t[:9] + 300 * m + np.arange(9) * 40 * m, t[9:12] + 90 * m])
+    assert clock_offsets(few, rec, by[:12], 1).tolist() == [0]
+
+
 def test_record_times_undo_a_phone_clock_that_hides_a_copy() -> None:
     # a copy scanned in Hanoi 90 minutes after the owner's scan in Saigon (a 2.9 h trip), on a
     # phone whose clock is 2 h ahead: it says 3.5 h after. The registry recorded the scan

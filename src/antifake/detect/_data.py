@@ -185,9 +185,10 @@ def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> n
     registry recorded its events: ``recordTime - eventTime`` is the upload delay less the
     clock's error, so its smallest value over a party's events is minus the error (plus the
     shortest delay, seconds for a phone online). A clock ahead (a record before its event)
-    is certain; a clock behind is taken when ``MIN_CLOCK_EVENTS`` events agree on it within
-    ten minutes (else late uploads explain it as well). 0 for parties without record times,
-    and for offsets beyond a week."""
+    is certain; a clock behind is taken when at least ``MIN_CLOCK_EVENTS`` events, and at
+    least half of the party's recorded events, agree on it within ten minutes (else late
+    uploads explain it as well: a batch uploaded at once agrees only on its last few events).
+    0 for parties without record times, and for offsets beyond a week."""
     t = np.asarray(ev_time, dtype=np.int64)
     rec = np.asarray(ev_record, dtype=np.int64)
     by = np.asarray(ev_by, dtype=np.int64)
@@ -201,7 +202,8 @@ def clock_offsets(ev_time: Any, ev_record: Any, ev_by: Any, n_parties: int) -> n
     agree = ok.copy()
     agree[ok] = (rec[ok] - t[ok]) - off[by[ok]] <= 600_000_000
     n = np.bincount(by[agree], minlength=n_parties)[:n_parties]
-    off[(off > 0) & (n < MIN_CLOCK_EVENTS)] = 0
+    n_rec = np.bincount(by[ok], minlength=n_parties)[:n_parties]
+    off[(off > 0) & ((n < MIN_CLOCK_EVENTS) | (2 * n < n_rec))] = 0
     return off
 
 
