@@ -143,6 +143,7 @@ def test_columns_snapshot(store: Storage) -> None:
     assert before <= int(cols.ev_record.min()) <= int(cols.ev_record.max()) <= after
     assert (cols.ev_time < before).all()
     assert set(cols.event_extras()) == {"ev_detail", "ev_record"}
+    assert repr(cols).startswith("TraceColumns(") and "parties, 4 events, " in repr(cols)
     with store.transaction():
         store.insert_events([row("late", EventKind.SCAN, ("urn:x:a",), T + 9)])
     assert store.version() != v  # a new event: a new snapshot is due

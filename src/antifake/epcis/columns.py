@@ -21,9 +21,11 @@ def _no_record() -> np.ndarray:
     return np.zeros(0, dtype=np.int64)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class EventColumns:
-    """Nodes are EPCs (``epcs``), parties are ids (``parties``), events are rows; party and
+    """A trace as columns (its repr counts them; the arrays can hold millions of rows).
+
+    Nodes are EPCs (``epcs``), parties are ids (``parties``), events are rows; party and
     node references are row numbers (-1: none).
 
     - ``ev_ids``, ``ev_time`` (microseconds since the epoch, the event's ``eventTime``),
@@ -68,6 +70,10 @@ class EventColumns:
     #: Party metadata, as `TraceData.from_arrays` takes it.
     PARTY_FIELDS: ClassVar[tuple[str, ...]] = ("party_role", "party_region", "party_lat",
                                                "party_lon")
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({len(self.epcs):,} nodes, {len(self.parties):,} "
+                f"parties, {len(self.ev_ids):,} events, {len(self.inc_event):,} incidences)")
 
     def graph_arrays(self) -> dict[str, Any]:
         """The keyword arguments of `TraceGraph.from_arrays`."""

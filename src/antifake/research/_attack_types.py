@@ -171,7 +171,7 @@ class AttackTruth:
         return {a: int(np.count_nonzero(self.attack == a)) for a in ATTACKS}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AttackedSimulation(Simulation):
     """A [`Simulation`][antifake.research.sim.Simulation] with attacks and noise: also
     ``ev_detail`` (claim results and decommissioning reasons,

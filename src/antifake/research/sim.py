@@ -141,7 +141,7 @@ class GroundTruth:
         return cust.astype(np.int32)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Simulation(EventColumns):
     """A simulated supply chain: its trace as columns
     ([`EventColumns`][antifake.epcis.columns.EventColumns]; party roles are "manufacturer",

@@ -140,7 +140,7 @@ class Suspicion:
     evidence: str  # the alert's evidence event ids, as a JSON list
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TraceColumns(EventColumns):
     """One snapshot of a store as columns (see
     [`EventColumns`][antifake.epcis.columns.EventColumns]): what the trace graph, detection
