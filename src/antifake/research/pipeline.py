@@ -53,9 +53,10 @@ SWEEPS: dict[str, tuple[list[float], str]] = {
 
 def research_chain(n_items: int, seed: int) -> SupplyChain:
     """The supply chain of the experiments: ``n_items`` items, a retailer per 2,000 items, a
-    phone per 1,000, pallets of 10 cases (so that some are stolen or repacked at any size)."""
+    phone per 4 items (each sold item's owner keeps one: about three items a phone), pallets of
+    10 cases (so that some are stolen or repacked at any size)."""
     return SupplyChain(n_items=n_items, n_retailers=max(20, n_items // 2000),
-                       n_apps=max(50, n_items // 1000), cases_per_pallet=10,
+                       n_apps=max(50, n_items // 4), cases_per_pallet=10,
                        held_fraction=0.03, transit_fraction=0.02, seed=seed)
 
 
