@@ -6,7 +6,8 @@ enough in time for the trip (before it) and none after it, leaves what an honest
 over to someone in another city leaves (`antifake.research.field.FieldNoise.handover`): the
 owner's scans, then, a trip later, one new phone far away. No detector can flag it without
 flagging those honest items too, whatever it knows.
-[`ambiguous_codes`][antifake.research.oracle.ambiguous_codes] lists such attacked codes from the ground truth and the recorded events;
+[`ambiguous_codes`][antifake.research.oracle.ambiguous_codes] lists such attacked codes from
+the ground truth and the recorded events;
 [`recall_bounds`][antifake.research.oracle.recall_bounds] turns them into the recall no detector
 can exceed on that data (overall and per attack kind), printed beside recall in the research
 tables.
