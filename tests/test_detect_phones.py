@@ -114,6 +114,25 @@ def test_a_handover_to_another_city_is_not_flagged() -> None:
     assert act(check_exact(c.data())) == []
 
 
+def test_two_populations_of_owners_without_a_sure_home() -> None:
+    # the records stop at the maker (shipments, receipts and the sale lost): no sure home.
+    # Phones living in Saigon and in Hanoi scan it, each at home, in turn: copies. The same
+    # phones one after the other (a handover) are not.
+    c = Chain()
+    c.ev("com-i0", 0, K.COMMISSION, ["i0"], by="MFR", at=HN)
+    owner_lives_in_saigon(c)
+    c.ev("hn-home", 10, K.SCAN, ["i1"], by="app:hanoi", at=(21.02, 105.84))
+    for name, h, by, at in (("sg-1", 100, "app:owner", HOME), ("hn-1", 300, "app:hanoi", HN),
+                            ("sg-2", 500, "app:owner", HOME)):
+        c.ev(name, h, K.SCAN, ["i0"], by=by, at=at)
+    over = act(check_exact(c.data()), "over_scanned")
+    assert codes(over) == ["i0"] and "two regions far apart" in over[0].reason
+    assert set(over[0].evidence) >= {"sg-1", "hn-1", "sg-2"}
+    c.events = [e for e in c.events if e["name"] != "sg-2"]
+    c.ev("hn-2", 600, K.SCAN, ["i0"], by="app:hanoi", at=HN)
+    assert act(check_exact(c.data())) == []
+
+
 def test_a_sale_outside_the_chain_after_a_far_phone_scanned_it() -> None:
     # the recorded custody stops at the maker (receipts and sales lost): a shop's sale is a
     # gap, weak alone; but a phone living in Saigon scanned the item two weeks before a shop

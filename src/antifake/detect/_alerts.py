@@ -117,6 +117,9 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         if aux & 16:
             parts.append("scanned far from its home by a phone living at its home (a "
                          "traveller: weak)")
+        if aux & 32:
+            parts.append("scanned at home by phones living in two regions far apart, in turn "
+                         "(two populations of owners)")
         return " and ".join(parts)
     if k == "diversion":
         if extra:

@@ -28,7 +28,7 @@ Arrays are validated by the Python layer (`antifake.detect.TraceData`); the
 kernels index them without bounds checks.
 """
 
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 from libc.math cimport asin, cos, fabs, floor, sin, sqrt
@@ -165,6 +165,21 @@ cdef class Kernel:
         c.r_lon = &r_lon[0] if c.n_regions else NULL
         c.p_home = &p_home[0] if (p_home is not None and c.n_parties and c.n_regions) \
             else NULL
+        c.reg_far = NULL
+        if c.p_home != NULL and c.n_regions <= 64:
+            far = np.zeros(c.n_regions, dtype=np.uint64)
+            rl, rn = np.asarray(r_lat), np.asarray(r_lon)
+            p1 = np.radians(rl)[:, None]
+            p2 = np.radians(rl)[None, :]
+            dl = np.radians(rn)[None, :] - np.radians(rn)[:, None]
+            hv = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+            dkm = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(hv, 1.0)))
+            bits = (dkm > float(cfg.get("phone_home_km", 150.0))) & np.isfinite(dkm)
+            for r in range(c.n_regions):
+                far[r] = int(np.sum(np.left_shift(np.uint64(1),
+                                                  np.flatnonzero(bits[r]).astype(np.uint64))))
+            self.keep.append(far)
+            c.reg_far = <const uint64_t*>cnp.PyArray_DATA(far)
         c.grid = &grid[0] if grid.shape[0] else NULL
         c.grid_nlat = int(cfg["grid_nlat"])
         c.grid_nlon = int(cfg["grid_nlon"])

@@ -388,6 +388,26 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             best = sc
             t_hit = t_between
         aux |= X_PHONE_BETWEEN
+    # phones living in two regions far apart, each scanning it at home, interleaved: two
+    # populations of owners whichever is the first (no sure home needed)
+    cdef int32_t regs[512]
+    cdef Py_ssize_t hit3[3]
+    cdef int two = 0
+    if c.p_home != NULL and m <= 512:
+        two = two_homes(c, E, m, c.skew_us, regs, hit3)
+    if two:
+        add_ev(c, s, A_OVER, E[hit3[0]].r)
+        add_ev(c, s, A_OVER, E[hit3[1]].r)
+        add_ev(c, s, A_OVER, E[hit3[2]].r)
+        sc = 0.65 + 0.05 * (two - 1)
+        if sc > 0.9:
+            sc = 0.9
+        if sc > best:
+            best = sc
+            t_hit = E[hit3[1]].t
+        if E[hit3[2]].t > t_far_last:
+            t_far_last = E[hit3[2]].t
+        aux |= X_TWO_HOMES
     if best == 0.0:
         if n_far >= 1:
             best = 0.25

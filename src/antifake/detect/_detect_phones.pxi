@@ -143,3 +143,58 @@ cdef Py_ssize_t phone_before_far(const Ctx* c, const Ev* E, Py_ssize_t m, double
         if haversine(lat, lon, c.r_lat[r], c.r_lon[r]) > c.phone_home_km:
             return i
     return -1
+
+
+cdef int two_homes(const Ctx* c, const Ev* E, Py_ssize_t m, int64_t gap, int32_t* regs,
+                   Py_ssize_t* hit) noexcept nogil:
+    """Scans or claims by phones living in regions far apart, each at home (located within
+    ``phone_home_km`` of its phone's home region), interleaved: one
+    region's phones, then the other's more than ``gap`` later, then the first's again more
+    than ``gap`` after that (two populations of owners, each at home: copies). ``regs``: a
+    buffer of ``m``. Returns how many middle scans have such neighbours; ``hit[0..2]``: the
+    first triple's event indices."""
+    cdef Py_ssize_t i, j, k, found = 0
+    cdef int32_t p, r
+    cdef uint64_t before, after, far
+    if c.reg_far == NULL:
+        return 0
+    for i in range(m):
+        regs[i] = -1
+        if not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
+            continue
+        p = E[i].by
+        if p < 0 or c.p_business[p] != 0:
+            continue
+        r = c.p_home[p]
+        if r < 0 or r >= c.n_regions:
+            continue
+        if not E[i].located or haversine(E[i].lat, E[i].lon, c.r_lat[r],
+                                         c.r_lon[r]) > c.phone_home_km:
+            continue  # away from where it lives, or no telling where
+        regs[i] = r
+    for j in range(m):
+        if regs[j] < 0:
+            continue
+        far = c.reg_far[regs[j]]
+        before = 0
+        after = 0
+        for i in range(m):
+            if regs[i] < 0 or not (far >> <uint64_t>regs[i]) & 1:
+                continue
+            if E[i].t < E[j].t - gap:
+                before |= (<uint64_t>1) << <uint64_t>regs[i]
+            elif E[i].t > E[j].t + gap:
+                after |= (<uint64_t>1) << <uint64_t>regs[i]
+        if before & after:
+            if found == 0:
+                for i in range(m):
+                    if regs[i] >= 0 and E[i].t < E[j].t - gap and \
+                            (before & after) >> <uint64_t>regs[i] & 1:
+                        hit[0] = i
+                for k in range(m - 1, -1, -1):
+                    if regs[k] >= 0 and E[k].t > E[j].t + gap and \
+                            (before & after) >> <uint64_t>regs[k] & 1:
+                        hit[2] = k
+                hit[1] = j
+            found += 1
+    return <int>found

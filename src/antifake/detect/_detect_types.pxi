@@ -23,6 +23,7 @@ cdef enum:
     X_PHONES = 4                # impossible_travel: a far phone, near the owner's phone's scan
     X_PHONE_BETWEEN = 8         # over_scanned: a far phone between the owner's phone's scans
     X_TRAVELLER = 16            # over_scanned: only its owner's phone far from home
+    X_TWO_HOMES = 32            # over_scanned: phones living far apart, interleaved at home
     X_OUT_SCAN = 1              # diversion: scans outside the delivered regions
     X_OUT_SALE = 2              # diversion: a sale outside them
     X_U_SELL = 1                # unauthorized_seller
@@ -143,6 +144,8 @@ cdef struct Ctx:
     const double* r_lat         # regions' centres (NaN: unknown)
     const double* r_lon
     int n_regions
+    const uint64_t* reg_far     # per region: bit r set when region r's centre is farther
+                                # than phone_home_km (NULL: more than 64 regions)
     Py_ssize_t n_parties
     # regions: a grid of region ids (-1 outside every region); have_regions = 0: unknown
     const int16_t* grid
