@@ -25,6 +25,10 @@ phone owns the item and where it was sold):
 - or when no recorded event places it far from home (the copies' scans all lost or without
   a location) and at most ``household`` phones scanned it: an owner, a family member and a
   borrowed phone leave the same.
+
+Diverted goods ([`hidden_diversion`][antifake.research.oracle.hidden_diversion]) are out of
+reach when every recorded scan of them lies near a party their recorded events name (a held
+pallet sold off near its maker, its shipment and receipt lost).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 from antifake.epcis.kinds import EventKind
 from antifake.research.attacks import AttackedSimulation
 
-__all__ = ["COPY_ATTACKS", "ambiguous_codes", "recall_bounds"]
+__all__ = ["COPY_ATTACKS", "ambiguous_codes", "hidden_diversion", "recall_bounds"]
 
 #: The attack kinds whose recorded events are copies' scans (others: bound 1).
 COPY_ATTACKS: tuple[str, ...] = ("clone", "fast_copy", "slow_copy", "crowd_copy")
@@ -125,6 +129,60 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
     return np.array(out, dtype=np.int64)
 
 
+def hidden_diversion(sim: Any, region_km: float = 50.0) -> np.ndarray:
+    """Node ids (sorted) of observable diverted items whose recorded located scans all lie
+    within ``region_km`` of a party its recorded events (or its containers') name, the maker
+    only when no one else is named: goods sold where the records say they were (the records
+    of their way out lost) look the same."""
+    d = _data(sim)
+    t = d.attacks
+    assert t is not None
+    n_i = d.n_items
+    nodes = np.unique(t.nodes[(t.attack == "diversion") & t.observable & (t.nodes < n_i)])
+    if not len(nodes):
+        return nodes.astype(np.int64)
+    tr = d.truth
+    # each item and its containers (truth): the parties their recorded events name
+    own = np.stack([nodes, tr.item_case[nodes], tr.item_final_case[nodes],
+                    tr.item_pallet[nodes]], axis=1)
+    rows = np.flatnonzero(np.isin(d.inc_node, own))
+    ev, nd = d.inc_event[rows], d.inc_node[rows]
+    kind = d.ev_kind[ev]
+    by = d.ev_by[ev]
+    busy = (kind != EventKind.SCAN) & (kind != EventKind.CLAIM) & (by >= 0)
+    holders: dict[int, set[int]] = {}
+    makers: dict[int, set[int]] = {}
+    for n_, p, k in zip(nd[busy].tolist(), by[busy].tolist(), kind[busy].tolist(),
+                        strict=True):
+        holders.setdefault(n_, set()).add(p)
+        if k == EventKind.COMMISSION:
+            makers.setdefault(n_, set()).add(p)
+    dst = d.ev_dst[ev]
+    for n_, p in zip(nd[dst >= 0].tolist(), dst[dst >= 0].tolist(), strict=True):
+        holders.setdefault(n_, set()).add(p)
+    scans = (kind == EventKind.SCAN) | (kind == EventKind.CLAIM)
+    out = []
+    for i, n in enumerate(nodes.tolist()):
+        ps: set[int] = set()
+        mk: set[int] = set()
+        for c in own[i].tolist():
+            ps |= holders.get(c, set())
+            mk |= makers.get(c, set())
+        if ps - mk:  # the maker counts only when no one else is on record
+            ps -= mk
+        plist = np.array(sorted(ps), dtype=np.int64)
+        m = scans & (nd == n)
+        lat, lon = d.ev_lat[ev[m]], d.ev_lon[ev[m]]
+        ok = np.isfinite(lat) & np.isfinite(lon)
+        if not ok.any() or not len(plist):
+            continue
+        near = _km(lat[ok][:, None], lon[ok][:, None], d.party_lat[plist][None, :],
+                   d.party_lon[plist][None, :]) <= region_km
+        if near.any(axis=1).all():
+            out.append(n)
+    return np.array(out, dtype=np.int64)
+
+
 def recall_bounds(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, **kw: Any
                   ) -> dict[str, Any]:
     """The recall no detector can exceed on ``sim``'s recorded data: overall (over every
@@ -134,8 +192,11 @@ def recall_bounds(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, **kw: Any
     d = _data(sim)
     t = d.attacks
     assert t is not None
+    attacks = tuple(attacks)
     amb = np.zeros(d.n_nodes, dtype=bool)
     amb[ambiguous_codes(d, attacks, **kw)] = True
+    attacks = (*attacks, "diversion")
+    amb[hidden_diversion(d)] = True
     # a code is out of reach when it is ambiguous under every attack on it
     obs_nodes = np.unique(t.nodes[t.observable])
     reach = np.zeros(d.n_nodes, dtype=bool)

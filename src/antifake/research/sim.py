@@ -268,6 +268,19 @@ class _Events:
                                "lat": np.float64, "lon": np.float64}.get(name, np.int32))
 
 
+def _unique_draw(rng: np.random.Generator, high: int, k: int) -> np.ndarray:
+    """``k`` distinct random integers in [0, high) (uint64): drawn, the repeats drawn again
+    (the same draws as one ``integers`` call when nothing repeats)."""
+    x = rng.integers(0, high, k, dtype=np.uint64)
+    while k:
+        _, first = np.unique(x, return_index=True)
+        if len(first) == k:
+            break
+        dup = np.setdiff1d(np.arange(k), first)
+        x[dup] = rng.integers(0, high, len(dup), dtype=np.uint64)
+    return x
+
+
 def _split(total: int, parts: int) -> np.ndarray:
     base, extra = divmod(total, parts)
     return np.array([base + (i < extra) for i in range(parts)], dtype=np.int64)
@@ -318,7 +331,7 @@ def simulate(params: SupplyChain | None = None, seed: int | None = None) -> Simu
         _texts([b"MFR-", (np.arange(1, n_m + 1), 2, 10)], n_m),
         _texts([b"DIST-", (np.arange(1, n_d + 1), 3, 10)], n_d),
         _texts([b"RET-", (np.arange(1, n_r + 1), 5, 10)], n_r),
-        _texts([b"app:", (rng.integers(0, 2**32, n_a, dtype=np.uint64), 8, 16)], n_a),
+        _texts([b"app:", (_unique_draw(rng, 2**32, n_a), 8, 16)], n_a),
     ])
     party_role = np.array(["manufacturer"] * n_m + ["distributor"] * n_d
                           + ["retailer"] * n_r + ["app"] * n_a, dtype=object)
