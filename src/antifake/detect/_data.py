@@ -458,7 +458,7 @@ class TraceData(EventColumns):
         if got is None:
             r = self.regions
             got = _detect.phone_regions(
-                np.ascontiguousarray(_rule_kinds(self.ev_kind)),
+                np.ascontiguousarray(self.ev_kind, dtype=np.uint8),  # scans, claims: as is
                 np.ascontiguousarray(self.ev_by, dtype=np.int32),
                 np.ascontiguousarray(self.ev_lat, dtype=np.float64),
                 np.ascontiguousarray(self.ev_lon, dtype=np.float64),

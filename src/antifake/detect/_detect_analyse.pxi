@@ -393,8 +393,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef int32_t regs[512]
     cdef Py_ssize_t hit3[3]
     cdef int two = 0
-    if c.p_home != NULL and m <= 512:
-        two = two_homes(c, E, m, c.skew_us, regs, hit3)
+    if c.p_home != NULL and c.reg_far != NULL and m <= 512:
+        two = two_homes(c, E, m, c.skew_us, regs, phone_residents(c, E, m, regs), hit3)
     if two:
         add_ev(c, s, A_OVER, E[hit3[0]].r)
         add_ev(c, s, A_OVER, E[hit3[1]].r)

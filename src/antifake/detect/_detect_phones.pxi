@@ -40,9 +40,40 @@ def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
     cdef uint8_t k
     cdef double la, lo
     cdef const int16_t* gp = &grid[0]
-    # each located scan or claim by a consumer: its region (-1 none)
+    cdef Py_ssize_t cells = <Py_ssize_t>n_p * n_reg
+    cdef int32_t[::1] cnt
+    cdef int32_t* row
+    cdef int32_t[::1] er
+    if cells <= PHONE_DENSE_MAX:
+        # one pass: each located scan or claim by a consumer counted in its region
+        counts = np.zeros(cells, dtype=np.int32)
+        cnt = counts
+        with nogil:
+            for e in range(ne):
+                k = ev_kind[e]
+                p = ev_by[e]
+                if (k != K_SCAN and k != K_CLAIM) or p < 0 or p >= n_p or \
+                        party_business[p] != 0:
+                    continue
+                la = ev_lat[e]
+                lo = ev_lon[e]
+                if not valid_ll(la, lo):
+                    continue
+                r = grid_region(gp, nlat, nlon, lat0, lon0, inv, la, lo)
+                if r >= 0:
+                    cnt[<Py_ssize_t>p * n_reg + r] += 1
+            for i in range(n_p):
+                row = &cnt[i * n_reg]
+                best = -1
+                best_n = 0
+                for r in range(n_reg):
+                    if row[r] > best_n:
+                        best_n = row[r]
+                        best = r
+                res[i] = best
+        return out
     ev_reg = np.full(ne, -1, dtype=np.int32)
-    cdef int32_t[::1] er = ev_reg
+    er = ev_reg
     with nogil:
         for e in range(ne):
             k = ev_kind[e]
@@ -54,27 +85,6 @@ def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
             if not valid_ll(la, lo):
                 continue
             er[e] = grid_region(gp, nlat, nlon, lat0, lon0, inv, la, lo)
-    cdef Py_ssize_t cells = <Py_ssize_t>n_p * n_reg
-    cdef int32_t[::1] cnt
-    cdef int32_t* row
-    if cells <= PHONE_DENSE_MAX:
-        counts = np.zeros(cells, dtype=np.int32)
-        cnt = counts
-        with nogil:
-            for e in range(ne):
-                r = er[e]
-                if r >= 0:
-                    cnt[<Py_ssize_t>ev_by[e] * n_reg + r] += 1
-            for i in range(n_p):
-                row = &cnt[i * n_reg]
-                best = -1
-                best_n = 0
-                for r in range(n_reg):
-                    if row[r] > best_n:
-                        best_n = row[r]
-                        best = r
-                res[i] = best
-        return out
     # many parties and regions: count (party, region) pairs by sorting
     sel = np.flatnonzero(ev_reg >= 0)
     key = np.asarray(ev_by)[sel].astype(np.int64) * n_reg + ev_reg[sel]
@@ -93,6 +103,31 @@ cdef enum:
     PH_HOME = 1     # by a phone living at the item's home, at home or with no location
     PH_FAR = 2      # by a phone living far from the item's home, located far from it
     PH_AWAY = 3     # by a phone living at the item's home, located far from it (travelling)
+
+
+cdef uint64_t phone_residents(const Ctx* c, const Ev* E, Py_ssize_t m, int32_t* regs
+                               ) noexcept nogil:
+    """For each of a node's events: the home region of its phone when it is a consumer's scan
+    or claim located where that phone lives (within ``phone_home_km`` of its region's
+    centre), else -1. Returns the mask of those regions (0 beyond 64 regions)."""
+    cdef Py_ssize_t i
+    cdef int32_t p, r
+    cdef uint64_t mask = 0
+    for i in range(m):
+        regs[i] = -1
+        if not E[i].located or not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
+            continue
+        p = E[i].by
+        if p < 0 or c.p_business[p] != 0:
+            continue
+        r = c.p_home[p]
+        if r < 0 or r >= c.n_regions:
+            continue
+        if haversine(E[i].lat, E[i].lon, c.r_lat[r], c.r_lon[r]) <= c.phone_home_km:
+            regs[i] = r
+            if r < 64:
+                mask |= (<uint64_t>1) << <uint64_t>r
+    return mask
 
 
 cdef void phone_flags(const Ctx* c, const Ev* E, Py_ssize_t m, double hlat, double hlon,
@@ -145,33 +180,25 @@ cdef Py_ssize_t phone_before_far(const Ctx* c, const Ev* E, Py_ssize_t m, double
     return -1
 
 
-cdef int two_homes(const Ctx* c, const Ev* E, Py_ssize_t m, int64_t gap, int32_t* regs,
-                   Py_ssize_t* hit) noexcept nogil:
-    """Scans or claims by phones living in regions far apart, each at home (located within
-    ``phone_home_km`` of its phone's home region), interleaved: one
-    region's phones, then the other's more than ``gap`` later, then the first's again more
-    than ``gap`` after that (two populations of owners, each at home: copies). ``regs``: a
-    buffer of ``m``. Returns how many middle scans have such neighbours; ``hit[0..2]``: the
-    first triple's event indices."""
+cdef int two_homes(const Ctx* c, const Ev* E, Py_ssize_t m, int64_t gap, const int32_t* regs,
+                   uint64_t mask, Py_ssize_t* hit) noexcept nogil:
+    """Scans or claims by phones living in regions far apart, each at home (``regs``: see
+    `phone_residents`; ``mask``: their regions), interleaved: one region's phones, then the
+    other's more than ``gap`` later, then the first's again more than ``gap`` after that (two
+    populations of owners, each at home: copies). Returns how many middle scans have such
+    neighbours; ``hit[0..2]``: the first triple's event indices."""
     cdef Py_ssize_t i, j, k, found = 0
-    cdef int32_t p, r
+    cdef int32_t r
     cdef uint64_t before, after, far
-    if c.reg_far == NULL:
+    cdef bint any_far = False
+    if c.reg_far == NULL or mask == 0:
         return 0
-    for i in range(m):
-        regs[i] = -1
-        if not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
-            continue
-        p = E[i].by
-        if p < 0 or c.p_business[p] != 0:
-            continue
-        r = c.p_home[p]
-        if r < 0 or r >= c.n_regions:
-            continue
-        if not E[i].located or haversine(E[i].lat, E[i].lon, c.r_lat[r],
-                                         c.r_lon[r]) > c.phone_home_km:
-            continue  # away from where it lives, or no telling where
-        regs[i] = r
+    for r in range(c.n_regions):
+        if (mask >> <uint64_t>r) & 1 and c.reg_far[r] & mask:
+            any_far = True
+            break
+    if not any_far:
+        return 0
     for j in range(m):
         if regs[j] < 0:
             continue
