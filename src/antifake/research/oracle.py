@@ -18,10 +18,13 @@ phone owns the item and where it was sold):
 - *far events*: scans and claims by phones other than the owner's, located farther than
   ``far_km`` from the item's home (family and borrowed phones scan at home);
 - *home events*: scans and claims by the owner's phone not located far from home (with no
-  location too), and scans and claims of other phones located near home;
+  location too), scans and claims of other phones located near home, and those with no
+  location by any phone but the far one;
 - the code is **ambiguous** when its far events come from exactly one phone, and no home
   event lies after the first far event less the door-to-door trip time (``overhead_h`` plus
-  the distance at ``speed_kmh``: an honest new owner scans only once the item has arrived);
+  the distance at ``speed_kmh``: an honest new owner scans only once the item has arrived),
+  times corrected for each party's clock as record times allow
+  ([`antifake.detect.clock_offsets`][antifake.detect.clock_offsets]);
 - or when no recorded event places it far from home (the copies' scans all lost or without
   a location) and at most ``household`` phones scanned it: an owner, a family member and a
   borrowed phone leave the same.
@@ -39,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from antifake.detect import clock_offsets, corrected_times
 from antifake.epcis.kinds import EventKind
 from antifake.research.attacks import AttackedSimulation
 
@@ -62,6 +66,13 @@ def _km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     a = (np.sin((p2 - p1) / 2) ** 2
          + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
     return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
+
+
+def _corrected_times(d: AttackedSimulation) -> np.ndarray:
+    if len(d.ev_record) != len(d.ev_time):
+        return d.ev_time
+    off = clock_offsets(d.ev_time, d.ev_record, d.ev_by, len(d.parties))
+    return corrected_times(d.ev_time, d.ev_by, off)
 
 
 def _homes(d: AttackedSimulation, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +118,8 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
     far = located & (dist > far_km) & ~mine
     home = (mine & ~(located & (dist > far_km))) | (~mine & located & (dist <= far_km))
     trip = np.where(far, (overhead_h + np.nan_to_num(dist) / speed_kmh) * _H, 0.0)
-    when = d.ev_time[ev]
+    # times as a registry can know them: each party's clock corrected from record times
+    when = _corrected_times(d)[ev]
     out = []
     bounds = np.searchsorted(nd, nodes)
     ends = np.searchsorted(nd, nodes, side="right")
@@ -122,7 +134,9 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
         if len(np.unique(by[f])) != 1:
             continue
         first = f[0]
-        h = np.flatnonzero(home[lo:hi]) + lo
+        # at home too: scans with no location by any phone but the far one (a household's;
+        # after an honest handover every scan is the new owner's)
+        h = np.flatnonzero(home[lo:hi] | (~located[lo:hi] & (by[lo:hi] != by[first]))) + lo
         if len(h) and when[h].max() > when[first] - trip[first]:
             continue
         out.append(n)
