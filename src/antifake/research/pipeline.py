@@ -173,6 +173,8 @@ def _export_sim(fs: FieldSimulation, out: Path) -> None:
                                    t.observable.tolist(), strict=True)]
     truth += [{"code": c, "attack": "honest_traveller", "start_us": -1, "observable": True}
               for c in d.epcs[fs.travellers].tolist()]
+    truth += [{"code": c, "attack": "honest_handover", "start_us": -1, "observable": True}
+              for c in d.epcs[fs.handovers].tolist()]
     _write(truth, out / "ground_truth")
 
 
