@@ -133,6 +133,26 @@ def test_two_populations_of_owners_without_a_sure_home() -> None:
     assert act(check_exact(c.data())) == []
 
 
+def test_more_phones_than_a_household() -> None:
+    # shelf stock (never sold) whose code is on fakes bought in Hanoi: five phones, none of
+    # them its owner's. Four phones are a household at most; five act, one far from the shop
+    c = Chain()
+    c.supply()
+    for j in range(5):
+        c.ev(f"fake-{j}", 100 + 50 * j, K.SCAN, ["i0"], by=f"app:hn{j}", at=HN)
+    over = act(check_exact(c.data(), DetectConfig(far_scanners=10)), "over_scanned")
+    assert codes(over) == ["i0"] and "more consumers' phones" in over[0].reason
+    assert set(over[0].evidence) == {f"fake-{j}" for j in range(5)}
+    assert act(check_exact(c.data(), DetectConfig(far_scanners=10, phone_scanners=6))) == []
+    # five phones at home (a family and friends around the shop): no alert to act on
+    h = Chain()
+    h.supply()
+    sold_and_scanned(h, "i0")
+    for j in range(4):
+        h.ev(f"home-{j}", 100 + j, K.SCAN, ["i0"], by=f"app:sg{j}", at=HOME)
+    assert act(check_exact(h.data())) == []
+
+
 def test_a_sale_outside_the_chain_after_a_far_phone_scanned_it() -> None:
     # the recorded custody stops at the maker (receipts and sales lost): a shop's sale is a
     # gap, weak alone; but a phone living in Saigon scanned the item two weeks before a shop

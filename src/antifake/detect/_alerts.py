@@ -120,6 +120,9 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         if aux & 32:
             parts.append("scanned at home by phones living in two regions far apart, in turn "
                          "(two populations of owners)")
+        if aux & 64:
+            parts.append("scanned by more consumers' phones than a household has, one of them "
+                         "far from where it was sold")
         return " and ".join(parts)
     if k == "diversion":
         if extra:

@@ -82,6 +82,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                 hlat = E[i].lat
                 hlon = E[i].lon
                 moved_home = True
+    cdef bint had_home = has_home  # (before falling back on the first observation)
     if not has_home:
         for i in range(m):
             if E[i].located:
@@ -408,6 +409,40 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
         if E[hit3[2]].t > t_far_last:
             t_far_last = E[hit3[2]].t
         aux |= X_TWO_HOMES
+    # many phones: an owner keeps one and a household adds one or two; `phone_scanners` [5]
+    # consumers' phones on one code, one of them scanning it far from where it was sold (or
+    # its last holder), are buyers of copies
+    cdef int32_t phones_seen[64]
+    cdef int n_phones = 0
+    cdef bint far0 = False
+    cdef int64_t t_phones = -1
+    if c.p_home != NULL and c.phone_scanners > 0:
+        for i in range(m):
+            x = &E[i]
+            if not (x.kind == K_SCAN or x.kind == K_CLAIM) or x.by < 0 or \
+                    c.p_business[x.by] != 0:
+                continue
+            if distinct_push(phones_seen, &n_phones, x.by, 64) and \
+                    n_phones == c.phone_scanners:
+                t_phones = x.t
+            if x.located and (not had_home or
+                              haversine(h0lat, h0lon, x.lat, x.lon) > c.far_km):
+                far0 = True
+        if n_phones >= c.phone_scanners and far0:
+            sc = 0.6 + 0.05 * (n_phones - c.phone_scanners)
+            if sc > 0.9:
+                sc = 0.9
+            if sc > best:
+                best = sc
+                t_hit = t_phones
+            aux |= X_MANY_PHONES
+            for i in range(m):
+                x = &E[i]
+                if (x.kind == K_SCAN or x.kind == K_CLAIM) and x.by >= 0 and \
+                        c.p_business[x.by] == 0:
+                    add_ev(c, s, A_OVER, x.r)
+                    if x.t > t_far_last:
+                        t_far_last = x.t
     if best == 0.0:
         if n_far >= 1:
             best = 0.25

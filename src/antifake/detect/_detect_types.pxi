@@ -24,6 +24,7 @@ cdef enum:
     X_PHONE_BETWEEN = 8         # over_scanned: a far phone between the owner's phone's scans
     X_TRAVELLER = 16            # over_scanned: only its owner's phone far from home
     X_TWO_HOMES = 32            # over_scanned: phones living far apart, interleaved at home
+    X_MANY_PHONES = 64          # over_scanned: more consumers' phones than a household has
     X_OUT_SCAN = 1              # diversion: scans outside the delivered regions
     X_OUT_SALE = 2              # diversion: a sale outside them
     X_U_SELL = 1                # unauthorized_seller
@@ -164,6 +165,7 @@ cdef struct Ctx:
     int64_t skew_us
     double phone_clock_h
     double phone_home_km
+    int phone_scanners
     int max_scanners
     int weak_scanners
     int far_scanners
