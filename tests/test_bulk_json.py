@@ -212,8 +212,9 @@ def test_statuses_json() -> None:
         assert orjson.loads(out) == {"statuses": [Status(int(s)).name for s in st_]}
     with pytest.raises(ValueError):
         _core.statuses_json(np.array([len(NAMES)], np.uint8), NAMES)
-    with pytest.raises(ValueError):
-        _core.statuses_json(np.zeros(1, np.uint8), (b'a"b',))
+    for bad in (b'a"b', b'"', b"a\\b", b"a\nb", b"\x7f", "\u00e9".encode()):
+        with pytest.raises(ValueError, match="printable ASCII"):
+            _core.statuses_json(np.zeros(1, np.uint8), (bad,))
     with pytest.raises(ValueError):
         _core.statuses_json(np.zeros(1, np.uint8), ())
 

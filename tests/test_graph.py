@@ -386,7 +386,7 @@ def test_bad_types_and_shapes():
     with pytest.raises(ValueError):
         TraceGraph.from_arrays(**mutated(epcs=np.array([a["epcs"]])))
     with pytest.raises(ValueError):
-        TraceGraph.from_arrays(**mutated(ev_time=np.full(22, np.datetime64("NaT"))))
+        TraceGraph.from_arrays(**mutated(ev_time=np.full(22, np.datetime64("NaT", "us"))))
     # datetime64 times are accepted
     g = TraceGraph.from_arrays(**mutated(ev_time=a["ev_time"].astype("datetime64[us]")))
     assert g.custodian("i1", at(13)) == "R2"
@@ -883,6 +883,6 @@ def test_to_microseconds_is_to_micros_plus_array_forms() -> None:
     for bad in (True, 1.5, None):
         with pytest.raises(TypeError):
             to_microseconds(bad)
-    for bad in ("yesterday", datetime(2025, 3, 1), np.datetime64("NaT")):
+    for bad in ("yesterday", datetime(2025, 3, 1), np.datetime64("NaT", "us")):
         with pytest.raises(FormatError):
             to_microseconds(bad)

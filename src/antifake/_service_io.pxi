@@ -197,9 +197,10 @@ def statuses_json(const uint8_t[::1] status, names):
     cdef Py_ssize_t lens[256]
     cdef const char *ptrs[256]
     for i in range(k):
-        q = b'"' + bytes(names[i]) + b'"'
-        if b'\\' in q[1:-1] or b'"' in q[1:-1] or any(c < 32 or c > 126 for c in q):
+        name = bytes(names[i])
+        if b'\\' in name or b'"' in name or any(c < 32 or c > 126 for c in name):
             raise ValueError("names must be printable ASCII without quotes or backslashes")
+        q = b'"' + name + b'"'
         quoted.append(q)
         lens[i] = len(q)
         ptrs[i] = <const char *>_bytes_ptr(q)
