@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from antifake.epcis.kinds import EventKind as _K
 from antifake.errors import AntifakeError
 from antifake.trust import Keyring
 
@@ -319,6 +320,41 @@ class _Context:
         co = np.argsort(ch, kind="stable")
         self.up_parent = pa[co]
         self.up_ptr = np.searchsorted(ch[co], np.arange(n_nodes + 1))
+        # regions (as detection derives them from the parties) and the context's own phone
+        # counts: a phone's home is where most of its scans are, over the whole log
+        from antifake.detect._data import _region_grid, _region_ids, _tier
+
+        rid, self.region_names = _region_ids(np.asarray(cols["party_region"], dtype=object))
+        self.regions = _region_grid(rid, np.asarray(cols["party_lat"], np.float64),
+                                    np.asarray(cols["party_lon"], np.float64),
+                                    float(cols["region_radius_km"]))
+        self.consumer = np.fromiter((_tier(r) == 0 for r in cols["party_role"].tolist()),
+                                    dtype=bool, count=len(cols["parties"]))
+        by = np.asarray(cols["ev_by"])
+        kind = np.asarray(cols["ev_kind"])
+        obs = ((kind == int(_K.SCAN)) | (kind == int(_K.CLAIM))) & (by >= 0)
+        obs[obs] &= self.consumer[by[obs]]
+        e = np.flatnonzero(obs)
+        self.ctx_counts = _pair_counts(cols["parties"][by[e]], self._regions_at(
+            np.asarray(cols["ev_lat"])[e], np.asarray(cols["ev_lon"])[e]))
+
+    def _regions_at(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        from antifake.detect._regions import regions_at
+
+        return regions_at(self.regions, np.asarray(lat, np.float64),
+                          np.asarray(lon, np.float64))
+
+    def phone_counts(self, scans: Any) -> Any:
+        """(phone, region id, scans) of a scan log's located scans by parties that are
+        consumers (or unknown to the context)."""
+        by = scans["by"].to_numpy(dtype=object)
+        known = np.fromiter((self.party_index.get(b, -1) if isinstance(b, str) else -2
+                             for b in by.tolist()), dtype=np.int64, count=len(by))
+        ok = known == -1
+        kn = np.flatnonzero(known >= 0)
+        ok[kn] = self.consumer[known[kn]]
+        return _pair_counts(by[ok], self._regions_at(scans["lat"].to_numpy(np.float64)[ok],
+                                                     scans["lon"].to_numpy(np.float64)[ok]))
 
     def closure(self, nodes: np.ndarray) -> np.ndarray:
         """``nodes`` and every container any of them was ever packed in (transitively)."""
@@ -337,6 +373,31 @@ class _Context:
         a = _gather(self.by_node_ev, self.by_node_ptr, nodes)
         b = _gather(self.by_parent_ev, self.by_parent_ptr, nodes)
         return np.unique(np.concatenate([a, b]))
+
+
+def _pair_counts(by: np.ndarray, region: np.ndarray) -> Any:
+    """A frame of (by, region, n): how many observations each party made in each region
+    (those outside every region left out)."""
+    import pandas as pd
+
+    ok = region >= 0
+    f = pd.DataFrame({"by": pd.Series(np.asarray(by, dtype=object)[ok], dtype=object),
+                      "region": np.asarray(region, dtype=np.int64)[ok]})
+    return f.groupby(["by", "region"], sort=False).size().rename("n").reset_index()
+
+
+def _phone_homes(counts: list[Any]) -> dict[str, int]:
+    """Each phone's home region id from (by, region, n) frames: where most of its
+    observations are, the lower id on a tie (as `antifake.detect.TraceData.phone_regions`)."""
+    import pandas as pd
+
+    frames = [c for c in counts if len(c)]
+    if not frames:
+        return {}
+    f = pd.concat(frames, ignore_index=True).groupby(["by", "region"]).n.sum().reset_index()
+    f = f.sort_values(["by", "n", "region"], ascending=[True, False, True], kind="stable")
+    f = f.drop_duplicates("by", keep="first")
+    return dict(zip(f["by"].tolist(), f["region"].astype(int).tolist(), strict=True))
 
 
 def _gather(values: np.ndarray, ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -407,8 +468,10 @@ def _obj(values: Iterable[Any]) -> np.ndarray:
     return out
 
 
-def _detect_part(scans: Any, ctx: _Context, config: Any) -> list[Any]:
-    """The per-code rules over one partition of a scan log, against the context."""
+def _detect_part(scans: Any, ctx: _Context, config: Any,
+                 homes: dict[str, int] | None = None) -> list[Any]:
+    """The per-code rules over one partition of a scan log, against the context
+    (``homes``: every phone's home region id over the whole log and context)."""
     from antifake.detect import Detector, TraceData
     from antifake.epcis.kinds import EventKind
 
@@ -476,7 +539,12 @@ def _detect_part(scans: Any, ctx: _Context, config: Any) -> list[Any]:
         party_lat=np.concatenate([c["party_lat"], np.full(n_new_p, np.nan)]),
         party_lon=np.concatenate([c["party_lon"], np.full(n_new_p, np.nan)]),
     )
-    data = TraceData.from_arrays(**cols, region_radius_km=c["region_radius_km"])
+    ph = None
+    if homes is not None:
+        ph = np.fromiter((homes.get(p, -1) for p in cols["parties"].tolist()), dtype=np.int32,
+                         count=len(cols["parties"]))
+    data = TraceData.from_arrays(**cols, region_radius_km=c["region_radius_km"],
+                                 phone_regions=ph)
     alerts = Detector(config).run(data)
     mine = set(uniq)
     return [a for a in alerts if len(a.codes) == 1 and a.codes[0] in mine]
@@ -520,18 +588,23 @@ def detect_scans(scans: Any, context: Any = None, *, config: Any = None) -> list
     _check_log(scans)
     cfg = _config(config)
     ctx = _Context(_context_columns(context))
-    return _rank(_detect_part(scans, ctx, cfg))
+    homes = _phone_homes([ctx.ctx_counts, ctx.phone_counts(scans)])
+    return _rank(_detect_part(scans, ctx, cfg, homes))
 
 
-def _detect_partition(part: Any, payload: Any, config: Any) -> Any:
+def _detect_partition(part: Any, payload: Any, config: Any, homes: dict[str, int]) -> Any:
     from dataclasses import replace
 
     import pandas as pd
 
     config = replace(config, threads=1)  # Dask runs the partitions in parallel
     ctx = _context_from_payload(payload)
-    alerts = _detect_part(part, ctx, config)
+    alerts = _detect_part(part, ctx, config, homes)
     return pd.DataFrame({"alert": pd.Series(alerts, dtype=object)})
+
+
+def _count_partition(part: Any, payload: Any) -> Any:
+    return _context_from_payload(payload).phone_counts(part)
 
 
 def detect_scans_dask(scans: Any, context: Any = None, *, config: Any = None,
@@ -554,7 +627,17 @@ def detect_scans_dask(scans: Any, context: Any = None, *, config: Any = None,
     parts = scans[list(SCAN_COLUMNS)]
     if not partitioned_by_code:
         parts = parts.shuffle(on="code", npartitions=npartitions)
+    # phones' homes over the whole log (one small pass: counts per phone and region), then
+    # the rules per partition with them
+    cmeta = pd.DataFrame({"by": pd.Series([], dtype=object),
+                          "region": pd.Series([], dtype=np.int64),
+                          "n": pd.Series([], dtype=np.int64)})
+    counted = scans[list(SCAN_COLUMNS)].map_partitions(_count_partition, handle, meta=cmeta)
+    counts = counted.compute() if cl is None else cl.compute(counted).result()
+    homes = _phone_homes([_context_from_payload(payload).ctx_counts, counts])
+    if cl is not None:
+        homes = cl.scatter([homes], broadcast=True, hash=False)[0]  # one object, not per key
     meta = pd.DataFrame({"alert": pd.Series([], dtype=object)})
-    out = parts.map_partitions(_detect_partition, handle, cfg, meta=meta)
+    out = parts.map_partitions(_detect_partition, handle, cfg, homes, meta=meta)
     frame = out.compute() if cl is None else cl.compute(out).result()
     return _rank(frame["alert"].tolist())

@@ -95,6 +95,9 @@ def _dt(us: int) -> datetime:
 def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
     k = KINDS[kind]
     if k == "impossible_travel":
+        if aux & 4:
+            return ("scanned far from its home by a phone living far away, too soon after or "
+                    "before a scan by a phone living at its home for the trip (a copy)")
         if aux & 2:
             return ("scanned far from its home by one device and, too soon after or before "
                     "for a trip, by another device that gave no location")
@@ -108,6 +111,18 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
             parts.append("more distinct scanners than one item has")
         if aux & 4:
             parts.append("seen far from its home, back, and far again (two populations)")
+        if aux & 8:
+            parts.append("scanned by a phone living far away before or between scans by phones "
+                         "living at its home (the owner kept it)")
+        if aux & 16:
+            parts.append("scanned far from its home by a phone living at its home (a "
+                         "traveller: weak)")
+        if aux & 32:
+            parts.append("scanned at home by phones living in two regions far apart, in turn "
+                         "(two populations of owners)")
+        if aux & 64:
+            parts.append("scanned by more consumers' phones than a household has, one of them "
+                         "far from where it was sold")
         return " and ".join(parts)
     if k == "diversion":
         if extra:
@@ -127,6 +142,9 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         if aux & 16:
             s = (s + "; " if s else "") + ("sold or listed by a shop the recorded chain does "
                                            "not reach (a gap in the records: weak alone)")
+        if aux & 32:
+            s += (", after a phone living far from that shop had scanned it (its owner "
+                  "elsewhere: the shop sold a copy)")
         return s
     if k == "inactive_stamp_activity":
         parts = []

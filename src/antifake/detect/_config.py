@@ -67,6 +67,21 @@ class DetectConfig:
     diversion_pack_fraction: float = 0.6
     #: claim_lockout: wrong PINs that lock a claim (the registry's MAX_WRONG_PINS).
     max_wrong_pins: int = 5
+    #: Phones: use who scanned (a phone's home is the region where most of its scans are).
+    #: A far scan by the item's own phone is a traveller's; by a phone living far away,
+    #: close in time to a scan of a phone living at the item's home, or between two of them,
+    #: a copy's.
+    use_phones: bool = True
+    #: How far the clock of a phone with few records may be off, hours: widens the time
+    #: within which a far phone's scan and a home phone's scan make a copy.
+    phone_clock_h: float = 3.0
+    #: A phone lives at an item's home when the centre of its home region is this close
+    #: (km); farther, it lives far away.
+    phone_home_km: float = 150.0
+    #: over_scanned: this many distinct consumers' phones on one code, one of them scanning it
+    #: far from where it was sold (or its last holder), act (an owner keeps one phone, a
+    #: household adds one or two); 0: off.
+    phone_scanners: int = 5
     #: Event ids kept as evidence per alert.
     max_evidence: int = 16
     #: Alerts below this score are dropped (0: keep every weak signal).
@@ -102,6 +117,11 @@ class DetectConfig:
         num("diversion_min_fraction", 0.0, 1.0)
         num("diversion_pack_fraction", 0.0, 2.0)
         num("max_wrong_pins", 1, 1000, True)
+        num("phone_clock_h", 0.0, 24.0 * 30)
+        num("phone_home_km", 0.0, 40_000)
+        num("phone_scanners", 0, 60_000, True)
+        if not isinstance(self.use_phones, bool):
+            raise DetectError(f"DetectConfig.use_phones must be a bool, not {self.use_phones!r}")
         num("max_evidence", 2, 4096, True)
         num("min_score", 0.0, 1.0)
         num("threads", 1, 64, True)
@@ -127,6 +147,9 @@ class DetectConfig:
             "travel_overhead_h": float(self.travel_overhead_h),
             "location_km": float(self.location_km),
             "skew_us": int(round(float(self.clock_skew_s) * 1e6)),
+            "use_phones": bool(self.use_phones), "phone_clock_h": float(self.phone_clock_h),
+            "phone_home_km": float(self.phone_home_km),
+            "phone_scanners": int(self.phone_scanners),
             "max_scanners": int(self.max_scanners), "weak_scanners": self.weak_scanner_count,
             "far_scanners": int(self.far_scanners), "max_wrong": int(self.max_wrong_pins),
             "max_ev": int(self.max_evidence),

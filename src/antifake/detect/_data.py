@@ -253,7 +253,7 @@ class TraceData(EventColumns):
                     party_region: Any = None, party_lat: Any = None, party_lon: Any = None,
                     graph: TraceGraph | None = None,
                     region_radius_km: float = DetectConfig.region_radius_km,
-                    ev_record: Any = None) -> TraceData:
+                    ev_record: Any = None, phone_regions: Any = None) -> TraceData:
         """Columns as [`TraceGraph.from_arrays`][antifake.graph.TraceGraph.from_arrays] takes
         them, plus optional ``ev_detail`` (uint8 per event, 0: unknown) and party metadata
         (``None``: unknown). ``graph``: a snapshot already built from exactly these columns (else
@@ -265,7 +265,11 @@ class TraceData(EventColumns):
         before the graph is built, so a phone whose clock is hours off no longer hides a copy
         nor makes a traveller look impossibly fast; ``clock_offsets_us`` keeps the offsets.
         When a clock is corrected, the graph is built from the corrected times (a ``graph``
-        given is used only when no clock needs correcting)."""
+        given is used only when no clock needs correcting).
+
+        ``phone_regions``: each party's home region id (into ``region_names``; -1 none), when
+        known from more events than these (a partition of a larger log); else
+        [`phone_regions`][antifake.detect.TraceData.phone_regions] computes them."""
         offsets = rec = None
         if ev_record is not None:
             n_par = len(np.asarray(parties, dtype=object))
@@ -367,6 +371,16 @@ class TraceData(EventColumns):
         self._party_index = None
         self._ev_index = None
         self._derived = {}
+        if phone_regions is not None:
+            # phones' homes known from more scans than these (a partition of a larger log)
+            ph = np.asarray(phone_regions)
+            if ph.shape != (n_par,) or ph.dtype.kind not in "iu":
+                raise DetectError(f"phone_regions must hold one region id per party ({n_par})")
+            ph = ph.astype(np.int32)
+            if len(ph) and (int(ph.min()) < -1 or int(ph.max()) >= len(self.region_names)):
+                raise DetectError("phone_regions holds ids outside [-1, number of regions)")
+            ph.flags.writeable = False
+            self._derived["phones"] = ph
         return self
 
     @classmethod
@@ -415,14 +429,18 @@ class TraceData(EventColumns):
         with self._lock:
             k = self._kernels.get(key)
             if k is None:
-                a = dict(self._garrays)
+                a: dict[str, np.ndarray | None] = dict(self._garrays)
                 a.update(inc_event=self.inc_event, inc_node=self.inc_node,
                          ev_time=self.ev_time, ev_kind=_rule_kinds(self.ev_kind), ev_by=self.ev_by,
                          ev_dst=self.ev_dst, agg_parent=self.agg_parent, ev_lat=self.ev_lat,
                          ev_lon=self.ev_lon, ev_detail=self.ev_detail, node_item=self.node_item,
                          party_lat=self.party_lat, party_lon=self.party_lon,
                          party_region_id=self.party_region_id,
-                         party_business=self.party_business, grid=self.regions["grid"])
+                         party_business=self.party_business, grid=self.regions["grid"],
+                         party_home=self.phone_regions() if cfg["use_phones"] else None)
+                centres = self.regions.get("centres")
+                if centres is not None:
+                    a.update(region_lat=centres[0], region_lon=centres[1])
                 r = self.regions
                 cfg.update(grid_nlat=r["grid_nlat"], grid_nlon=r["grid_nlon"],
                            grid_lat0=r["grid_lat0"], grid_lon0=r["grid_lon0"],
@@ -431,6 +449,26 @@ class TraceData(EventColumns):
                 self._kernels.clear()
                 self._kernels[key] = k
             return k
+
+    def phone_regions(self) -> np.ndarray:
+        """Per party: the id of the region (into ``region_names``) where most of its located
+        scans and claims are, -1 for businesses and for phones with none in a region: a
+        consumer's phone's home. Computed once per snapshot (a native pass over the events)."""
+        got = self._derived.get("phones")
+        if got is None:
+            r = self.regions
+            got = _detect.phone_regions(
+                np.ascontiguousarray(self.ev_kind, dtype=np.uint8),  # scans, claims: as is
+                np.ascontiguousarray(self.ev_by, dtype=np.int32),
+                np.ascontiguousarray(self.ev_lat, dtype=np.float64),
+                np.ascontiguousarray(self.ev_lon, dtype=np.float64),
+                np.ascontiguousarray(self.party_business, dtype=np.uint8),
+                np.ascontiguousarray(r["grid"], dtype=np.int16),
+                {k: r[k] for k in ("grid_nlat", "grid_nlon", "grid_lat0", "grid_lon0",
+                                   "grid_inv")})
+            got.flags.writeable = False
+            self._derived["phones"] = got
+        return got
 
     def pack_keys(self) -> np.ndarray:
         """Per node: the rank of the event that last packed it into a container (-1 none);

@@ -37,6 +37,12 @@ class Kernel:
     def analyse(self, nodes: I32) -> tuple[np.ndarray, I32, I64, B]:
         """Every rule on ``nodes``: ``(records, evidence ranks, key, observed)``."""
 
+def phone_regions(ev_kind: U8, ev_by: I32, ev_lat: npt.NDArray[np.float64],
+                  ev_lon: npt.NDArray[np.float64], party_business: U8,
+                  grid: npt.NDArray[np.int16], g: dict[str, Any]) -> I32:
+    """Per party: the region where most of its located scans and claims are (a phone's
+    home), -1 for businesses and when none is known."""
+
 def listing_flags(k: Kernel, nodes: I32, sellers: I32, cust_now: I32) -> tuple[U16, U8]:
     """Per (node, seller): refusal bits (0: ok) and the decommissioning detail code."""
 

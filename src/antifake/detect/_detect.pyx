@@ -28,7 +28,7 @@ Arrays are validated by the Python layer (`antifake.detect.TraceData`); the
 kernels index them without bounds checks.
 """
 
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 from libc.math cimport asin, cos, fabs, floor, sin, sqrt
@@ -49,6 +49,7 @@ include "_vocab.pxi"
 # the kernels by concern (textual includes: one extension, one namespace)
 include "_detect_types.pxi"
 include "_detect_node.pxi"
+include "_detect_phones.pxi"
 include "_detect_screen.pxi"
 include "_detect_chain.pxi"
 include "_detect_analyse.pxi"
@@ -107,6 +108,12 @@ cdef class Kernel:
         cdef const int32_t[::1] p_region = arr("party_region_id", np.int32)
         cdef const uint8_t[::1] p_business = arr("party_business", np.uint8)
         cdef const int16_t[::1] grid = arr("grid", np.int16)
+        cdef const int32_t[::1] p_home = arr("party_home", np.int32) \
+            if a.get("party_home") is not None else None
+        cdef const double[::1] r_lat = arr("region_lat", np.float64) \
+            if a.get("region_lat") is not None else None
+        cdef const double[::1] r_lon = arr("region_lon", np.float64) \
+            if a.get("region_lat") is not None else None
         self.inc_event = arr("inc_event", np.int64)
         self.inc_node = arr("inc_node", np.int64)
         self.n_events = ev_time.shape[0]
@@ -119,7 +126,8 @@ cdef class Kernel:
                 or lk_ptr.shape[0] != nn + 1
                 or self.inc_event.shape[0] != self.inc_node.shape[0]
                 or p_lon.shape[0] != p_lat.shape[0] or p_region.shape[0] != p_lat.shape[0]
-                or p_business.shape[0] != p_lat.shape[0]):
+                or p_business.shape[0] != p_lat.shape[0]
+                or (p_home is not None and p_home.shape[0] != p_lat.shape[0])):
             raise ValueError("detection kernel: arrays of inconsistent lengths")
         if nn >= (1 << 31) - 1 or ne >= (1 << 31) - 1:
             raise ValueError("detection kernel: too many nodes or events")
@@ -150,6 +158,28 @@ cdef class Kernel:
         c.p_lon = &p_lon[0] if c.n_parties else NULL
         c.p_region = &p_region[0] if c.n_parties else NULL
         c.p_business = &p_business[0] if c.n_parties else NULL
+        c.n_regions = r_lat.shape[0] if r_lat is not None else 0
+        if r_lat is not None and r_lon.shape[0] != c.n_regions:
+            raise ValueError("detection kernel: region centres of inconsistent lengths")
+        c.r_lat = &r_lat[0] if c.n_regions else NULL
+        c.r_lon = &r_lon[0] if c.n_regions else NULL
+        c.p_home = &p_home[0] if (p_home is not None and c.n_parties and c.n_regions) \
+            else NULL
+        c.reg_far = NULL
+        if c.p_home != NULL and c.n_regions <= 64:
+            far = np.zeros(c.n_regions, dtype=np.uint64)
+            rl, rn = np.asarray(r_lat), np.asarray(r_lon)
+            p1 = np.radians(rl)[:, None]
+            p2 = np.radians(rl)[None, :]
+            dl = np.radians(rn)[None, :] - np.radians(rn)[:, None]
+            hv = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+            dkm = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(hv, 1.0)))
+            bits = (dkm > float(cfg.get("phone_home_km", 150.0))) & np.isfinite(dkm)
+            for r in range(c.n_regions):
+                far[r] = int(np.sum(np.left_shift(np.uint64(1),
+                                                  np.flatnonzero(bits[r]).astype(np.uint64))))
+            self.keep.append(far)
+            c.reg_far = <const uint64_t*>cnp.PyArray_DATA(far)
         c.grid = &grid[0] if grid.shape[0] else NULL
         c.grid_nlat = int(cfg["grid_nlat"])
         c.grid_nlon = int(cfg["grid_nlon"])
@@ -165,6 +195,9 @@ cdef class Kernel:
         c.travel_overhead_h = float(cfg["travel_overhead_h"])
         c.location_km = float(cfg["location_km"])
         c.skew_us = int(cfg["skew_us"])
+        c.phone_clock_h = float(cfg.get("phone_clock_h", 3.0))
+        c.phone_home_km = float(cfg.get("phone_home_km", 150.0))
+        c.phone_scanners = int(cfg.get("phone_scanners", 5))
         c.max_scanners = int(cfg["max_scanners"])
         c.weak_scanners = int(cfg["weak_scanners"])
         c.far_scanners = int(cfg["far_scanners"])

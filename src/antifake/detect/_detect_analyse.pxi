@@ -82,6 +82,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                 hlat = E[i].lat
                 hlon = E[i].lon
                 moved_home = True
+    cdef bint had_home = has_home  # (before falling back on the first observation)
     if not has_home:
         for i in range(m):
             if E[i].located:
@@ -187,10 +188,42 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                         t_plast = x.t
                     add_ev(c, s, A_TRAVEL, y.r)
                     add_ev(c, s, A_TRAVEL, x.r)
-    if pairs or upairs:
-        if upairs and not dpairs:
-            emit(c, o, s, nid, A_TRAVEL, 0.55, X_UNLOCATED, t_upair, t_plast)
-        elif dpairs:
+    # phones: a far scan or claim by a phone that lives in another region, too close in time
+    # to a scan or claim by a phone living at home (at home, or giving no location) for the
+    # trip plus what the far phone's clock may be off by: the owner's phone was at home, the
+    # far one scanned a copy. The owner's own phone far away is a traveller, never counted.
+    cdef uint8_t phf[512]
+    cdef bint use_phones = c.p_home != NULL and has_home and not moved_home and m <= 512
+    cdef int ppairs = 0
+    cdef int64_t t_ppair = -1
+    cdef double win_h
+    if use_phones:
+        # (a home moved to where most consumers scan it is no sure home: no owner is known)
+        phone_flags(c, E, m, hlat, hlon, phf)
+        for i in range(m):
+            if phf[i] != PH_FAR:
+                continue
+            x = &E[i]
+            d = haversine(hlat, hlon, x.lat, x.lon)
+            win_h = c.travel_overhead_h + (d - 2.0 * c.location_km) / c.travel_kmh + \
+                c.phone_clock_h
+            for j in range(m):
+                if phf[j] != PH_HOME:
+                    continue
+                y = &E[j]
+                dt_h = <double>(x.t - y.t if x.t > y.t else y.t - x.t) / 3.6e9
+                if dt_h < win_h:
+                    ppairs += 1
+                    t_hit = x.t if x.t > y.t else y.t
+                    if t_ppair < 0 or t_hit < t_ppair:
+                        t_ppair = t_hit
+                    if t_hit > t_plast:
+                        t_plast = t_hit
+                    add_ev(c, s, A_TRAVEL, y.r)
+                    add_ev(c, s, A_TRAVEL, x.r)
+                    break
+    if pairs or upairs or ppairs:
+        if dpairs:
             sc = 0.6
             if best_ratio >= 3.0:
                 sc += 0.1
@@ -198,7 +231,12 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                 sc += 0.1
             if dpairs >= 4:
                 sc += 0.1
-            emit(c, o, s, nid, A_TRAVEL, sc, 0, t_dpair, t_plast)
+            emit(c, o, s, nid, A_TRAVEL, sc, X_PHONES if ppairs else 0, t_dpair, t_plast)
+        elif ppairs:
+            emit(c, o, s, nid, A_TRAVEL, 0.7 if ppairs == 1 else 0.8,
+                 X_PHONES | (X_UNLOCATED if upairs else 0), t_ppair, t_plast)
+        elif upairs:
+            emit(c, o, s, nid, A_TRAVEL, 0.55, X_UNLOCATED, t_upair, t_plast)
         else:
             emit(c, o, s, nid, A_TRAVEL, 0.3, X_SAME_SCANNER, t_pair, t_plast)
 
@@ -216,7 +254,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef int n_out_set = 0
     cdef bint is_out
     cdef int32_t div_aux = 0
-    cdef int visits = 0, n_far_obs = 0
+    cdef int visits = 0, n_far_obs = 0, n_away = 0
+    cdef int64_t t_away = -1
     cdef bint away = False
     cdef int64_t t_visit2 = -1
     for i in range(m):
@@ -245,6 +284,15 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             # far from its last holder only: diversion may apply, not over_scanned
             check_out(c, x, delivered, n_del, out_set, &n_out_set, &t_out, &t_out_last,
                       &div_aux, s, sid)
+            continue
+        if use_phones and phf[i] == PH_AWAY:
+            # the owner's phone (or a neighbour's) away from home: a traveller, not another
+            # owner (a weak signal at most)
+            add_ev(c, s, A_OVER, x.r)
+            n_away += 1
+            if t_away < 0:
+                t_away = x.t
+            t_far_last = x.t
             continue
         n_far_obs += 1
         if not away:
@@ -290,6 +338,111 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             best = sc
             t_hit = t_visit2
         aux |= X_FAR_VISITS
+    # a far phone (living in another region) before a scan or claim of a phone living at
+    # home (by more than a phone's clock may be off), or between two of them (by the clocks'
+    # tolerance): the owner kept the item at home while someone far away scanned a copy. A
+    # new owner in another city, once given the item, scans after the old one, never before.
+    cdef int between = 0, jb, ja, jl, n_after = 0
+    cdef int64_t t_between = -1
+    cdef int64_t phone_us = <int64_t>(c.phone_clock_h * 3.6e9)
+    if phone_us < c.skew_us:
+        phone_us = c.skew_us
+    if use_phones:
+        for i in range(m):
+            if phf[i] != PH_FAR:
+                continue
+            x = &E[i]
+            jb = -1
+            ja = -1
+            jl = -1
+            for j in range(m):
+                if phf[j] != PH_HOME:
+                    continue
+                y = &E[j]
+                if y.t < x.t - c.skew_us:
+                    jb = <int>j
+                elif y.t > x.t + c.skew_us:
+                    if ja < 0:
+                        ja = <int>j
+                    if y.t > x.t + phone_us:
+                        jl = <int>j
+                        break
+            if ja >= 0 and jb >= 0:
+                add_ev(c, s, A_OVER, E[jb].r)
+                add_ev(c, s, A_OVER, E[ja].r)
+            elif jl >= 0:
+                n_after += 1
+                add_ev(c, s, A_OVER, E[jl].r)
+            else:
+                continue
+            between += 1
+            if t_between < 0:
+                t_between = x.t
+            add_ev(c, s, A_OVER, x.r)
+            if x.t > t_far_last:
+                t_far_last = x.t
+    if between:
+        sc = (0.6 if n_after == between else 0.65) + 0.05 * (between - 1)
+        if sc > 0.9:
+            sc = 0.9
+        if sc > best:
+            best = sc
+            t_hit = t_between
+        aux |= X_PHONE_BETWEEN
+    # phones living in two regions far apart, each scanning it at home, interleaved: two
+    # populations of owners whichever is the first (no sure home needed)
+    cdef int32_t regs[512]
+    cdef Py_ssize_t hit3[3]
+    cdef int two = 0
+    if c.p_home != NULL and c.reg_far != NULL and m <= 512:
+        two = two_homes(c, E, m, c.skew_us, regs, phone_residents(c, E, m, regs), hit3)
+    if two:
+        add_ev(c, s, A_OVER, E[hit3[0]].r)
+        add_ev(c, s, A_OVER, E[hit3[1]].r)
+        add_ev(c, s, A_OVER, E[hit3[2]].r)
+        sc = 0.65 + 0.05 * (two - 1)
+        if sc > 0.9:
+            sc = 0.9
+        if sc > best:
+            best = sc
+            t_hit = E[hit3[1]].t
+        if E[hit3[2]].t > t_far_last:
+            t_far_last = E[hit3[2]].t
+        aux |= X_TWO_HOMES
+    # many phones: an owner keeps one and a household adds one or two; `phone_scanners` [5]
+    # consumers' phones on one code, one of them scanning it far from where it was sold (or
+    # its last holder), are buyers of copies
+    cdef int32_t phones_seen[64]
+    cdef int n_phones = 0
+    cdef bint far0 = False
+    cdef int64_t t_phones = -1
+    if c.p_home != NULL and c.phone_scanners > 0:
+        for i in range(m):
+            x = &E[i]
+            if not (x.kind == K_SCAN or x.kind == K_CLAIM) or x.by < 0 or \
+                    c.p_business[x.by] != 0:
+                continue
+            if distinct_push(phones_seen, &n_phones, x.by, 64) and \
+                    n_phones == c.phone_scanners:
+                t_phones = x.t
+            if x.located and (not had_home or
+                              haversine(h0lat, h0lon, x.lat, x.lon) > c.far_km):
+                far0 = True
+        if n_phones >= c.phone_scanners and far0:
+            sc = 0.6 + 0.05 * (n_phones - c.phone_scanners)
+            if sc > 0.9:
+                sc = 0.9
+            if sc > best:
+                best = sc
+                t_hit = t_phones
+            aux |= X_MANY_PHONES
+            for i in range(m):
+                x = &E[i]
+                if (x.kind == K_SCAN or x.kind == K_CLAIM) and x.by >= 0 and \
+                        c.p_business[x.by] == 0:
+                    add_ev(c, s, A_OVER, x.r)
+                    if x.t > t_far_last:
+                        t_far_last = x.t
     if best == 0.0:
         if n_far >= 1:
             best = 0.25
@@ -299,6 +452,10 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             best = 0.3
             aux = X_MANY_SCANNERS
             t_hit = t_weak
+        elif n_away >= 1:
+            best = 0.15
+            aux = X_TRAVELLER
+            t_hit = t_away
     if best > 0.0:
         if aux & X_MANY_SCANNERS and s.evn[A_OVER] == 0:
             for i in range(m):
@@ -353,6 +510,21 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                         t_uw = x.t
                     t_u_last = x.t if x.t > t_u_last else t_u_last
                     add_ev(c, s, A_UNAUTH, x.r)
+                    if k == K_SELL and c.p_home != NULL and m <= 512:
+                        # scanned before this sale by a phone living far from the shop: the
+                        # item had an owner elsewhere already, the shop sold a copy
+                        if valid_ll(x.lat, x.lon):
+                            j = phone_before_far(c, E, m, x.lat, x.lon, x.t - phone_us)
+                        else:
+                            j = phone_before_far(c, E, m, c.p_lat[p], c.p_lon[p],
+                                                 x.t - phone_us)
+                        if j >= 0:
+                            u_aux |= X_U_PHONE
+                            if u_best < 0.8:
+                                u_best = 0.8
+                            if t_u < 0:
+                                t_u = x.t
+                            add_ev(c, s, A_UNAUTH, E[j].r)
                 elif not auth:
                     sc = 0.9 if k == K_SELL else (0.8 if k == K_LIST else 0.6)
                     u_aux |= X_U_SELL if k == K_SELL else (X_U_LIST if k == K_LIST else X_U_CLAIM)

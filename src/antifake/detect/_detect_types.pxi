@@ -20,6 +20,11 @@ cdef enum:
     X_FAR_SCANNERS = 1          # over_scanned: distinct scanners far from home
     X_MANY_SCANNERS = 2         # over_scanned: distinct scanners in all
     X_FAR_VISITS = 4            # over_scanned: far from home, back, and far again
+    X_PHONES = 4                # impossible_travel: a far phone, near the owner's phone's scan
+    X_PHONE_BETWEEN = 8         # over_scanned: a far phone between the owner's phone's scans
+    X_TRAVELLER = 16            # over_scanned: only its owner's phone far from home
+    X_TWO_HOMES = 32            # over_scanned: phones living far apart, interleaved at home
+    X_MANY_PHONES = 64          # over_scanned: more consumers' phones than a household has
     X_OUT_SCAN = 1              # diversion: scans outside the delivered regions
     X_OUT_SALE = 2              # diversion: a sale outside them
     X_U_SELL = 1                # unauthorized_seller
@@ -27,6 +32,7 @@ cdef enum:
     X_U_CLAIM = 4
     X_U_FORMER = 8              # listed by a former holder
     X_U_GAP = 16                # sold by a shop the recorded chain may not reach (a gap)
+    X_U_PHONE = 32              # ... after a phone living far from that shop scanned it
     X_O_BEFORE_COMMISSION = 1   # out_of_order
     X_O_UNKNOWN_ITEM = 2
     X_O_AFTER_SALE = 4
@@ -135,6 +141,12 @@ cdef struct Ctx:
     const double* p_lon
     const int32_t* p_region
     const uint8_t* p_business   # 0 consumer, 1 business, 2 upstream (maker, wholesale), 3 shop
+    const int32_t* p_home       # a phone's home region (-1 unknown); NULL: phones not used
+    const double* r_lat         # regions' centres (NaN: unknown)
+    const double* r_lon
+    int n_regions
+    const uint64_t* reg_far     # per region: bit r set when region r's centre is farther
+                                # than phone_home_km (NULL: more than 64 regions)
     Py_ssize_t n_parties
     # regions: a grid of region ids (-1 outside every region); have_regions = 0: unknown
     const int16_t* grid
@@ -151,6 +163,9 @@ cdef struct Ctx:
     double travel_overhead_h
     double location_km
     int64_t skew_us
+    double phone_clock_h
+    double phone_home_km
+    int phone_scanners
     int max_scanners
     int weak_scanners
     int far_scanners

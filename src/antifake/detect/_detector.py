@@ -106,6 +106,8 @@ class Detector:
         n_prev_ev, n_prev_nodes = prev.n_events, prev.n_nodes
         k = data.kernel(self.config)
         nodes = _affected(data, n_prev_ev, n_prev_nodes)
+        if self.config.use_phones:
+            nodes = np.union1d(nodes, _moved_phones(prev, data)).astype(np.int32)
         recs, ranks, _, obs_new = k.analyse(nodes)
         recs, ev = _sorted_evidence(recs, ranks, data._garrays["order"])
         # patch the per-node arrays and records (delivery groups are ranks of this
@@ -363,6 +365,21 @@ def _affected(data: TraceData, n_prev_ev: int, n_prev_nodes: int) -> np.ndarray:
             frontier[:] = False
             frontier[add] = True
     return np.flatnonzero(hit).astype(np.int32)
+
+
+def _moved_phones(old: TraceData, new: TraceData) -> np.ndarray:
+    """Nodes scanned or claimed by a phone whose home region differs between ``old`` and
+    ``new`` (its new scans moved it): the phone rules read them again."""
+    before = old.phone_regions()
+    after = new.phone_regions()[: len(before)]
+    moved = np.zeros(len(new.parties), dtype=bool)
+    moved[: len(before)] = before != after
+    if not moved.any():
+        return np.zeros(0, np.int32)
+    by = new.ev_by[new.inc_event]
+    rows = by >= 0
+    rows[rows] = moved[by[rows]]
+    return np.unique(new.inc_node[rows]).astype(np.int32)
 
 
 def detect(source: Source, *, since: Any = None, config: DetectConfig | None = None

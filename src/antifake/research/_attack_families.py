@@ -41,7 +41,7 @@ def _clones(s: _Injection) -> None:
             g_lat = home_lat[codes[gc]] + rng.normal(0, 0.02, len(gc))
             g_lon = home_lon[codes[gc]] + rng.normal(0, 0.02, len(gc))
             ev.add(tr.item_sell_time[codes[gc]] + _unit(len(gc), _H, 3 * _D, rng),
-                   _K.CLAIM, P.apps(len(gc)), lat=g_lat, lon=g_lon, intent=_INTENT_OK,
+                   _K.CLAIM, s.owner_phones(codes[gc]), lat=g_lat, lon=g_lon, intent=_INTENT_OK,
                    inc_node=codes[gc])
         fk_code = np.repeat(np.arange(k), copies)
         n_f = len(fk_code)
@@ -137,7 +137,8 @@ def _diversion(s: _Injection) -> None:
             r = int(retailer[items[0]])
             reg_c = int(_far_region(rng, np.array([p_lat[r]]), np.array([p_lon[r]]), 150.0)[0])
             t_div = int(shelf_t[items[0]]) + _H
-            # scans move to the other region; the sales stay recorded at home, or vanish
+            # scans move to the other region, by buyers who live there (their own phones);
+            # the sales stay recorded at home, or vanish
             for it in items.tolist():
                 evs = scan_ev[scan_ptr[it]: scan_ptr[it + 1]]
                 if len(evs):
@@ -145,6 +146,7 @@ def _diversion(s: _Injection) -> None:
                     hn = _REG_LON[reg_c] + rng.normal(0, 0.08)
                     lat[evs] = hl + rng.normal(0, 0.002, len(evs))
                     lon[evs] = hn + rng.normal(0, 0.002, len(evs))
+                    s.by[evs] = P.apps(1)[0]
             if rng.random() < 0.5:
                 se = sell_ev[items]
                 drop[se[se >= 0]] = True

@@ -140,7 +140,7 @@ class _Injection:
         lat = sim.ev_lat.copy()
         lon = sim.ev_lon.copy()
         kind = sim.ev_kind
-        by = sim.ev_by
+        by = sim.ev_by.copy()
         drop = np.zeros(n_e, dtype=bool)
         P = _Parties(sim, rng)
         ev = _Ev(n_e)
@@ -231,6 +231,19 @@ class _Injection:
         self.pallet_used = pallet_used
         self.missed = {}
         self.noise_nodes = {}
+
+    def owner_phones(self, items: np.ndarray) -> np.ndarray:
+        """The phone owning each item (party index): its buyer's; a new phone for an item
+        whose simulation has no owner on record (unsold, or no phones)."""
+        items = np.asarray(items, dtype=np.int64)
+        own = self.tr.item_owner
+        got = own[items] if len(own) == self.n_i else np.full(len(items), -1, np.int32)
+        missing = np.flatnonzero(got < 0)
+        if len(missing):
+            uniq, inv = np.unique(items[missing], return_inverse=True)
+            got = got.copy()
+            got[missing] = self.P.apps(len(uniq))[inv]
+        return got.astype(np.int32)
 
     def mark(self, nodes: np.ndarray, attack: str, start: Any, observable: Any) -> None:
         """Ground truth: ``nodes`` attacked by ``attack`` from ``start``."""

@@ -75,7 +75,7 @@ def noise_after(s: _Injection) -> None:
     if noise.claims > 0:
         cl = np.flatnonzero(sold_g & (rng.random(n_i) < noise.claims))
         t_c = tr.item_sell_time[cl] + _unit(len(cl), _H, 7 * _D, rng)
-        apps = P.apps(len(cl))
+        apps = s.owner_phones(cl)  # the buyer claims with their own phone
         c_lat = home_lat[cl] + rng.normal(0, 0.02, len(cl))
         c_lon = home_lon[cl] + rng.normal(0, 0.02, len(cl))
         typo = rng.random(len(cl)) < noise.claim_typos
@@ -100,7 +100,9 @@ def noise_after(s: _Injection) -> None:
         m_ = 2 + rng.integers(0, 4, k)
         fi = np.repeat(np.arange(k), m_)
         ts = f_t[fi] + _unit(len(fi), _H, 10 * _D, rng)
-        ev.add(ts, _K.SCAN, fam_app[fi], lat=f_lat[fi] + rng.normal(0, 0.002, len(fi)),
+        # mostly from the owner's phone; a family member's own phone otherwise
+        by_f = np.where(rng.random(len(fi)) < 0.7, s.owner_phones(fam[fi]), fam_app[fi])
+        ev.add(ts, _K.SCAN, by_f, lat=f_lat[fi] + rng.normal(0, 0.002, len(fi)),
                lon=f_lon[fi] + rng.normal(0, 0.002, len(fi)), inc_node=fam[fi])
         extra_loc.append((fam[fi], ts))
         noise_nodes["family"] = fam
@@ -148,7 +150,7 @@ def noise_after(s: _Injection) -> None:
             else:
                 when[j] = ts[-1] + travel[j] + int(rng.integers(_D, 5 * _D))
         two = rng.random(k) < 0.3
-        apps = P.apps(k)
+        apps = s.owner_phones(tv)  # the traveller takes their phone along
         ti = np.concatenate([np.arange(k), np.flatnonzero(two)])
         dt = np.concatenate([np.zeros(k, np.int64), _unit(int(two.sum()), 600 * _S, _H, rng)])
         ev.add(when[ti] + dt, _K.SCAN, apps[ti], lat=d_lat[ti] + rng.normal(0, 0.002, len(ti)),

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from antifake.epcis.kinds import NO_PARTY, EventKind
+from antifake.research._noise_phones import phone_noise
 from antifake.research.attacks import (
     AttackedSimulation,
     AttackError,
@@ -115,10 +116,18 @@ class FieldNoise:
     offline_uploads: float = 0.2
     #: Mean delay between an event and its record (seconds), phones online and businesses.
     upload_delay_s: float = 30.0
+    #: Owned items given or sold on to someone else: the owner's later scans are the new
+    #: owner's, from a new phone, in another city half of the time (after the trip there).
+    #: Listed in ``FieldSimulation.handovers``; not an attack.
+    handover: float = 0.02
+    #: Scans of an owner's item from someone else's phone nearby (a phone living in the
+    #: owner's region).
+    borrowed_phone: float = 0.01
 
     def __post_init__(self) -> None:
         for f in ("missed_read", "skewed_phones", "skewed_businesses", "no_location",
-                  "traveller", "family", "claims", "offline_uploads"):
+                  "traveller", "family", "claims", "offline_uploads", "handover",
+                  "borrowed_phone"):
             _frac(f, getattr(self, f))
         if self.missed_chain is not None:
             _frac("missed_chain", self.missed_chain)
@@ -138,7 +147,7 @@ class FieldNoise:
         return cls(missed_read=0.0, missed_chain=0.0, skewed_phones=0.0, phone_skew_s=0.0,
                    skewed_businesses=0.0, business_skew_s=0.0, gps_km=0.0, no_location=0.0,
                    traveller=0.0, family=0.0, claims=0.0, offline_uploads=0.0,
-                   upload_delay_s=0.0)
+                   upload_delay_s=0.0, handover=0.0, borrowed_phone=0.0)
 
 
 # ----------------------------------------------------------------------------------------
@@ -193,6 +202,9 @@ class AttackContext:
         self.item_sold = tr.item_sold
         self.item_sell_time = tr.item_sell_time
         self.item_retailer = tr.item_retailer
+        #: Per item: the party index of the phone that owns it (-1: none on record).
+        self.item_owner = tr.item_owner if len(tr.item_owner) == self.n_items else \
+            np.full(self.n_items, -1, np.int32)
         r = np.maximum(tr.item_retailer, 0)
         self.home_lat = np.where(tr.item_retailer >= 0, asim.party_lat[r], np.nan)
         self.home_lon = np.where(tr.item_retailer >= 0, asim.party_lon[r], np.nan)
@@ -251,6 +263,18 @@ class AttackContext:
     @staticmethod
     def region_centre(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _REG_LAT[region], _REG_LON[region]
+
+    def owner_phone(self, item: int) -> int:
+        """The phone that owns ``item`` (party index): the owner's genuine scans are from
+        it, a copy's are not. An item with no owner on record gets a new phone (kept)."""
+        p = int(self.item_owner[int(item)])
+        if p < 0:
+            p = int(self.phones(1)[0])
+            if not self.item_owner.flags.writeable or \
+                    self.item_owner is self.sim.truth.item_owner:
+                self.item_owner = self.item_owner.copy()
+            self.item_owner[int(item)] = p
+        return p
 
     # -- writing
     def phones(self, k: int) -> np.ndarray:
@@ -353,8 +377,8 @@ def slow_copy(ctx: AttackContext, rate: float) -> None:
         n_home = 2 + int(rng.integers(0, 2))
         home_t = np.sort(t0 + rng.integers(3 * _D, 60 * _D, n_home))
         home_t = home_t[np.diff(np.r_[t0, home_t]) > 0]
-        owner = ctx.phones(1)
-        ctx.add_scans(np.full(len(home_t), it), home_t, owner[0],
+        owner = ctx.owner_phone(it)
+        ctx.add_scans(np.full(len(home_t), it), home_t, owner,
                       h_lat + rng.normal(0, 0.02, len(home_t)),
                       h_lon + rng.normal(0, 0.02, len(home_t)))
         all_home = np.sort(np.concatenate([ts, home_t]))
@@ -434,6 +458,8 @@ class FieldSimulation:
     noise: FieldNoise
     seed: int
     travellers: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    #: Genuine items handed over to a new owner with a new phone (``FieldNoise.handover``).
+    handovers: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     def params(self) -> dict[str, Any]:
         """Every parameter, JSON-ready."""
@@ -608,8 +634,11 @@ def field_simulation(chain: SupplyChain | None = None, *, mix: AttackMix | None 
         ctx = AttackContext(asim, np.random.default_rng([int(seed), 0xC0B1, j]))
         ATTACK_PLUGINS[name].fn(ctx, float(rate))
         asim = _append(asim, ctx)
+    asim, handovers, _ = phone_noise(asim, noise.handover, noise.borrowed_phone,
+                                     np.random.default_rng([int(seed), 0x0A4E]))
     asim = _noisy(asim, noise, np.random.default_rng([int(seed), 0xF1E1D]), seed)
     assert asim.attacks is not None
     travellers = np.setdiff1d(asim.noise.get("traveller", np.zeros(0, np.int64)),
                               asim.attacks.nodes)
-    return FieldSimulation(asim, chain, mix, copies, noise, int(seed), travellers)
+    return FieldSimulation(asim, chain, mix, copies, noise, int(seed), travellers,
+                           handovers)

@@ -86,6 +86,10 @@ def _sweep(plt: Any, rows: list[dict[str, Any]], param: str, label: str, kinds: 
                 label="precision (all codes)")
         ax.plot(xs, [_nan(r["travellers_flagged"]) for r in rs], color="k", lw=1.2, ls=":",
                 label="honest travellers flagged")
+        ax.plot(xs, [_nan(r.get("recall")) for r in rs], color="0.35", lw=1.6, marker="^",
+                ms=3, label="recall (all attacks)")
+        ax.plot(xs, [_nan(r.get("recall_bound")) for r in rs], color="0.35", lw=1.2,
+                ls="--", label="recall bound (oracle)")
         ax.set_xlabel(label)
         ax.set_ylim(-0.02, 1.05)
         ax.set_title("antifake" if impl == "antifake" else "literature rule (baseline)")

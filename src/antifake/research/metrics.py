@@ -52,8 +52,10 @@ def _truth(sim: AttackedSimulation) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def score_table(scores: CodeScores | np.ndarray, sim: AttackedSimulation, threshold: float = 0.5,
-                travellers: np.ndarray | None = None) -> dict[str, Any]:
-    """Precision, recall (overall and per attack kind) and honest travellers flagged."""
+                travellers: np.ndarray | None = None, handovers: np.ndarray | None = None
+                ) -> dict[str, Any]:
+    """Precision, recall (overall and per attack kind), honest travellers flagged and (given
+    ``handovers``) honest items handed over to a new owner flagged."""
     s = scores.score if isinstance(scores, CodeScores) else scores
     nodes, attack, obs = _truth(sim)
     flagged = s >= threshold
@@ -81,6 +83,10 @@ def score_table(scores: CodeScores | np.ndarray, sim: AttackedSimulation, thresh
         tv = np.asarray(travellers, dtype=np.int64)
         out["travellers"] = len(tv)
         out["travellers_flagged"] = float(flagged[tv].mean()) if len(tv) else math.nan
+    if handovers is not None:
+        ho = np.asarray(handovers, dtype=np.int64)
+        out["handovers"] = len(ho)
+        out["handovers_flagged"] = float(flagged[ho].mean()) if len(ho) else math.nan
     return out
 
 

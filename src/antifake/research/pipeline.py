@@ -36,6 +36,7 @@ from antifake.research.field import (
     field_simulation,
 )
 from antifake.research.metrics import code_scores, pr_curve, reliability, score_table
+from antifake.research.oracle import recall_bounds
 from antifake.research.sim import SupplyChain
 
 __all__ = ["DEFAULT_ITEMS", "research_chain", "run"]
@@ -48,14 +49,16 @@ SWEEPS: dict[str, tuple[list[float], str]] = {
     "phone_skew_h": ([0.0, 0.5, 1.0, 2.0, 4.0], "phone clocks off by up to (hours)"),
     "gps_km": ([0.0, 1.0, 3.0, 10.0, 30.0], "GPS error (km, per axis)"),
     "clone_share": ([0.5, 1.0, 2.0, 4.0], "copied codes, times the default share"),
+    "borrowed_phone": ([0.0, 0.01, 0.05, 0.1], "owners' scans from someone else's phone nearby"),
 }
 
 
 def research_chain(n_items: int, seed: int) -> SupplyChain:
     """The supply chain of the experiments: ``n_items`` items, a retailer per 2,000 items, a
-    phone per 1,000, pallets of 10 cases (so that some are stolen or repacked at any size)."""
+    phone per 4 items (each sold item's owner keeps one: about three items a phone), pallets of
+    10 cases (so that some are stolen or repacked at any size)."""
     return SupplyChain(n_items=n_items, n_retailers=max(20, n_items // 2000),
-                       n_apps=max(50, n_items // 1000), cases_per_pallet=10,
+                       n_apps=max(50, n_items // 4), cases_per_pallet=10,
                        held_fraction=0.03, transit_fraction=0.02, seed=seed)
 
 
@@ -67,6 +70,8 @@ def _noise_for(param: str, value: float) -> tuple[FieldNoise, AttackMix, dict[st
         noise = replace(noise, phone_skew_s=value * 3600.0)
     elif param == "gps_km":
         noise = replace(noise, gps_km=value)
+    elif param == "borrowed_phone":
+        noise = replace(noise, borrowed_phone=value)
     elif param == "clone_share":
         mix = replace(mix, clone_fraction=mix.clone_fraction * value)
         copies = {k: v * value for k, v in copies.items()}
@@ -114,9 +119,11 @@ def _evaluate(fs: FieldSimulation, config: DetectConfig, cal: Calibration | None
     t_det = time.perf_counter() - t
     raw = code_scores(alerts, fs.data)
     out: dict[str, Any] = {"detect_s": t_det, "alerts": alerts, "raw": raw,
-                           "table": score_table(raw, fs.data, ACT_ON_IT, fs.travellers),
-                           "baseline": baseline_scores(fs.data)}
-    out["baseline_table"] = score_table(out["baseline"], fs.data, 0.5, fs.travellers)
+                           "table": score_table(raw, fs.data, ACT_ON_IT, fs.travellers,
+                                                fs.handovers),
+                           "baseline": baseline_scores(fs.data), "oracle": recall_bounds(fs)}
+    out["baseline_table"] = score_table(out["baseline"], fs.data, 0.5, fs.travellers,
+                                        fs.handovers)
     if cal is not None:
         out["cal"] = code_scores(cal.apply(alerts), fs.data)
     return out
@@ -166,6 +173,8 @@ def _export_sim(fs: FieldSimulation, out: Path) -> None:
                                    t.observable.tolist(), strict=True)]
     truth += [{"code": c, "attack": "honest_traveller", "start_us": -1, "observable": True}
               for c in d.epcs[fs.travellers].tolist()]
+    truth += [{"code": c, "attack": "honest_handover", "start_us": -1, "observable": True}
+              for c in d.epcs[fs.handovers].tolist()]
     _write(truth, out / "ground_truth")
 
 
@@ -245,9 +254,11 @@ def run(out: str | os.PathLike[str], *, scale: float = 1.0, seed: int = 0,
         for impl, tab in (("antifake", r["table"]), ("baseline", r["baseline_table"])):
             row = {"run": name, "seed": fs.seed, "detector": impl,
                    "precision": tab["precision"], "recall": tab["recall"],
+                   "recall_bound": r["oracle"]["recall_bound"],
                    "flagged": tab["flagged"], "false_positives": tab["false_positives"],
                    "travellers_flagged": tab["travellers_flagged"], "travellers":
-                   tab["travellers"]}
+                   tab["travellers"], "handovers_flagged": tab["handovers_flagged"],
+                   "handovers": tab["handovers"]}
             for k, v in tab["per_attack"].items():
                 row[f"recall_{k}"] = v["recall"]
             headline.append(row)
@@ -269,7 +280,9 @@ def run(out: str | os.PathLike[str], *, scale: float = 1.0, seed: int = 0,
             per_kind.append({"attack": k, "detector": impl, "seed": held,
                              "codes": pa_.get("observable", 0),
                              "precision": pa_.get("precision", math.nan),
-                             "recall": pa_.get("recall", math.nan)})
+                             "recall": pa_.get("recall", math.nan),
+                             "recall_bound": r_test["oracle"]["per_attack"].get(k, {}).get(
+                                 "recall_bound", math.nan)})
         for impl, sc in (("antifake (calibrated)", r_test["cal"]), ("antifake (raw)",
                                                                      r_test["raw"]),
                          ("baseline", r_test["baseline"])):
@@ -289,7 +302,9 @@ def run(out: str | os.PathLike[str], *, scale: float = 1.0, seed: int = 0,
             for impl, tab in (("antifake", r["table"]), ("baseline", r["baseline_table"])):
                 row = {"parameter": param, "value": v, "detector": impl,
                        "precision": tab["precision"], "recall": tab["recall"],
-                       "travellers_flagged": tab["travellers_flagged"]}
+                       "recall_bound": r["oracle"]["recall_bound"],
+                       "travellers_flagged": tab["travellers_flagged"],
+                       "handovers_flagged": tab["handovers_flagged"]}
                 for k, pv in tab["per_attack"].items():
                     row[f"recall_{k}"] = pv["recall"]
                 sweep_rows.append(row)
@@ -348,13 +363,14 @@ def _report_lines(s: dict[str, Any]) -> list[str]:
              f"seed {s['held_out_seed']}; {s['elapsed_s']:.0f} s"]
     for r in s["headline"]:
         lines.append(f"  {r['run']:<17} {r['detector']:<9} precision {_f(r['precision'])} "
-                     f"recall {_f(r['recall'])} travellers flagged "
-                     f"{_f(r['travellers_flagged'])}")
-    lines.append("  per attack kind (held-out seed), antifake: precision / recall")
+                     f"recall {_f(r['recall'])} (bound {_f(r.get('recall_bound'))}) "
+                     f"travellers flagged {_f(r['travellers_flagged'])} handovers flagged "
+                     f"{_f(r.get('handovers_flagged'))}")
+    lines.append("  per attack kind (held-out seed), antifake: precision / recall (bound)")
     for r in s["per_attack"]:
         if r["detector"] == "antifake":
             lines.append(f"    {r['attack']:<20} {_f(r['precision'])} / {_f(r['recall'])} "
-                         f"({r['codes']} codes)")
+                         f"({_f(r.get('recall_bound'))}) ({r['codes']} codes)")
     for r in s["slopes"]:
         lines.append(f"  slope {r['operation']:<24} {r['implementation']:<24} "
                      f"{_f(r['time_slope'])}")

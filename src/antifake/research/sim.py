@@ -14,7 +14,8 @@ The story of every item::
                   ship each case to a retailer of its region
     retailer      receive case; open most cases (listing the children or unpack-all);
                   sell items (a sold item of an unopened case stays in its case)
-    consumer      scan sold items with an app, near the retailer
+    consumer      buy items with their phone (one of the retailer's region: owners keep
+                  their phone) and scan them with it, near the retailer
 
 Causally ordered steps are at least a second apart, while events that do not depend on each
 other often share a timestamp (the items of a case are commissioned in the same second), so
@@ -71,7 +72,8 @@ class SupplyChain:
     n_manufacturers: int = 5
     n_distributors: int = 20
     n_retailers: int = 500
-    n_apps: int = 1000  # consumer app installs that scan; 0: scans carry no party
+    n_apps: int = 1000  # consumer phones (app installs): each sold item's owner is one of
+    # its shop's region and scans it; 0: scans carry no party
     scans_per_item: float = 2.0  # mean consumer scans per item, all on sold items (a sold
     # item gets scans_per_item / sold_fraction on average, at most 20 x scans_per_item)
     sold_fraction: float = 0.8
@@ -132,6 +134,11 @@ class GroundTruth:
     pallet_state: np.ndarray  # DELIVERED, HELD (still packed at the distributor), TRANSIT
     repack_nodes: np.ndarray  # node ids of the fresh cases made by repacking
     manufacturer_key: np.ndarray  # issuer key id per manufacturer
+    #: Per item: the party index of the phone that owns it (its buyer's), -1 unsold or no
+    #: phones. Owners keep their phone: their scans are from it.
+    item_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    #: Per party: the region (index into ``REGIONS``) a phone lives in, -1 for businesses.
+    phone_region: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def custodian_now(self) -> np.ndarray:
         """Party index holding each item now (-1: sold to a consumer)."""
@@ -261,6 +268,19 @@ class _Events:
                                "lat": np.float64, "lon": np.float64}.get(name, np.int32))
 
 
+def _unique_draw(rng: np.random.Generator, high: int, k: int) -> np.ndarray:
+    """``k`` distinct random integers in [0, high) (uint64): drawn, the repeats drawn again
+    (the same draws as one ``integers`` call when nothing repeats)."""
+    x = rng.integers(0, high, k, dtype=np.uint64)
+    while k:
+        _, first = np.unique(x, return_index=True)
+        if len(first) == k:
+            break
+        dup = np.setdiff1d(np.arange(k), first)
+        x[dup] = rng.integers(0, high, len(dup), dtype=np.uint64)
+    return x
+
+
 def _split(total: int, parts: int) -> np.ndarray:
     base, extra = divmod(total, parts)
     return np.array([base + (i < extra) for i in range(parts)], dtype=np.int64)
@@ -311,7 +331,7 @@ def simulate(params: SupplyChain | None = None, seed: int | None = None) -> Simu
         _texts([b"MFR-", (np.arange(1, n_m + 1), 2, 10)], n_m),
         _texts([b"DIST-", (np.arange(1, n_d + 1), 3, 10)], n_d),
         _texts([b"RET-", (np.arange(1, n_r + 1), 5, 10)], n_r),
-        _texts([b"app:", (rng.integers(0, 2**32, n_a, dtype=np.uint64), 8, 16)], n_a),
+        _texts([b"app:", (_unique_draw(rng, 2**32, n_a), 8, 16)], n_a),
     ])
     party_role = np.array(["manufacturer"] * n_m + ["distributor"] * n_d
                           + ["retailer"] * n_r + ["app"] * n_a, dtype=object)
@@ -397,7 +417,23 @@ def simulate(params: SupplyChain | None = None, seed: int | None = None) -> Simu
     item_ret = case_ret[item_case]
     scan_lat = site_lat[item_ret[scan_item]] + rng.normal(0.0, 0.05, n_sc)
     scan_lon = site_lon[item_ret[scan_item]] + rng.normal(0.0, 0.05, n_sc)
-    scan_by = app[rng.integers(0, n_a, n_sc)] if n_a else np.full(n_sc, NO_PARTY, np.int32)
+    # owners keep their phone: every phone lives in a region (that of a random shop, so
+    # phones follow the shops), and a sold item's buyer is a phone of its shop's region
+    # (any phone when the region has none); the owner's scans are from that phone
+    phone_reg = r_reg[rng.integers(0, n_r, n_a)] if n_a else np.zeros(0, np.int64)
+    item_owner = np.full(n_i, NO_PARTY, dtype=np.int32)
+    if n_a:
+        ph_order = np.argsort(phone_reg, kind="stable")
+        ph_count = np.bincount(phone_reg, minlength=n_reg)
+        ph_start = np.cumsum(ph_count) - ph_count
+        sold_i = np.flatnonzero(item_sold)
+        s_reg = site_reg[item_ret[sold_i]]
+        cnt_s = ph_count[s_reg]
+        local = ph_order[np.minimum(ph_start[s_reg] + (rng.random(len(sold_i)) * cnt_s)
+                                    .astype(np.int64), n_a - 1)]
+        anyp = rng.integers(0, n_a, len(sold_i))
+        item_owner[sold_i] = app[np.where(cnt_s > 0, local, anyp)]
+    scan_by = item_owner[scan_item] if n_a else np.full(n_sc, NO_PARTY, np.int32)
 
     # -- events
     ev = _Events()
@@ -529,6 +565,9 @@ def simulate(params: SupplyChain | None = None, seed: int | None = None) -> Simu
         pallet_state=pallet_state,
         repack_nodes=rep_node,
         manufacturer_key=manufacturer_key,
+        item_owner=item_owner,
+        phone_region=np.concatenate([np.full(n_site, -1, np.int32),
+                                     phone_reg.astype(np.int32)]),
     )
     return Simulation(
         params=p, seed=int(seed), epcs=epcs, parties=parties, ev_ids=ev_ids,
