@@ -92,6 +92,21 @@ def _dt(us: int) -> datetime:
     return from_micros(us)
 
 
+#: What each of the kernel's over_scanned bits (`X_*` in `_detect_types.pxi`) says.
+_OVER_SCANNED: tuple[tuple[int, str], ...] = (
+    (1, "distinct scanners far from its home"),
+    (2, "more distinct scanners than one item has"),
+    (4, "seen far from its home, back, and far again (two populations)"),
+    (8, "scanned by a phone living far away before or between scans by phones living at its "
+        "home (the owner kept it)"),
+    (16, "scanned far from its home by a phone living at its home (a traveller: weak)"),
+    (32, "scanned at home by phones living in two regions far apart, in turn (two populations "
+         "of owners)"),
+    (64, "scanned by more consumers' phones than a household has, one of them far from where "
+         "it was sold"),
+)
+
+
 def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
     k = KINDS[kind]
     if k == "impossible_travel":
@@ -104,26 +119,7 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         return "one device jumping impossibly far (weak)" if aux & 1 else \
             "scanned at two places too far apart for the time between"
     if k == "over_scanned":
-        parts = []
-        if aux & 1:
-            parts.append("distinct scanners far from its home")
-        if aux & 2:
-            parts.append("more distinct scanners than one item has")
-        if aux & 4:
-            parts.append("seen far from its home, back, and far again (two populations)")
-        if aux & 8:
-            parts.append("scanned by a phone living far away before or between scans by phones "
-                         "living at its home (the owner kept it)")
-        if aux & 16:
-            parts.append("scanned far from its home by a phone living at its home (a "
-                         "traveller: weak)")
-        if aux & 32:
-            parts.append("scanned at home by phones living in two regions far apart, in turn "
-                         "(two populations of owners)")
-        if aux & 64:
-            parts.append("scanned by more consumers' phones than a household has, one of them "
-                         "far from where it was sold")
-        return " and ".join(parts)
+        return " and ".join(text for bit, text in _OVER_SCANNED if aux & bit)
     if k == "diversion":
         if extra:
             return extra

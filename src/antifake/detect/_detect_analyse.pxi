@@ -393,6 +393,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # populations of owners whichever is the first (no sure home needed)
     cdef int32_t regs[512]
     cdef Py_ssize_t hit3[3]
+    hit3[0] = hit3[1] = hit3[2] = 0  # set by two_homes when it returns nonzero
     cdef int two = 0
     if c.p_home != NULL and c.reg_far != NULL and m <= 512:
         two = two_homes(c, E, m, c.skew_us, regs, phone_residents(c, E, m, regs), hit3)

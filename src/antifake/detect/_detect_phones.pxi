@@ -93,7 +93,7 @@ def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
     reg = (uk % n_reg).astype(np.int32)
     o = np.lexsort((reg, -n, party))
     party, reg = party[o], reg[o]
-    first = np.r_[True, party[1:] != party[:-1]] if len(party) else np.zeros(0, bool)
+    first = np.r_[True, np.diff(party) != 0] if len(party) else np.zeros(0, bool)
     out[party[first]] = reg[first]
     return out
 
