@@ -31,14 +31,20 @@ def owner_lives_in_saigon(c: Chain, phone: str = "app:owner") -> None:
         c.ev(f"{phone}-{it}", 70 + j, K.SCAN, [it], by=phone, at=HOME)
 
 
-# ---------------------------------------------------------------------------------------
-# detection
-# ---------------------------------------------------------------------------------------
-def test_phones_home_regions() -> None:
+def owned_in_saigon() -> Chain:
+    """A chain where i0 was sold and scanned, and its owner's phone lives in Saigon."""
     c = Chain()
     c.supply()
     sold_and_scanned(c, "i0")
     owner_lives_in_saigon(c)
+    return c
+
+
+# ---------------------------------------------------------------------------------------
+# detection
+# ---------------------------------------------------------------------------------------
+def test_phones_home_regions() -> None:
+    c = owned_in_saigon()
     c.ev("far", 300, K.SCAN, ["i0"], by="app:owner", at=HN)  # one trip: home stays Saigon
     c.ev("hn-1", 300, K.SCAN, ["i1"], by="app:hanoi", at=HN)
     data = c.data()
@@ -51,10 +57,7 @@ def test_phones_home_regions() -> None:
 
 
 def test_a_traveller_with_their_own_phone_is_not_flagged() -> None:
-    c = Chain()
-    c.supply()
-    sold_and_scanned(c, "i0")
-    owner_lives_in_saigon(c)
+    c = owned_in_saigon()
     c.ev("trip-1", 300, K.SCAN, ["i0"], by="app:owner", at=HN)  # on holiday in Hanoi
     c.ev("home-again", 400, K.SCAN, ["i0"], by="app:owner", at=HOME)
     c.ev("trip-2", 500, K.SCAN, ["i0"], by="app:owner", at=DN)  # and in Da Nang
@@ -70,10 +73,7 @@ def test_a_traveller_with_their_own_phone_is_not_flagged() -> None:
 def test_a_copy_by_another_phone_near_the_owners_scan_is_flagged() -> None:
     # 4 hours after the owner's scan at home, a phone living in Hanoi scans the code there: a
     # trip takes 2.9 h, but that phone's clock may be hours off (too few records to tell)
-    c = Chain()
-    c.supply()
-    sold_and_scanned(c, "i0")
-    owner_lives_in_saigon(c)
+    c = owned_in_saigon()
     c.ev("copy", 61 + 4, K.SCAN, ["i0"], by="app:copy", at=HN)
     alerts = check_exact(c.data())
     travel = act(alerts, "impossible_travel")
@@ -81,19 +81,13 @@ def test_a_copy_by_another_phone_near_the_owners_scan_is_flagged() -> None:
     assert set(travel[0].evidence) == {"scan-home-i0", "copy"}
     assert act(check_exact(c.data(), DetectConfig(use_phones=False))) == []
     # the owner's own phone in Hanoi at that time: a same-device trip, not a copy
-    c2 = Chain()
-    c2.supply()
-    sold_and_scanned(c2, "i0")
-    owner_lives_in_saigon(c2)
+    c2 = owned_in_saigon()
     c2.ev("trip", 61 + 4, K.SCAN, ["i0"], by="app:owner", at=HN)
     assert act(check_exact(c2.data())) == []
 
 
 def test_a_copy_scanned_before_the_owner_scans_at_home_is_flagged() -> None:
-    c = Chain()
-    c.supply()
-    sold_and_scanned(c, "i0")
-    owner_lives_in_saigon(c)
+    c = owned_in_saigon()
     c.ev("copy", 200, K.SCAN, ["i0"], by="app:copy", at=HN)
     c.ev("owner-later", 300, K.SCAN, ["i0"], by="app:owner", at=None)  # no location
     alerts = check_exact(c.data())
@@ -104,10 +98,7 @@ def test_a_copy_scanned_before_the_owner_scans_at_home_is_flagged() -> None:
 
 
 def test_a_handover_to_another_city_is_not_flagged() -> None:
-    c = Chain()
-    c.supply()
-    sold_and_scanned(c, "i0")
-    owner_lives_in_saigon(c)
+    c = owned_in_saigon()
     c.ev("owner-2", 100, K.SCAN, ["i0"], by="app:owner", at=HOME)
     for j, h in enumerate((400, 450, 600)):  # given to a friend in Hanoi
         c.ev(f"friend-{j}", h, K.SCAN, ["i0"], by="app:friend", at=(21.02, 105.84))
@@ -173,10 +164,7 @@ def test_update_equals_run_when_a_phone_moves_home() -> None:
     # a phone seen once, in Hanoi, scanned i0 before its owner did at home: a copy. Its later
     # scans at home (other codes) show it lives in Saigon: its Hanoi scan was a trip, and the
     # incremental run must look at i0 again although no new event names it
-    c = Chain()
-    c.supply()
-    sold_and_scanned(c, "i0")
-    owner_lives_in_saigon(c)
+    c = owned_in_saigon()
     c.ev("visitor", 200, K.SCAN, ["i0"], by="app:visitor", at=HN)
     c.ev("owner-later", 300, K.SCAN, ["i0"], by="app:owner", at=HOME)
     det = Detector()
