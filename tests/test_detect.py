@@ -408,6 +408,33 @@ def test_diversion_by_case_when_the_delivery_was_never_recorded() -> None:
                "diversion") == []
 
 
+def test_diversion_near_the_maker_after_its_shipment_elsewhere() -> None:
+    # c0's shipment from the maker in Hanoi to DIST-SG was recorded, its receipt and every
+    # step after it lost, and its items are scanned in Hanoi, near the maker: custody still
+    # names the maker, but the goods had left for Saigon. c1, shipped to RET-HN (Hanoi), is
+    # scanned where it was sent; c2, with no shipment on record, may have gone anywhere.
+    c = Chain(n_items=15, n_cases=3)
+    groups = (("i0", "i1", "i2", "i3", "i4"), ("i5", "i6", "i7", "i8", "i9"),
+              ("i10", "i11", "i12", "i13", "i14"))
+    c.supply(items=groups[0], case="c0")
+    c.supply(items=groups[1], case="c1", to="RET-HN", prefix="b-")
+    c.supply(items=groups[2], case="c2", prefix="c-")
+    lost = ("recv1-c0", "ship2-c0", "recv2-c0", "open-c0",
+            "b-ship1-c1", "b-recv1-c1", "b-ship2-c1", "b-recv2-c1", "b-open-c1",
+            "c-ship1-c2", "c-recv1-c2", "c-ship2-c2", "c-recv2-c2", "c-open-c2")
+    c.events = [e for e in c.events if e["name"] not in lost]
+    c.ev("b-ship-c1", 2, K.SHIP, ["c1"], by="MFR", src="MFR", dst="RET-HN", at=HN)
+    for g, items in enumerate(groups):
+        for j, it in enumerate(items[:4]):
+            c.ev(f"hn-{it}", 100 + j, K.SCAN, [it], by=f"app:h{g}{j}",
+                 at=(21.0 + j / 50, 105.83))
+    alerts = check_exact(c.data())
+    div = act(alerts, "diversion")
+    assert codes(div) == sorted(groups[0])
+    assert "hn-i0" in div[0].evidence
+    assert not (set(groups[1]) | set(groups[2])) & set(codes(act(alerts)))
+
+
 def test_a_case_sold_and_scanned_in_one_region_is_no_diversion() -> None:
     # c0's delivery to Da Nang went unrecorded (custody stops at the maker in Hanoi); two of
     # its items were sold there on record, four scanned there: one region, no diversion

@@ -96,15 +96,24 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef int n_del = 0
     cdef Py_ssize_t sg
     cdef bint skip_first = False
+    # shipped by its maker and no later holder recorded: observations near the maker (its
+    # home by default) are checked against where it was shipped to
+    cdef bint shipped_away = False
     cdef int32_t rg
     if c.have_regions:
+        # where it was shipped to (the receipt perhaps never recorded): delivered there, and
+        # once shipped it has left its maker, whose region no longer counts
+        ship_regions(c, n, delivered, &n_del, 32)
+        shipped_away = n_del > 0
         for sg in range(c.seg_ptr[n], c.seg_ptr[n + 1]):
             p = c.seg_party[sg]
             if p < 0:
                 continue
             if p != ni.first:
                 skip_first = True
+                shipped_away = False  # a later holder on record: its home is theirs
                 break
+        skip_first = skip_first or shipped_away
         for sg in range(c.seg_ptr[n], c.seg_ptr[n + 1]):
             p = c.seg_party[sg]
             if p < 0 or (skip_first and p == ni.first):
@@ -112,9 +121,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             rg = c.p_region[p]
             if rg >= 0:
                 distinct_push(delivered, &n_del, rg, 32)
-        # where it was shipped to, and the shops that sold it past a gap in the records
-        # (the steps to them not recorded): delivered there too, not diverted
-        ship_regions(c, n, delivered, &n_del, 32)
+        # the shops that sold it past a gap in the records (the steps to them not recorded):
+        # delivered there too, not diverted
         for i in range(m):
             p = E[i].by
             if E[i].kind == K_SELL and p >= 0 and not in_chain(c, n, p) and \
@@ -279,9 +287,11 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
         far = d > c.far_km
         if not far:
             away = False
-            if not moved_home or haversine(h0lat, h0lon, x.lat, x.lon) <= c.far_km:
+            if not (shipped_away and not sold_home) and \
+                    (not moved_home or haversine(h0lat, h0lon, x.lat, x.lon) <= c.far_km):
                 continue
-            # far from its last holder only: diversion may apply, not over_scanned
+            # far from its last holder only, or near the maker that shipped it away:
+            # diversion may apply, not over_scanned
             check_out(c, x, delivered, n_del, out_set, &n_out_set, &t_out, &t_out_last,
                       &div_aux, s, sid)
             continue

@@ -52,6 +52,20 @@ cdef void part_fill(const Ctx* c, const int64_t* inc_event, const int64_t* inc_n
         q.lon = ln
 
 
+cdef bint shipped_elsewhere(const Ctx* c, Py_ssize_t n, int32_t holder) noexcept nogil:
+    """Whether the node, or a container it was in, was shipped to a region other than its
+    ``holder``'s (with no receipt recorded, custody still names the holder)."""
+    cdef int32_t regs[8]
+    cdef int n_reg = 0, i
+    if not c.have_regions or c.p_region[holder] < 0:
+        return False
+    ship_regions(c, n, regs, &n_reg, 8)
+    for i in range(n_reg):
+        if regs[i] != c.p_region[holder]:
+            return True
+    return False
+
+
 cdef void screen_bucket(const Ctx* c, NodeState* W, Py_ssize_t b, const PRow* rows,
                         Py_ssize_t n_rows, uint8_t* cand, uint8_t* obs,
                         int64_t* key) noexcept nogil:
@@ -193,5 +207,8 @@ cdef void screen_bucket(const Ctx* c, NodeState* W, Py_ssize_t b, const PRow* ro
             st.flags |= F_CAND
         if st.ship_s and st.recv_s != NONE_S and st.ship_s >= st.recv_s:
             st.flags |= F_CAND
+        if (st.flags & (F_CAND | F_OBSERVED)) == F_OBSERVED and st.last >= 0 and \
+                st.last == st.first and shipped_elsewhere(c, n, st.last):
+            st.flags |= F_CAND  # seen by consumers, its maker's shipment the last record
         cand[n] = 1 if (st.flags & F_CAND) else 0
         obs[n] = 1 if (st.flags & F_OBSERVED) else 0
