@@ -449,6 +449,31 @@ def test_a_case_sold_and_scanned_in_one_region_is_no_diversion() -> None:
     assert act(check_exact(c.data()), "diversion") == []
 
 
+def test_a_gap_sale_beyond_the_reach_of_the_recorded_chain() -> None:
+    # c0 reached DIST-SG (Saigon) on record; its shipment to a shop was lost. RET-SG selling
+    # i1 is a plausible next step (weak); RET-DN, 600 km away in Da Nang, selling i0 is not.
+    c = Chain()
+    c.supply()
+    c.events = [e for e in c.events if e["name"] not in ("ship2-c0", "recv2-c0", "open-c0")]
+    c.ev("sell-dn", 80, K.SELL, ["i0"], by="RET-DN", at=DN)
+    c.ev("sell-sg", 80, K.SELL, ["i1"], by="RET-SG", at=SG)
+    alerts = check_exact(c.data())
+    u = act(alerts, "unauthorized_seller")
+    assert codes(u) == ["i0"] and "far from every region" in u[0].reason
+    assert u[0].evidence == ("sell-dn",)
+    weak = [a for a in alerts if a.kind == "unauthorized_seller" and "i1" in codes([a])]
+    assert weak and weak[0].score < ACT_ON_IT
+    # a distributor serving the whole country: a wide reach makes both plausible
+    assert act(check_exact(c.data(), DetectConfig(gap_reach_km=2000)),
+               "unauthorized_seller") == []
+    # custody that never left its maker (who serves anywhere): weak, wherever the shop is
+    c2 = Chain()
+    c2.supply()
+    c2.events = [e for e in c2.events if e["name"].startswith(("com-", "pack-"))]
+    c2.ev("sell-dn", 80, K.SELL, ["i0"], by="RET-DN", at=DN)
+    assert act(check_exact(c2.data()), "unauthorized_seller") == []
+
+
 def test_unauthorized_seller_and_missed_receipt() -> None:
     c = Chain()
     c.supply(items=("i0", "i1", "i2"), case="c0")

@@ -141,6 +141,9 @@ def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
         if aux & 32:
             s += (", after a phone living far from that shop had scanned it (its owner "
                   "elsewhere: the shop sold a copy)")
+        if aux & 64:
+            s += (", far from every region its recorded chain took it to (no plausible next "
+                  "step of that chain)")
         return s
     if k == "inactive_stamp_activity":
         parts = []

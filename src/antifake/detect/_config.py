@@ -82,6 +82,10 @@ class DetectConfig:
     #: far from where it was sold (or its last holder), act (an owner keeps one phone, a
     #: household adds one or two); 0: off.
     phone_scanners: int = 5
+    #: unauthorized_seller: a shop selling past a gap in the records whose region's centre is
+    #: farther than this (km) from every region the recorded chain took the item to is no
+    #: plausible next step of that chain (a distributor serves its own and nearby regions).
+    gap_reach_km: float = 300.0
     #: Event ids kept as evidence per alert.
     max_evidence: int = 16
     #: Alerts below this score are dropped (0: keep every weak signal).
@@ -119,6 +123,7 @@ class DetectConfig:
         num("max_wrong_pins", 1, 1000, True)
         num("phone_clock_h", 0.0, 24.0 * 30)
         num("phone_home_km", 0.0, 40_000)
+        num("gap_reach_km", 0.0, 40_000)
         num("phone_scanners", 0, 60_000, True)
         if not isinstance(self.use_phones, bool):
             raise DetectError(f"DetectConfig.use_phones must be a bool, not {self.use_phones!r}")
@@ -149,6 +154,7 @@ class DetectConfig:
             "skew_us": int(round(float(self.clock_skew_s) * 1e6)),
             "use_phones": bool(self.use_phones), "phone_clock_h": float(self.phone_clock_h),
             "phone_home_km": float(self.phone_home_km),
+            "gap_reach_km": float(self.gap_reach_km),
             "phone_scanners": int(self.phone_scanners),
             "max_scanners": int(self.max_scanners), "weak_scanners": self.weak_scanner_count,
             "far_scanners": int(self.far_scanners), "max_wrong": int(self.max_wrong_pins),

@@ -197,6 +197,7 @@ cdef class Kernel:
         c.skew_us = int(cfg["skew_us"])
         c.phone_clock_h = float(cfg.get("phone_clock_h", 3.0))
         c.phone_home_km = float(cfg.get("phone_home_km", 150.0))
+        c.gap_reach_km = float(cfg.get("gap_reach_km", 300.0))
         c.phone_scanners = int(cfg.get("phone_scanners", 5))
         c.max_scanners = int(cfg["max_scanners"])
         c.weak_scanners = int(cfg["weak_scanners"])

@@ -99,6 +99,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # shipped by its maker and no later holder recorded: observations near the maker (its
     # home by default) are checked against where it was shipped to
     cdef bint shipped_away = False
+    cdef int n_chain = 0
     cdef int32_t rg
     if c.have_regions:
         # where it was shipped to (the receipt perhaps never recorded): delivered there, and
@@ -121,6 +122,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             rg = c.p_region[p]
             if rg >= 0:
                 distinct_push(delivered, &n_del, rg, 32)
+        # the regions its recorded chain took it to past its maker (a maker serves anywhere)
+        n_chain = n_del if skip_first else 0
         # the shops that sold it past a gap in the records (the steps to them not recorded):
         # delivered there too, not diverted
         for i in range(m):
@@ -519,6 +522,13 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                         u_best = 0.35
                     if t_uw < 0:
                         t_uw = x.t
+                    if k == K_SELL and beyond_reach(c, c.p_region[p], delivered, n_chain):
+                        # no distributor of its chain serves that far: not a plausible next step
+                        u_aux |= X_U_REACH
+                        if u_best < 0.6:
+                            u_best = 0.6
+                        if t_u < 0:
+                            t_u = x.t
                     t_u_last = x.t if x.t > t_u_last else t_u_last
                     add_ev(c, s, A_UNAUTH, x.r)
                     if k == K_SELL and c.p_home != NULL and m <= 512:

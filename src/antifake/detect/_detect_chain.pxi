@@ -222,6 +222,25 @@ cdef void ship_regions(const Ctx* c, Py_ssize_t n, int32_t* regions, int* n_reg,
                 sp += 1
 
 
+cdef bint beyond_reach(const Ctx* c, int32_t rg, const int32_t* regions,
+                       int n_reg) noexcept nogil:
+    """Whether region ``rg``'s centre is farther than ``gap_reach_km`` from the centre of each
+    of ``regions`` (False when any centre is unknown or no region is given)."""
+    cdef int i
+    cdef int32_t r
+    if rg < 0 or rg >= c.n_regions or n_reg <= 0 or c.r_lat == NULL:
+        return False
+    if not valid_ll(c.r_lat[rg], c.r_lon[rg]):
+        return False
+    for i in range(n_reg):
+        r = regions[i]
+        if r < 0 or r >= c.n_regions or not valid_ll(c.r_lat[r], c.r_lon[r]):
+            return False
+        if haversine(c.r_lat[rg], c.r_lon[rg], c.r_lat[r], c.r_lon[r]) <= c.gap_reach_km:
+            return False
+    return True
+
+
 cdef inline void check_out(const Ctx* c, const Ev* x, const int32_t* delivered, int n_del,
                            int32_t* out_set, int* n_out_set, int64_t* t_out,
                            int64_t* t_out_last, int32_t* div_aux, Scratch* s,

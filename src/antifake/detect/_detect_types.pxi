@@ -33,6 +33,7 @@ cdef enum:
     X_U_FORMER = 8              # listed by a former holder
     X_U_GAP = 16                # sold by a shop the recorded chain may not reach (a gap)
     X_U_PHONE = 32              # ... after a phone living far from that shop scanned it
+    X_U_REACH = 64              # ... by a shop far from every region the chain reached
     X_O_BEFORE_COMMISSION = 1   # out_of_order
     X_O_UNKNOWN_ITEM = 2
     X_O_AFTER_SALE = 4
@@ -165,6 +166,7 @@ cdef struct Ctx:
     int64_t skew_us
     double phone_clock_h
     double phone_home_km
+    double gap_reach_km
     int phone_scanners
     int max_scanners
     int weak_scanners
