@@ -288,3 +288,33 @@ def test_oracle_on_hand_made_truth() -> None:
     data = TraceData.from_simulation(lossy.data)
     scores = code_scores(detect(data), lossy.data).score
     assert (scores[amb] < 0.5).all()
+
+
+def test_phone_regions_dense_and_sorted_counts_agree_with_a_reference() -> None:
+    # a 2 x 2 grid of regions 0..3 over [0, 2) degrees; the kernel counts in a dense party x
+    # region table up to 2**25 cells and by sorting beyond: both give the reference answer
+    from antifake.detect import _detect
+
+    rng = np.random.default_rng(7)
+    ne, n_active = 20_000, 500
+    kind = rng.choice([int(K.SCAN), int(K.CLAIM), int(K.SELL)], ne).astype(np.uint8)
+    by = rng.integers(-1, n_active, ne).astype(np.int32)
+    lat = rng.uniform(-0.5, 2.0, ne)  # some outside the grid
+    lon = rng.uniform(0.0, 2.0, ne)
+    lat[rng.random(ne) < 0.05] = np.nan  # no location
+    grid = np.array([0, 1, 2, 3], dtype=np.int16)
+    g = {"grid_nlat": 2, "grid_nlon": 2, "grid_lat0": 0.0, "grid_lon0": 0.0, "grid_inv": 1.0}
+    ref_counts = np.zeros((n_active, 4), dtype=np.int64)
+    ok = (kind != int(K.SELL)) & (by >= 0) & (lat >= 0) & (lat < 2)
+    business = np.zeros(n_active, dtype=np.uint8)
+    business[:10] = 2  # shops' scans never make a phone's home
+    ok &= business[np.maximum(by, 0)] == 0
+    np.add.at(ref_counts, (by[ok], (np.floor(lat[ok]) * 2 + np.floor(lon[ok])).astype(int)), 1)
+    ref = np.where(ref_counts.max(axis=1) > 0, ref_counts.argmax(axis=1), -1)
+    for n_parties in (n_active, (1 << 23) + 1):  # 4 regions: dense, then sorted
+        pb = np.zeros(n_parties, dtype=np.uint8)
+        pb[:n_active] = business
+        out = _detect.phone_regions(kind, by, lat, lon, pb, grid, g)
+        assert out.shape == (n_parties,)
+        assert np.array_equal(out[:n_active], ref)
+        assert (out[n_active:] == -1).all()

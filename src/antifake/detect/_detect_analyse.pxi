@@ -433,8 +433,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     if c.p_home != NULL and c.phone_scanners > 0:
         for i in range(m):
             x = &E[i]
-            if not (x.kind == K_SCAN or x.kind == K_CLAIM) or x.by < 0 or \
-                    c.p_business[x.by] != 0:
+            if not consumer_act(c, x):
                 continue
             if distinct_push(phones_seen, &n_phones, x.by, 64) and \
                     n_phones == c.phone_scanners:
@@ -452,8 +451,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             aux |= X_MANY_PHONES
             for i in range(m):
                 x = &E[i]
-                if (x.kind == K_SCAN or x.kind == K_CLAIM) and x.by >= 0 and \
-                        c.p_business[x.by] == 0:
+                if consumer_act(c, x):
                     add_ev(c, s, A_OVER, x.r)
                     if x.t > t_far_last:
                         t_far_last = x.t

@@ -5,15 +5,6 @@
 DEF PHONE_DENSE_MAX = 1 << 25   # party x region counters beyond this: counted by sorting
 
 
-cdef inline int32_t grid_region(const int16_t* grid, int nlat, int nlon, double lat0,
-                                double lon0, double inv, double lat, double lon) noexcept nogil:
-    cdef double fi = floor((lat - lat0) * inv)
-    cdef double fj = floor((lon - lon0) * inv)
-    if fi < 0 or fj < 0 or fi >= nlat or fj >= nlon:
-        return -1
-    return grid[<Py_ssize_t>fi * nlon + <Py_ssize_t>fj]
-
-
 def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
                   const double[::1] ev_lat, const double[::1] ev_lon,
                   const uint8_t[::1] party_business, const int16_t[::1] grid, dict g):
@@ -43,37 +34,9 @@ def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
     cdef Py_ssize_t cells = <Py_ssize_t>n_p * n_reg
     cdef int32_t[::1] cnt
     cdef int32_t* row
-    cdef int32_t[::1] er
-    if cells <= PHONE_DENSE_MAX:
-        # one pass: each located scan or claim by a consumer counted in its region
-        counts = np.zeros(cells, dtype=np.int32)
-        cnt = counts
-        with nogil:
-            for e in range(ne):
-                k = ev_kind[e]
-                p = ev_by[e]
-                if (k != K_SCAN and k != K_CLAIM) or p < 0 or p >= n_p or \
-                        party_business[p] != 0:
-                    continue
-                la = ev_lat[e]
-                lo = ev_lon[e]
-                if not valid_ll(la, lo):
-                    continue
-                r = grid_region(gp, nlat, nlon, lat0, lon0, inv, la, lo)
-                if r >= 0:
-                    cnt[<Py_ssize_t>p * n_reg + r] += 1
-            for i in range(n_p):
-                row = &cnt[i * n_reg]
-                best = -1
-                best_n = 0
-                for r in range(n_reg):
-                    if row[r] > best_n:
-                        best_n = row[r]
-                        best = r
-                res[i] = best
-        return out
+    # the region of each located scan or claim by a consumer (-1: none)
     ev_reg = np.full(ne, -1, dtype=np.int32)
-    er = ev_reg
+    cdef int32_t[::1] er = ev_reg
     with nogil:
         for e in range(ne):
             k = ev_kind[e]
@@ -85,6 +48,23 @@ def phone_regions(const uint8_t[::1] ev_kind, const int32_t[::1] ev_by,
             if not valid_ll(la, lo):
                 continue
             er[e] = grid_region(gp, nlat, nlon, lat0, lon0, inv, la, lo)
+    if cells <= PHONE_DENSE_MAX:
+        counts = np.zeros(cells, dtype=np.int32)
+        cnt = counts
+        with nogil:
+            for e in range(ne):
+                if er[e] >= 0:
+                    cnt[<Py_ssize_t>ev_by[e] * n_reg + er[e]] += 1
+            for i in range(n_p):
+                row = &cnt[i * n_reg]
+                best = -1
+                best_n = 0
+                for r in range(n_reg):
+                    if row[r] > best_n:
+                        best_n = row[r]
+                        best = r
+                res[i] = best
+        return out
     # many parties and regions: count (party, region) pairs by sorting
     sel = np.flatnonzero(ev_reg >= 0)
     key = np.asarray(ev_by)[sel].astype(np.int64) * n_reg + ev_reg[sel]
@@ -111,16 +91,13 @@ cdef uint64_t phone_residents(const Ctx* c, const Ev* E, Py_ssize_t m, int32_t* 
     or claim located where that phone lives (within ``phone_home_km`` of its region's
     centre), else -1. Returns the mask of those regions (0 beyond 64 regions)."""
     cdef Py_ssize_t i
-    cdef int32_t p, r
+    cdef int32_t r
     cdef uint64_t mask = 0
     for i in range(m):
         regs[i] = -1
-        if not E[i].located or not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
+        if not E[i].located or not consumer_act(c, &E[i]):
             continue
-        p = E[i].by
-        if p < 0 or c.p_business[p] != 0:
-            continue
-        r = c.p_home[p]
+        r = c.p_home[E[i].by]
         if r < 0 or r >= c.n_regions:
             continue
         if haversine(E[i].lat, E[i].lon, c.r_lat[r], c.r_lon[r]) <= c.phone_home_km:
@@ -135,17 +112,14 @@ cdef void phone_flags(const Ctx* c, const Ev* E, Py_ssize_t m, double hlat, doub
     """For each of a node's events (time order): PH_* as seen from its home (hlat, hlon). A
     phone lives at the home when its home region's centre is within ``phone_home_km``."""
     cdef Py_ssize_t i
-    cdef int32_t p, r
+    cdef int32_t r
     cdef double dh
     cdef bint far_obs
     for i in range(m):
         out[i] = PH_NONE
-        if not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
+        if not consumer_act(c, &E[i]):
             continue
-        p = E[i].by
-        if p < 0 or c.p_business[p] != 0:
-            continue
-        r = c.p_home[p]
+        r = c.p_home[E[i].by]
         if r < 0 or r >= c.n_regions:
             continue
         dh = haversine(hlat, hlon, c.r_lat[r], c.r_lon[r])
@@ -161,18 +135,15 @@ cdef Py_ssize_t phone_before_far(const Ctx* c, const Ev* E, Py_ssize_t m, double
     """The first of a node's scans and claims (time order) before ``before`` by a consumer's
     phone living farther than ``phone_home_km`` from (lat, lon); -1 none."""
     cdef Py_ssize_t i
-    cdef int32_t p, r
+    cdef int32_t r
     if not valid_ll(lat, lon):
         return -1
     for i in range(m):
         if E[i].t >= before:
             break
-        if not (E[i].kind == K_SCAN or E[i].kind == K_CLAIM):
+        if not consumer_act(c, &E[i]):
             continue
-        p = E[i].by
-        if p < 0 or c.p_business[p] != 0:
-            continue
-        r = c.p_home[p]
+        r = c.p_home[E[i].by]
         if r < 0 or r >= c.n_regions:
             continue
         if haversine(lat, lon, c.r_lat[r], c.r_lon[r]) > c.phone_home_km:

@@ -211,15 +211,27 @@ cdef inline double haversine(double lat1, double lon1, double lat2, double lon2)
     return 2.0 * EARTH_KM * asin(sqrt(a))
 
 
+cdef inline int32_t grid_region(const int16_t* grid, int nlat, int nlon, double lat0,
+                                double lon0, double inv, double lat, double lon) noexcept nogil:
+    """Region id of a point on a region grid: -1 outside every region."""
+    cdef double fi = floor((lat - lat0) * inv)
+    cdef double fj = floor((lon - lon0) * inv)
+    if fi < 0 or fj < 0 or fi >= nlat or fj >= nlon:
+        return -1
+    return grid[<Py_ssize_t>fi * nlon + <Py_ssize_t>fj]
+
+
 cdef inline int32_t region_of(const Ctx* c, double lat, double lon) noexcept nogil:
     """Region id of a point: -1 outside every known region, -2 when no region is known."""
     if not c.have_regions:
         return -2
-    cdef double fi = floor((lat - c.grid_lat0) * c.grid_inv)
-    cdef double fj = floor((lon - c.grid_lon0) * c.grid_inv)
-    if fi < 0 or fj < 0 or fi >= c.grid_nlat or fj >= c.grid_nlon:
-        return -1
-    return c.grid[<Py_ssize_t>fi * c.grid_nlon + <Py_ssize_t>fj]
+    return grid_region(c.grid, c.grid_nlat, c.grid_nlon, c.grid_lat0, c.grid_lon0, c.grid_inv,
+                       lat, lon)
+
+
+cdef inline bint consumer_act(const Ctx* c, const Ev* x) noexcept nogil:
+    """A scan or claim by a consumer (a phone: a party that is no business)."""
+    return (x.kind == K_SCAN or x.kind == K_CLAIM) and x.by >= 0 and c.p_business[x.by] == 0
 
 
 cdef inline uint32_t secs(const Ctx* c, int64_t t) noexcept nogil:
