@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from antifake.detect import TraceData, detect
+from antifake.detect import TraceData, detect, haversine_km
 from antifake.epcis.kinds import EventKind as K
 from antifake.research.attacks import AttackError, AttackMix
 from antifake.research.baseline import baseline_scores
@@ -18,7 +18,6 @@ from antifake.research.field import (
     ATTACK_PLUGINS,
     FieldNoise,
     field_simulation,
-    km,
     min_travel_hours,
     register_attack,
     unregister_attack,
@@ -100,7 +99,7 @@ def test_fast_copies_are_fast_and_far() -> None:
     for node, r in list(zip(nodes.tolist(), ret.tolist(), strict=True))[:20]:
         ev = d.inc_event[d.inc_node == node]
         ev = ev[d.ev_kind[ev] == K.SCAN]
-        dist = km(d.party_lat[r], d.party_lon[r], d.ev_lat[ev], d.ev_lon[ev])
+        dist = haversine_km(d.party_lat[r], d.party_lon[r], d.ev_lat[ev], d.ev_lon[ev])
         far = ev[dist > 500]
         assert len(far) >= 1
         near_t = d.ev_time[ev[dist < 100]]

@@ -19,7 +19,7 @@ from antifake.research._attack_types import (
     AttackMix,
     Noise,
 )
-from antifake.research.sim import HELD, REGIONS, TRANSIT, Simulation
+from antifake.research.sim import HELD, REGION_LAT, REGION_LON, TRANSIT, Simulation
 
 
 class _Ev:
@@ -101,8 +101,7 @@ class _Parties:
         return np.array([self.add(f"app:{int(h):010x}", "app") for h in hexes], dtype=np.int32)
 
 
-_REG_LAT = np.array([r[1] for r in REGIONS])
-_REG_LON = np.array([r[2] for r in REGIONS])
+_REG_LAT, _REG_LON = REGION_LAT, REGION_LON
 
 
 
@@ -112,7 +111,7 @@ def _far_region(rng: np.random.Generator, lat: np.ndarray, lon: np.ndarray,
     """A random region (index into REGIONS) whose centre is at least ``min_km`` from each
     point (the farthest one when none is)."""
     d = haversine_km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], _REG_LAT[None, :],
-            _REG_LON[None, :])
+                     _REG_LON[None, :])
     ok = d >= min_km
     ok[~ok.any(axis=1), :] = False
     none = ~ok.any(axis=1)

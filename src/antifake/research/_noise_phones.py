@@ -12,9 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from antifake.detect import haversine_km
 from antifake.epcis.kinds import EventKind
 from antifake.research._attack_types import AttackedSimulation
-from antifake.research.sim import REGIONS
+from antifake.research._injection import _far_region
+from antifake.research.sim import REGION_LAT, REGION_LON
 
 __all__ = ["phone_noise"]
 
@@ -22,15 +24,7 @@ _S = 1_000_000
 _H = 3600 * _S
 _D = 24 * _H
 _K = EventKind
-_REG_LAT = np.array([r[1] for r in REGIONS])
-_REG_LON = np.array([r[2] for r in REGIONS])
-
-
-def _km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
-    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
+_REG_LAT, _REG_LON = REGION_LAT, REGION_LON
 
 
 def _new_phones(rng: np.random.Generator, taken: set[str], k: int) -> list[str]:
@@ -98,12 +92,10 @@ def phone_noise(asim: AttackedSimulation, handover: float, borrowed: float,
         far = rng.random(k) < 0.5  # the new owner lives in another city
         r = np.maximum(tr.item_retailer[items], 0)
         h_lat, h_lon = asim.party_lat[r], asim.party_lon[r]
-        d = _km(h_lat[:, None], h_lon[:, None], _REG_LAT[None, :], _REG_LON[None, :])
-        w = (rng.random(d.shape) + 1.0) * (d >= 150.0)
-        reg = np.where((d >= 150.0).any(axis=1), np.argmax(w, axis=1), np.argmax(d, axis=1))
+        reg = _far_region(rng, h_lat, h_lon, 150.0)
         c_lat = _REG_LAT[reg] + rng.normal(0, 0.05, k)
         c_lon = _REG_LON[reg] + rng.normal(0, 0.05, k)
-        dist = _km(h_lat, h_lon, c_lat, c_lon)
+        dist = haversine_km(h_lat, h_lon, c_lat, c_lon)
         # the item travels to them: door to door at most 300 km/h plus two hours, then a
         # while before they scan it
         trip = ((dist / 300.0) * _H + 2 * _H).astype(np.int64) + \

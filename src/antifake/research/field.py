@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from antifake.detect import haversine_km
 from antifake.epcis.kinds import NO_PARTY, EventKind
 from antifake.research._noise_phones import phone_noise
 from antifake.research.attacks import (
@@ -33,7 +34,7 @@ from antifake.research.attacks import (
     Noise,
     inject,
 )
-from antifake.research.sim import REGIONS, SupplyChain, simulate
+from antifake.research.sim import REGION_LAT, REGION_LON, REGIONS, SupplyChain, simulate
 
 __all__ = [
     "ATTACK_PLUGINS",
@@ -53,17 +54,8 @@ _MIN = 60 * _S
 _H = 3600 * _S
 _D = 24 * _H
 _K = EventKind
-_REG_LAT = np.array([r[1] for r in REGIONS])
-_REG_LON = np.array([r[2] for r in REGIONS])
+_REG_LAT, _REG_LON = REGION_LAT, REGION_LON
 _KM_PER_DEG = 111.195
-
-
-def km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    """Great-circle distance in km (haversine, mean Earth radius)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
-    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
 
 
 def min_travel_hours(distance_km: Any, overhead_h: float = 2.0, speed_kmh: float = 800.0
@@ -250,8 +242,8 @@ class AttackContext:
         """A random region (index into ``antifake.research.sim.REGIONS``) whose centre lies between
         ``min_km`` and ``max_km`` of each point (the nearest beyond ``min_km``, else the
         farthest, when none does)."""
-        d = km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], _REG_LAT[None, :],
-               _REG_LON[None, :])
+        d = haversine_km(np.asarray(lat)[:, None], np.asarray(lon)[:, None], _REG_LAT[None, :],
+                         _REG_LON[None, :])
         ok = (d >= min_km) & (d <= max_km)
         w = self.rng.random(d.shape) + 1.0
         pick = np.argmax(w * ok, axis=1)
@@ -371,7 +363,7 @@ def slow_copy(ctx: AttackContext, rate: float) -> None:
         h_lat, h_lon = ctx.home_lat[it], ctx.home_lon[it]
         c_lat = c_lat0[j] + rng.normal(0, 0.05)
         c_lon = c_lon0[j] + rng.normal(0, 0.05)
-        gap = int((min_travel_hours(km(h_lat, h_lon, c_lat, c_lon)) + 24.0) * _H)
+        gap = int((min_travel_hours(haversine_km(h_lat, h_lon, c_lat, c_lon)) + 24.0) * _H)
         # the owner's scans over the weeks: the genuine ones plus 2-3 more at home
         t0 = int(ts[0])
         n_home = 2 + int(rng.integers(0, 2))

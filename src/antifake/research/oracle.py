@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from antifake.detect import clock_offsets, corrected_times
+from antifake.detect import clock_offsets, corrected_times, haversine_km
 from antifake.epcis.kinds import EventKind
 from antifake.research.attacks import AttackedSimulation
 
@@ -59,13 +59,6 @@ def _data(sim: Any) -> AttackedSimulation:
     if not isinstance(data, AttackedSimulation) or data.attacks is None:
         raise ValueError("the oracle needs an attacked simulation (with ground truth)")
     return data
-
-
-def _km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = (np.sin((p2 - p1) / 2) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin((np.radians(lon2) - np.radians(lon1)) / 2) ** 2)
-    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1.0))))
 
 
 def _corrected_times(d: AttackedSimulation) -> np.ndarray:
@@ -111,7 +104,7 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
     h_lat, h_lon = _homes(d, nd)
     lat, lon = d.ev_lat[ev], d.ev_lon[ev]
     located = np.isfinite(lat) & np.isfinite(lon)
-    dist = np.where(located, _km(h_lat, h_lon, np.where(located, lat, 0.0),
+    dist = np.where(located, haversine_km(h_lat, h_lon, np.where(located, lat, 0.0),
                                  np.where(located, lon, 0.0)), np.nan)
     by = d.ev_by[ev]
     mine = by == owner[nd]
@@ -190,7 +183,7 @@ def hidden_diversion(sim: Any, region_km: float = 50.0) -> np.ndarray:
         ok = np.isfinite(lat) & np.isfinite(lon)
         if not ok.any() or not len(plist):
             continue
-        near = _km(lat[ok][:, None], lon[ok][:, None], d.party_lat[plist][None, :],
+        near = haversine_km(lat[ok][:, None], lon[ok][:, None], d.party_lat[plist][None, :],
                    d.party_lon[plist][None, :]) <= region_km
         if near.any(axis=1).all():
             out.append(n)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from antifake.graph import TraceGraph
 
 __all__ = ["SupplyChain", "Simulation", "GroundTruth", "simulate", "describe", "REGIONS",
-           "DELIVERED", "HELD", "TRANSIT"]
+           "REGION_LAT", "REGION_LON", "DELIVERED", "HELD", "TRANSIT"]
 
 #: Regions parties live in: code, latitude, longitude of the centre.
 REGIONS: tuple[tuple[str, float, float], ...] = (
@@ -53,6 +53,10 @@ REGIONS: tuple[tuple[str, float, float], ...] = (
     ("VN-TTH", 16.46, 107.59),
     ("VN-NA", 18.67, 105.68),
 )
+
+#: Centres of `REGIONS` (latitude, longitude in degrees) as arrays.
+REGION_LAT: np.ndarray = np.array([r[1] for r in REGIONS])
+REGION_LON: np.ndarray = np.array([r[2] for r in REGIONS])
 
 #: Pallet states at the end of a simulation.
 DELIVERED, HELD, TRANSIT = 0, 1, 2
