@@ -124,6 +124,59 @@ def test_two_populations_of_owners_without_a_sure_home() -> None:
     assert act(check_exact(c.data())) == []
 
 
+def owner_and_copy_past_the_maker(c: Chain) -> None:
+    """The records of i0 stop at the maker; its owner's phone (living in Saigon) scans it with
+    no location, a phone living in Da Nang 45 minutes later, the owner at home days later."""
+    c.ev("com-i0", 0, K.COMMISSION, ["i0"], by="MFR", at=HN)
+    owner_lives_in_saigon(c)
+    c.ev("dn-home", 10, K.SCAN, ["i1"], by="app:danang", at=DN)
+    c.ev("owner-1", 100, K.SCAN, ["i0"], by="app:owner", at=None)
+    c.ev("copy", 100.75, K.SCAN, ["i0"], by="app:danang", at=DN)
+    c.ev("owner-2", 500, K.SCAN, ["i0"], by="app:owner", at=HOME)
+
+
+def test_a_copy_past_a_chain_gap_near_the_owners_scan() -> None:
+    # one located consumer scan in each city: the home is where the phone that scanned the
+    # item most often scanned it (the owner's), so the copy is near the owner's first scan
+    c = Chain()
+    owner_and_copy_past_the_maker(c)
+    travel = act(check_exact(c.data()), "impossible_travel")
+    assert codes(travel) == ["i0"] and "phone living far away" in travel[0].reason
+    assert set(travel[0].evidence) == {"owner-1", "copy"}
+    assert act(check_exact(c.data(), DetectConfig(use_phones=False))) == []
+    # the same phones one after the other, a trip apart: a handover, not a copy
+    h = Chain()
+    owner_and_copy_past_the_maker(h)
+    h.events = [e for e in h.events if e["name"] not in ("copy", "owner-2")]
+    h.ev("owner-2", 150, K.SCAN, ["i0"], by="app:owner", at=HOME)
+    h.ev("friend-1", 300, K.SCAN, ["i0"], by="app:danang", at=DN)
+    h.ev("friend-2", 320, K.SCAN, ["i0"], by="app:danang", at=DN)
+    assert act(check_exact(h.data())) == []
+
+
+def test_a_shop_that_unpacked_it_is_its_home() -> None:
+    # shipments and receipts lost: custody stops at the maker in Hanoi, but the Saigon shop
+    # unpacked its case. A phone living in Da Nang scans it there before the owner's phone
+    # (living in Saigon) scans it at home: the owner had it, the far phone scanned a copy
+    c = Chain()
+    for it in ("i0", "i1"):
+        c.ev(f"com-{it}", 0, K.COMMISSION, [it], by="MFR", at=HN)
+    c.ev("com-c0", 0, K.COMMISSION, ["c0"], by="MFR", at=HN)
+    c.ev("pack-c0", 1, K.AGGREGATE, ["i0", "i1"], by="MFR", parent="c0", at=HN)
+    c.ev("open-c0", 50, K.DISAGGREGATE, ["i0", "i1"], by="RET-SG", parent="c0")
+    owner_lives_in_saigon(c)
+    c.ev("dn-home", 10, K.SCAN, ["i2"], by="app:danang", at=DN)
+    c.ev("copy", 200, K.SCAN, ["i0"], by="app:danang", at=DN)
+    c.ev("owner", 300, K.SCAN, ["i0"], by="app:owner", at=HOME)
+    over = act(check_exact(c.data()), "over_scanned")
+    assert codes(over) == ["i0"] and "phone living far away" in over[0].reason
+    assert {"copy", "owner"} <= set(over[0].evidence)
+    # without the shop's record the home is where consumers scan it, no sure home: the far
+    # phone before the owner's could be the owner before a handover
+    c.events = [e for e in c.events if e["name"] != "open-c0"]
+    assert act(check_exact(c.data())) == []
+
+
 def test_more_phones_than_a_household() -> None:
     # shelf stock (never sold) whose code is on fakes bought in Hanoi: five phones, none of
     # them its owner's. Four phones are a household at most; five act, one far from the shop

@@ -44,8 +44,9 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
 
     # -------- home: where it was (first) sold, else where its last holder is, else its
     # first observation (the screen uses the same definition). A last holder that passes
-    # goods on (a maker, a wholesaler) with consumers scanning the item: the steps to the
-    # shop were not recorded, and the first consumer observation is nearer the truth.
+    # goods on (a maker, a wholesaler): the steps to the shop were not recorded; a shop
+    # that unpacked it later had it (its home), else the consumers' observations are nearer
+    # the truth.
     for i in range(m):
         if E[i].kind == K_SELL:
             sold_home = True
@@ -62,10 +63,22 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     hlon = ni.lon
     cdef double h0lat = hlat, h0lon = hlon
     cdef bint moved_home = False
-    cdef int n_near, best_near = -1, n_seen = 0
-    if has_home and not sold_home and ni.last >= 0 and c.p_business[ni.last] == 2:
+    cdef int n_near, best_near = -1, n_seen = 0, n_mine, best_mine = -1
+    cdef bint shop_home = False
+    if not sold_home and ni.last >= 0 and c.p_business[ni.last] == 2:
+        for i in range(m - 1, -1, -1):
+            p = E[i].by
+            if E[i].kind == K_DISAGGREGATE and p >= 0 and c.p_business[p] == 3 and \
+                    valid_ll(c.p_lat[p], c.p_lon[p]):
+                hlat = h0lat = c.p_lat[p]
+                hlon = h0lon = c.p_lon[p]
+                has_home = shop_home = True
+                break
+    if has_home and not sold_home and not shop_home and ni.last >= 0 and \
+            c.p_business[ni.last] == 2:
         # where most of its consumer observations are (the first 64): a traveller's or a
-        # copy's scan that happens to come first does not move the home
+        # copy's scan that happens to come first does not move the home. On a tie, where the
+        # phone that acted on it most often scanned it: an owner keeps their phone.
         for i in range(m):
             if not (E[i].located and (E[i].kind == K_SCAN or E[i].kind == K_CLAIM)):
                 continue
@@ -73,12 +86,18 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if n_seen > 64:
                 break
             n_near = 0
+            n_mine = 0
             for j in range(m):
-                if E[j].located and (E[j].kind == K_SCAN or E[j].kind == K_CLAIM) and \
-                        haversine(E[i].lat, E[i].lon, E[j].lat, E[j].lon) <= c.far_km:
+                if not (E[j].kind == K_SCAN or E[j].kind == K_CLAIM):
+                    continue
+                if E[j].located and haversine(E[i].lat, E[i].lon, E[j].lat, E[j].lon) <= \
+                        c.far_km:
                     n_near += 1
-            if n_near > best_near:
+                if E[i].by >= 0 and E[j].by == E[i].by:
+                    n_mine += 1
+            if n_near > best_near or (n_near == best_near and n_mine > best_mine):
                 best_near = n_near
+                best_mine = n_mine
                 hlat = E[i].lat
                 hlon = E[i].lon
                 moved_home = True
@@ -173,7 +192,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # holding it), the other a copy. Weighed below a located pair.
     cdef int upairs = 0
     cdef int64_t t_upair = -1
-    cdef bint home_sure = has_home and (sold_home or (ni.last >= 0 and
+    cdef bint home_sure = has_home and (sold_home or shop_home or (ni.last >= 0 and
                                                       c.p_business[ni.last] == 3))
     if home_sure and not dpairs and m <= 512:
         for i in range(m):
@@ -204,7 +223,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # trip plus what the far phone's clock may be off by: the owner's phone was at home, the
     # far one scanned a copy. The owner's own phone far away is a traveller, never counted.
     cdef uint8_t phf[512]
-    cdef bint use_phones = c.p_home != NULL and has_home and not moved_home and m <= 512
+    cdef bint use_phones = c.p_home != NULL and has_home and m <= 512
     cdef int ppairs = 0
     cdef int64_t t_ppair = -1
     cdef double win_h
@@ -383,7 +402,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if ja >= 0 and jb >= 0:
                 add_ev(c, s, A_OVER, E[jb].r)
                 add_ev(c, s, A_OVER, E[ja].r)
-            elif jl >= 0:
+            elif jl >= 0 and not moved_home:
                 n_after += 1
                 add_ev(c, s, A_OVER, E[jl].r)
             else:
