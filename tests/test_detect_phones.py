@@ -20,7 +20,7 @@ from antifake.research.field import (
 from antifake.research.metrics import code_scores, score_table
 from antifake.research.oracle import ambiguous_codes, hidden_diversion, recall_bounds
 from antifake.research.pipeline import research_chain
-from test_detect import DN, HN, Chain, act, check_exact, codes, sold_and_scanned
+from test_detect import DN, HN, SG, Chain, act, check_exact, codes, sold_and_scanned
 
 HOME = (10.78, 106.71)  # the owner's home in Saigon, near RET-SG
 
@@ -174,6 +174,24 @@ def test_a_shop_that_unpacked_it_is_its_home() -> None:
     # without the shop's record the home is where consumers scan it, no sure home: the far
     # phone before the owner's could be the owner before a handover
     c.events = [e for e in c.events if e["name"] != "open-c0"]
+    assert act(check_exact(c.data())) == []
+
+
+def test_a_sale_by_another_shop_than_the_one_that_unpacked_it() -> None:
+    # custody stops at the maker (shipments and receipts lost), the Saigon shop unpacked the
+    # case: a sale in Da Nang is a shop selling what another shop had (a copy); the Saigon
+    # shop's own sale is a gap in the records only (weak)
+    c = Chain()
+    c.ev("com-i0", 0, K.COMMISSION, ["i0"], by="MFR", at=HN)
+    c.ev("com-c0", 0, K.COMMISSION, ["c0"], by="MFR", at=HN)
+    c.ev("pack-c0", 1, K.AGGREGATE, ["i0"], by="MFR", parent="c0", at=HN)
+    c.ev("open-c0", 50, K.DISAGGREGATE, ["i0"], by="RET-SG", parent="c0")
+    c.ev("sell", 80, K.SELL, ["i0"], by="RET-DN", at=DN)
+    sale = act(check_exact(c.data()), "unauthorized_seller")
+    assert codes(sale) == ["i0"] and sale[0].score == pytest.approx(0.6)
+    assert "another shop had unpacked it" in sale[0].reason and "sell" in sale[0].evidence
+    c.events = [e for e in c.events if e["name"] != "sell"]
+    c.ev("sell", 80, K.SELL, ["i0"], by="RET-SG", at=SG)
     assert act(check_exact(c.data())) == []
 
 

@@ -120,6 +120,25 @@ def test_kernels_use_the_one_vocabulary() -> None:
         assert not re.search(r"^\s*(DEF\s+)?K_[A-Z]+\s*=", text, re.M)  # no second statement
 
 
+def test_kernels_set_the_aux_bits_the_reasons_read() -> None:
+    """`_aux.pxi` (the kernels' aux bits) is generated from antifake.detect._aux, and no
+    kernel states a bit of its own."""
+    from antifake.detect._aux import AUX_BITS
+
+    pxi = PKG / "detect" / "_aux.pxi"
+    if not pxi.exists():
+        pytest.skip("built from an installed wheel: the generated include is not shipped")
+    consts = {m[1]: int(m[2]) for m in re.finditer(r"^\s+([A-Z_]+) = (\d+)", pxi.read_text(),
+                                                     re.M)}
+    assert consts == {name: bit for name, _, bit, _ in AUX_BITS}
+    for kind in {k for _, k, _, _ in AUX_BITS}:
+        bits = [b for _, k, b, _ in AUX_BITS if k == kind]
+        assert len(set(bits)) == len(bits) and all(b & (b - 1) == 0 for b in bits), kind
+    assert 'include "_aux.pxi"' in (PKG / "detect" / "_detect.pyx").read_text()
+    for src in (PKG / "detect").glob("_detect*.p*"):
+        assert not re.search(r"^\s*X_[A-Z_]+\s*=", src.read_text(), re.M), src.name
+
+
 def test_one_thread_pool_created_once_under_races() -> None:
     """Every kernel shares one pool; threads racing to create it get the same one."""
     import threading

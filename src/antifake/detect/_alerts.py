@@ -1,5 +1,6 @@
 """Alerts and their evidence: the [`Alert`][antifake.detect.Alert] tuple, the reason a
-record's aux bits spell out, and the ordering of a record's evidence events.
+record's aux bits spell out (`antifake.detect._aux`), and the ordering of a record's evidence
+events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from antifake.detect._aux import AUX_BITS
 from antifake.detect._config import _KIND_ID, _REASON_NAME, ACT_ON_IT, KINDS, DetectError
 from antifake.timeutil import from_micros, to_microseconds
 
@@ -92,77 +94,46 @@ def _dt(us: int) -> datetime:
     return from_micros(us)
 
 
-#: What each of the kernel's over_scanned bits (`X_*` in `_detect_types.pxi`) says.
-_OVER_SCANNED: tuple[tuple[int, str], ...] = (
-    (1, "distinct scanners far from its home"),
-    (2, "more distinct scanners than one item has"),
-    (4, "seen far from its home, back, and far again (two populations)"),
-    (8, "scanned by a phone living far away before or between scans by phones living at its "
-        "home (the owner kept it)"),
-    (16, "scanned far from its home by a phone living at its home (a traveller: weak)"),
-    (32, "scanned at home by phones living in two regions far apart, in turn (two populations "
-         "of owners)"),
-    (64, "scanned by more consumers' phones than a household has, one of them far from where "
-         "it was sold"),
-)
+_TEXT = {name: text for name, _, _, text in AUX_BITS}
+_BITS: dict[str, tuple[tuple[str, int], ...]] = {}
+for _name, _kind, _bit, _ in AUX_BITS:
+    _BITS[_kind] = _BITS.get(_kind, ()) + ((_name, _bit),)
+_REASON_CODE = 63  # inactive_stamp_activity: the low bits hold the decommissioning reason
 
 
 def _reason(kind: int, aux: int, data: TraceData, extra: str = "") -> str:
     k = KINDS[kind]
+    on = [name for name, bit in _BITS.get(k, ()) if aux & bit]
     if k == "impossible_travel":
-        if aux & 4:
-            return ("scanned far from its home by a phone living far away, too soon after or "
-                    "before a scan by a phone living at its home for the trip (a copy)")
-        if aux & 2:
-            return ("scanned far from its home by one device and, too soon after or before "
-                    "for a trip, by another device that gave no location")
-        return "one device jumping impossibly far (weak)" if aux & 1 else \
-            "scanned at two places too far apart for the time between"
+        for name in ("X_PHONES", "X_UNLOCATED", "X_SAME_SCANNER"):
+            if name in on:
+                return _TEXT[name]
+        return "scanned at two places too far apart for the time between"
     if k == "over_scanned":
-        return " and ".join(text for bit, text in _OVER_SCANNED if aux & bit)
+        return " and ".join(_TEXT[n] for n in on)
+    if k == "out_of_order":
+        return "; ".join(_TEXT[n] for n in on)
     if k == "diversion":
-        if extra:
-            return extra
-        parts = []
-        if aux & 1:
-            parts.append(f"scanned outside its delivered regions by {aux >> 8} scanner(s)")
-        if aux & 2:
-            parts.append("sold outside its delivered regions")
-        return "; ".join(parts)
+        return extra or "; ".join(_TEXT[n].format(n=aux >> 8) for n in on)
     if k == "unauthorized_seller":
-        names = [n for bit, n in ((1, "sold"), (2, "listed"), (4, "claimed by a business"))
-                 if aux & bit]
-        s = (" / ".join(names) + " by a party that never held it") if names else ""
-        if aux & 8:
-            s = (s + "; " if s else "") + "listed by a former holder (weak)"
-        if aux & 16:
-            s = (s + "; " if s else "") + ("sold or listed by a shop the recorded chain does "
-                                           "not reach (a gap in the records: weak alone)")
-        if aux & 32:
-            s += (", after a phone living far from that shop had scanned it (its owner "
-                  "elsewhere: the shop sold a copy)")
-        if aux & 64:
-            s += (", far from every region its recorded chain took it to (no plausible next "
-                  "step of that chain)")
+        acts = [_TEXT[n] for n in ("X_U_SELL", "X_U_LIST", "X_U_CLAIM") if n in on]
+        s = (" / ".join(acts) + " by a party that never held it") if acts else ""
+        for n in ("X_U_FORMER", "X_U_GAP"):
+            if n in on:
+                s = (s + "; " if s else "") + _TEXT[n]
+        for n in ("X_U_PHONE", "X_U_REACH", "X_U_UNPACKED"):
+            if n in on:
+                s += _TEXT[n]
         return s
     if k == "inactive_stamp_activity":
         parts = []
-        if aux & 63:
-            name = _REASON_NAME.get(aux & 63, "unknown reason")
+        if aux & _REASON_CODE:
+            name = _REASON_NAME.get(aux & _REASON_CODE, "unknown reason")
             parts.append(f"activity after decommissioning ({name})")
-        elif not aux & 64:
+        elif not on:
             parts.append("activity after decommissioning (unknown reason)")
-        if aux & 64:
-            parts.append("activity after the stamp was claimed")
+        parts += [_TEXT[n] for n in on]
         return "; ".join(parts)
-    if k == "out_of_order":
-        names = [n for bit, n in ((1, "events before its commissioning"),
-                                  (2, "never commissioned, packed into a known container"),
-                                  (4, "back in the supply chain after a sale"),
-                                  (8, "received before it was shipped"),
-                                  (16, "packed or unpacked by a party outside its chain"))
-                 if aux & bit]
-        return "; ".join(names)
     if k == "claim_lockout":
         return f"{aux} wrong PINs" + ("" if aux >= 5 else " (no lock yet)")
     if k == "duplicate_listing":

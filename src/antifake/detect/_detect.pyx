@@ -45,6 +45,7 @@ cnp.import_array()
 # event kinds, detail codes and listing flags (antifake.epcis.kinds), generated from that
 # module at build time
 include "_vocab.pxi"
+include "_aux.pxi"
 
 # the kernels by concern (textual includes: one extension, one namespace)
 include "_detect_types.pxi"

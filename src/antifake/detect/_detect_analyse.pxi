@@ -65,15 +65,18 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     cdef bint moved_home = False
     cdef int n_near, best_near = -1, n_seen = 0, n_mine, best_mine = -1
     cdef bint shop_home = False
-    if not sold_home and ni.last >= 0 and c.p_business[ni.last] == 2:
+    cdef int32_t home_shop = -1
+    if ni.last >= 0 and c.p_business[ni.last] == 2:
         for i in range(m - 1, -1, -1):
             p = E[i].by
             if E[i].kind == K_DISAGGREGATE and p >= 0 and c.p_business[p] == 3 and \
                     valid_ll(c.p_lat[p], c.p_lon[p]):
-                hlat = h0lat = c.p_lat[p]
-                hlon = h0lon = c.p_lon[p]
-                has_home = shop_home = True
+                home_shop = p
                 break
+        if home_shop >= 0 and not sold_home:
+            hlat = h0lat = c.p_lat[home_shop]
+            hlon = h0lon = c.p_lon[home_shop]
+            has_home = shop_home = True
     if has_home and not sold_home and not shop_home and ni.last >= 0 and \
             c.p_business[ni.last] == 2:
         # where most of its consumer observations are (the first 64): a traveller's or a
@@ -539,6 +542,13 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                         u_best = 0.35
                     if t_uw < 0:
                         t_uw = x.t
+                    if k == K_SELL and home_shop >= 0 and p != home_shop:
+                        # another shop unpacked it: the item was there, this one sold a copy
+                        u_aux |= X_U_UNPACKED
+                        if u_best < 0.6:
+                            u_best = 0.6
+                        if t_u < 0:
+                            t_u = x.t
                     if k == K_SELL and beyond_reach(c, c.p_region[p], delivered, n_chain):
                         # no distributor of its chain serves that far: not a plausible next step
                         u_aux |= X_U_REACH

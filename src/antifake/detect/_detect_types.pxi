@@ -13,33 +13,7 @@ cdef enum:
     A_DUPLICATE = 7
     N_KINDS = 8
 
-# aux bits (why a rule fired; antifake.detect formats them)
-cdef enum:
-    X_SAME_SCANNER = 1          # impossible_travel: one device only
-    X_UNLOCATED = 2             # impossible_travel: one end a scan with no location
-    X_FAR_SCANNERS = 1          # over_scanned: distinct scanners far from home
-    X_MANY_SCANNERS = 2         # over_scanned: distinct scanners in all
-    X_FAR_VISITS = 4            # over_scanned: far from home, back, and far again
-    X_PHONES = 4                # impossible_travel: a far phone, near the owner's phone's scan
-    X_PHONE_BETWEEN = 8         # over_scanned: a far phone between the owner's phone's scans
-    X_TRAVELLER = 16            # over_scanned: only its owner's phone far from home
-    X_TWO_HOMES = 32            # over_scanned: phones living far apart, interleaved at home
-    X_MANY_PHONES = 64          # over_scanned: more consumers' phones than a household has
-    X_OUT_SCAN = 1              # diversion: scans outside the delivered regions
-    X_OUT_SALE = 2              # diversion: a sale outside them
-    X_U_SELL = 1                # unauthorized_seller
-    X_U_LIST = 2
-    X_U_CLAIM = 4
-    X_U_FORMER = 8              # listed by a former holder
-    X_U_GAP = 16                # sold by a shop the recorded chain may not reach (a gap)
-    X_U_PHONE = 32              # ... after a phone living far from that shop scanned it
-    X_U_REACH = 64              # ... by a shop far from every region the chain reached
-    X_O_BEFORE_COMMISSION = 1   # out_of_order
-    X_O_UNKNOWN_ITEM = 2
-    X_O_AFTER_SALE = 4
-    X_O_RECEIVE_BEFORE_SHIP = 8
-    X_O_OUTSIDER = 16
-    X_I_CLAIMED = 64            # inactive: activity after a successful claim (low bits: reason)
+# aux bits (why a rule fired): _aux.pxi, generated from antifake/detect/_aux.py
 
 # screen: node flags
 cdef enum:
