@@ -18,7 +18,12 @@ from antifake.research.field import (
     unregister_attack,
 )
 from antifake.research.metrics import code_scores, score_table
-from antifake.research.oracle import ambiguous_codes, hidden_diversion, recall_bounds
+from antifake.research.oracle import (
+    ambiguous_codes,
+    hidden_diversion,
+    honest_lookalikes,
+    recall_bounds,
+)
 from antifake.research.pipeline import research_chain
 from test_detect import DN, HN, SG, Chain, act, check_exact, codes, sold_and_scanned
 
@@ -338,6 +343,24 @@ def test_oracle_bounds_recall(field) -> None:
     flagged = code_scores(detect(d), d).score[amb] >= 0.5
     assert flagged.mean() <= 0.1
     assert recall_bounds(d)["recall_bound"] == b["recall_bound"]  # the data alone will do
+
+
+def test_honest_lookalikes_outnumber_the_ambiguous_copies(field) -> None:
+    # the genuine codes that leave the handover pattern: items handed over to another city
+    # (the simulation's truth), many more than the copies that look the same, so a rule
+    # flagging the pattern would flag mostly honest owners
+    look = honest_lookalikes(field)
+    t = field.data.attacks
+    assert len(look) and not np.isin(look, t.nodes).any()
+    assert np.isin(look, field.handovers).mean() >= 0.95
+    assert len(look) > 5 * len(ambiguous_codes(field, ("fast_copy",)))
+    flagged = code_scores(detect(field.data), field.data).score[look] >= 0.5
+    assert flagged.mean() <= 0.02
+    # fewer missed reads leave fewer copies ambiguous, the honest handovers just as many
+    clean = field_simulation(research_chain(20_000, 5), seed=5,
+                             noise=FieldNoise(missed_read=0.0))
+    assert len(ambiguous_codes(clean, ("fast_copy",))) < len(ambiguous_codes(field,
+                                                                             ("fast_copy",)))
 
 
 def test_oracle_on_hand_made_truth() -> None:

@@ -46,7 +46,8 @@ from antifake.detect import clock_offsets, corrected_times, haversine_km
 from antifake.epcis.kinds import EventKind
 from antifake.research.attacks import AttackedSimulation
 
-__all__ = ["COPY_ATTACKS", "ambiguous_codes", "hidden_diversion", "recall_bounds"]
+__all__ = ["COPY_ATTACKS", "ambiguous_codes", "hidden_diversion", "honest_lookalikes",
+           "recall_bounds"]
 
 #: The attack kinds whose recorded events are copies' scans (others: bound 1).
 COPY_ATTACKS: tuple[str, ...] = ("clone", "fast_copy", "slow_copy", "crowd_copy")
@@ -76,20 +77,14 @@ def _homes(d: AttackedSimulation, items: np.ndarray) -> tuple[np.ndarray, np.nda
     return d.party_lat[holder], d.party_lon[holder]
 
 
-def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: float = 50.0,
-                    overhead_h: float = 1.5, speed_kmh: float = 800.0, household: int = 3
-                    ) -> np.ndarray:
-    """Node ids (sorted) of the observable codes of ``attacks`` whose recorded events are an
-    honest pattern (see the module documentation). ``sim``: a `FieldSimulation` or an
-    `AttackedSimulation` (whose truth knows each item's owner phone)."""
-    d = _data(sim)
-    t = d.attacks
-    assert t is not None
-    n_i = d.n_items
-    sel = np.isin(t.attack, list(attacks)) & t.observable & (t.nodes < n_i)
-    nodes = np.unique(t.nodes[sel])
+def _honest_patterns(d: AttackedSimulation, nodes: np.ndarray, far_km: float, overhead_h: float,
+                     speed_kmh: float, household: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of ``nodes`` (sorted, unique), those whose recorded events are a handover to another
+    city and those that are a household's (see the module documentation)."""
+    none = np.zeros(0, np.int64)
     if not len(nodes):
-        return nodes.astype(np.int64)
+        return none, none
+    n_i = d.n_items
     owner = d.truth.item_owner
     if len(owner) != n_i:
         owner = np.full(n_i, -1, np.int32)
@@ -113,16 +108,17 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
     trip = np.where(far, (overhead_h + np.nan_to_num(dist) / speed_kmh) * _H, 0.0)
     # times as a registry can know them: each party's clock corrected from record times
     when = _corrected_times(d)[ev]
-    out = []
-    bounds = np.searchsorted(nd, nodes)
-    ends = np.searchsorted(nd, nodes, side="right")
-    for n, lo, hi in zip(nodes.tolist(), bounds.tolist(), ends.tolist(), strict=True):
+    handed, household_ = [], []
+    seen = np.unique(nd)
+    bounds = np.searchsorted(nd, seen)
+    ends = np.searchsorted(nd, seen, side="right")
+    for n, lo, hi in zip(seen.tolist(), bounds.tolist(), ends.tolist(), strict=True):
         f = np.flatnonzero(far[lo:hi]) + lo
         if not len(f):
             # nothing recorded places it far from home: a household's scans (the owner, a
             # family member, a borrowed phone) look the same, unless too many phones
             if len(np.unique(by[lo:hi])) <= household:
-                out.append(n)
+                household_.append(n)
             continue
         if len(np.unique(by[f])) != 1:
             continue
@@ -132,8 +128,40 @@ def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: 
         h = np.flatnonzero(home[lo:hi] | (~located[lo:hi] & (by[lo:hi] != by[first]))) + lo
         if len(h) and when[h].max() > when[first] - trip[first]:
             continue
-        out.append(n)
-    return np.array(out, dtype=np.int64)
+        handed.append(n)
+    return np.array(handed, dtype=np.int64), np.array(household_, dtype=np.int64)
+
+
+def ambiguous_codes(sim: Any, attacks: Iterable[str] = COPY_ATTACKS, *, far_km: float = 50.0,
+                    overhead_h: float = 1.5, speed_kmh: float = 800.0, household: int = 3
+                    ) -> np.ndarray:
+    """Node ids (sorted) of the observable codes of ``attacks`` whose recorded events are an
+    honest pattern (see the module documentation). ``sim``: a `FieldSimulation` or an
+    `AttackedSimulation` (whose truth knows each item's owner phone)."""
+    d = _data(sim)
+    t = d.attacks
+    assert t is not None
+    sel = np.isin(t.attack, list(attacks)) & t.observable & (t.nodes < d.n_items)
+    handed, household_ = _honest_patterns(d, np.unique(t.nodes[sel]), far_km, overhead_h,
+                                          speed_kmh, household)
+    return np.union1d(handed, household_).astype(np.int64)
+
+
+def honest_lookalikes(sim: Any, *, far_km: float = 50.0, overhead_h: float = 1.5,
+                      speed_kmh: float = 800.0) -> np.ndarray:
+    """Node ids (sorted) of genuine sold codes, touched by no attack, whose recorded events
+    are the handover pattern that makes a copy ambiguous: one phone far from home, nothing
+    at home after it less the trip. A rule flagging the ambiguous copies flags these too."""
+    d = _data(sim)
+    t = d.attacks
+    assert t is not None
+    tr = d.truth
+    owned = (tr.item_owner >= 0) & tr.item_sold if len(tr.item_owner) == d.n_items else \
+        np.zeros(d.n_items, dtype=bool)
+    owned[t.nodes[t.nodes < d.n_items]] = False
+    handed, _ = _honest_patterns(d, np.flatnonzero(owned).astype(np.int64), far_km,
+                                 overhead_h, speed_kmh, 0)
+    return handed
 
 
 def hidden_diversion(sim: Any, region_km: float = 50.0) -> np.ndarray:
