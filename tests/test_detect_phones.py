@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from antifake.detect import DetectConfig, Detector, TraceData, detect
+from antifake.epcis.kinds import CLAIM_DETAILS
 from antifake.epcis.kinds import EventKind as K
 from antifake.research.field import (
     AttackContext,
@@ -198,6 +199,25 @@ def test_a_sale_by_another_shop_than_the_one_that_unpacked_it() -> None:
     c.events = [e for e in c.events if e["name"] != "sell"]
     c.ev("sell", 80, K.SELL, ["i0"], by="RET-SG", at=SG)
     assert act(check_exact(c.data())) == []
+
+
+def test_pins_that_do_not_match_from_two_phones() -> None:
+    # two phones in Hanoi claim a sold item with PINs that do not match and never succeed:
+    # the buyer of the genuine item has its PIN, each of these holds a copy
+    wrong, ok = CLAIM_DETAILS["wrong_pin"], CLAIM_DETAILS["ok"]
+    c = owned_in_saigon()
+    c.ev("fake-1", 300, K.CLAIM, ["i0"], by="app:hn1", at=HN, detail=wrong)
+    assert act(check_exact(c.data())) == []  # one: a typo never retried, perhaps
+    c.ev("fake-2", 500, K.CLAIM, ["i0"], by="app:hn2", at=None, detail=wrong)
+    over = act(check_exact(c.data()), "over_scanned")
+    assert codes(over) == ["i0"] and "PINs that do not match" in over[0].reason
+    assert {"fake-1", "fake-2"} <= set(over[0].evidence)
+    # a household's typos, each retried until the PIN was accepted: no copy
+    h = owned_in_saigon()
+    for who, at in (("app:owner", 62), ("app:family", 80)):
+        h.ev(f"typo-{who}", at, K.CLAIM, ["i0"], by=who, at=HOME, detail=wrong)
+        h.ev(f"ok-{who}", at + 0.1, K.CLAIM, ["i0"], by=who, at=HOME, detail=ok)
+    assert [a for a in act(check_exact(h.data())) if a.kind == "over_scanned"] == []
 
 
 def test_more_phones_than_a_household() -> None:

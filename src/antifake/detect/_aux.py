@@ -37,6 +37,9 @@ AUX_BITS: tuple[tuple[str, str, int, str], ...] = (
     ("X_MANY_PHONES", "over_scanned", 64,
      "scanned by more consumers' phones than a household has, one of them far from where "
      "it was sold"),
+    ("X_WRONG_PINS", "over_scanned", 128,
+     "claimed with PINs that do not match by two or more phones, none of which then claimed "
+     "it (each holds a copy)"),
     # diversion ({n}: the scanners outside the delivered regions)
     ("X_OUT_SCAN", "diversion", 1, "scanned outside its delivered regions by {n} scanner(s)"),
     ("X_OUT_SALE", "diversion", 2, "sold outside its delivered regions"),

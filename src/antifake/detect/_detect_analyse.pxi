@@ -477,6 +477,40 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
                     add_ev(c, s, A_OVER, x.r)
                     if x.t > t_far_last:
                         t_far_last = x.t
+    # PINs that do not match, from two or more phones none of which then claimed it: the
+    # buyer of the genuine item scratched off its PIN (and retries a typo until it is
+    # accepted); each of these holds a copy with a PIN of the counterfeiter's
+    cdef int32_t wrong_phones[16]
+    cdef int n_wrong_phones = 0
+    cdef int64_t t_wrong2 = -1
+    if m <= 512:
+        for i in range(m):
+            x = &E[i]
+            if x.kind != K_CLAIM or x.detail != D_WRONG_PIN or x.by < 0 or \
+                    c.p_business[x.by] != 0:
+                continue
+            for j in range(m):
+                if E[j].kind == K_CLAIM and E[j].detail == D_OK and E[j].by == x.by:
+                    break
+            else:
+                if distinct_push(wrong_phones, &n_wrong_phones, x.by, 16) and \
+                        n_wrong_phones == 2:
+                    t_wrong2 = x.t
+        if n_wrong_phones >= 2:
+            sc = 0.65 + 0.05 * (n_wrong_phones - 2)
+            if sc > 0.9:
+                sc = 0.9
+            if sc > best:
+                best = sc
+                t_hit = t_wrong2
+            aux |= X_WRONG_PINS
+            for i in range(m):
+                x = &E[i]
+                if x.kind == K_CLAIM and x.detail == D_WRONG_PIN and x.by >= 0 and \
+                        contains(wrong_phones, n_wrong_phones, x.by):
+                    add_ev(c, s, A_OVER, x.r)
+                    if x.t > t_far_last:
+                        t_far_last = x.t
     if best == 0.0:
         if n_far >= 1:
             best = 0.25

@@ -169,12 +169,19 @@ cdef bint commissioned(const Ctx* c, Py_ssize_t x) noexcept nogil:
     return False
 
 
+cdef inline bint contains(const int32_t* arr, int n, int32_t v) noexcept nogil:
+    """Whether v is among the first n of a small set."""
+    cdef int i
+    for i in range(n):
+        if arr[i] == v:
+            return True
+    return False
+
+
 cdef inline int distinct_push(int32_t* arr, int* n, int32_t v, int cap) noexcept nogil:
     """Add v to a small set; returns 1 when it was new."""
-    cdef int i
-    for i in range(n[0]):
-        if arr[i] == v:
-            return 0
+    if contains(arr, n[0], v):
+        return 0
     if n[0] < cap:
         arr[n[0]] = v
         n[0] += 1
