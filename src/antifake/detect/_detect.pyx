@@ -53,6 +53,8 @@ include "_detect_node.pxi"
 include "_detect_phones.pxi"
 include "_detect_screen.pxi"
 include "_detect_chain.pxi"
+include "_detect_home.pxi"
+include "_detect_acts.pxi"
 include "_detect_analyse.pxi"
 
 

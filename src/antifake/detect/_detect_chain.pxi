@@ -248,23 +248,38 @@ cdef bint beyond_reach(const Ctx* c, int32_t rg, const int32_t* regions,
     return True
 
 
+# evidence of a node outside the regions it was delivered to (diversion)
+cdef struct DivState:
+    int32_t aux             # X_OUT_* bits
+    int64_t t_out           # first and last such event
+    int64_t t_out_last
+    int32_t out_set[64]     # distinct scanners outside
+    int n_out_set
+
+
+cdef inline bint delivered_to(const int32_t* delivered, int n_del, int32_t reg) noexcept nogil:
+    cdef int kk
+    for kk in range(n_del):
+        if delivered[kk] == reg:
+            return True
+    return False
+
+
+cdef inline void mark_out(const Ctx* c, const Ev* x, DivState* dv, Scratch* s,
+                          int32_t bit) noexcept nogil:
+    dv.aux |= bit
+    if dv.t_out < 0 or x.t < dv.t_out:
+        dv.t_out = x.t
+    if x.t > dv.t_out_last:
+        dv.t_out_last = x.t
+    add_ev(c, s, A_DIVERSION, x.r)
+
+
 cdef inline void check_out(const Ctx* c, const Ev* x, const int32_t* delivered, int n_del,
-                           int32_t* out_set, int* n_out_set, int64_t* t_out,
-                           int64_t* t_out_last, int32_t* div_aux, Scratch* s,
-                           int32_t sid) noexcept nogil:
+                           DivState* dv, Scratch* s, int32_t sid) noexcept nogil:
     """A far observation outside the regions the item was delivered to: diversion."""
     cdef int32_t reg = region_of(c, x.lat, x.lon)
-    cdef bint is_out = True
-    cdef int kk
-    if reg >= 0 and n_del > 0:
-        for kk in range(n_del):
-            if delivered[kk] == reg:
-                is_out = False
-                break
-    if is_out:
-        distinct_push(out_set, n_out_set, sid, 64)
-        if t_out[0] < 0:
-            t_out[0] = x.t
-        t_out_last[0] = x.t
-        div_aux[0] |= X_OUT_SCAN
-        add_ev(c, s, A_DIVERSION, x.r)
+    if reg >= 0 and n_del > 0 and delivered_to(delivered, n_del, reg):
+        return
+    distinct_push(dv.out_set, &dv.n_out_set, sid, 64)
+    mark_out(c, x, dv, s, X_OUT_SCAN)

@@ -107,6 +107,12 @@ cdef uint64_t phone_residents(const Ctx* c, const Ev* E, Py_ssize_t m, int32_t* 
     return mask
 
 
+cdef inline int64_t phone_slack_us(const Ctx* c) noexcept nogil:
+    """How far a phone's clock may be off (us): ``phone_clock_h``, at least ``clock_skew_s``."""
+    cdef int64_t us = <int64_t>(c.phone_clock_h * 3.6e9)
+    return us if us > c.skew_us else c.skew_us
+
+
 cdef void phone_flags(const Ctx* c, const Ev* E, Py_ssize_t m, double hlat, double hlon,
                       uint8_t* out) noexcept nogil:
     """For each of a node's events (time order): PH_* as seen from its home (hlat, hlon). A

@@ -32,6 +32,11 @@ phone owns the item and where it was sold):
 Diverted goods ([`hidden_diversion`][antifake.research.oracle.hidden_diversion]) are out of
 reach when every recorded scan of them lies near a party their recorded events name (a held
 pallet sold off near its maker, its shipment and receipt lost).
+
+The bound is that of a detector that flags no honest pattern. One that flags the handover
+pattern anyway flags the genuine codes that leave it too:
+[`honest_lookalikes`][antifake.research.oracle.honest_lookalikes] lists them (with the
+default noise, about ten for each ambiguous copy).
 """
 
 from __future__ import annotations
