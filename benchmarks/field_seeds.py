@@ -7,7 +7,7 @@ Prints precision, recall, the oracle bound on recall (`antifake.research.oracle`
 codes no detector can tell from an honest pattern, and the genuine codes that leave the
 handover pattern, which a rule flagging those copies would flag too), honest travellers and
 handed-over items flagged, detection time and recall per attack kind. The rules
-were tuned on seeds 101 and 102 only. ``--no-phones``: the detector without its phone rules
+were tuned on seeds 101 to 106 only. ``--no-phones``: the detector without its phone rules
 (``DetectConfig(use_phones=False)``: the rules as they were before owners kept their phone).
 """
 
