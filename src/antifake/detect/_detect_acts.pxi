@@ -104,7 +104,7 @@ cdef void rule_acts(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, const Ev* E,
                         rg = c.p_region[p]
                         if rg < 0 and x.located:
                             rg = region_of(c, x.lat, x.lon)
-                        if rg != -2 and not delivered_to(h.delivered, h.n_del, rg):
+                        if rg != -2 and not contains(h.delivered, h.n_del, rg):
                             mark_out(c, x, dv, s, X_OUT_SALE)
                 elif k == K_LIST and custodian_at(c, n, x.r) != p and \
                         not shipped_to(c, n, p, x.r):

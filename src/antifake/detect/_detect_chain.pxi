@@ -257,14 +257,6 @@ cdef struct DivState:
     int n_out_set
 
 
-cdef inline bint delivered_to(const int32_t* delivered, int n_del, int32_t reg) noexcept nogil:
-    cdef int kk
-    for kk in range(n_del):
-        if delivered[kk] == reg:
-            return True
-    return False
-
-
 cdef inline void mark_out(const Ctx* c, const Ev* x, DivState* dv, Scratch* s,
                           int32_t bit) noexcept nogil:
     dv.aux |= bit
@@ -279,7 +271,7 @@ cdef inline void check_out(const Ctx* c, const Ev* x, const int32_t* delivered, 
                            DivState* dv, Scratch* s, int32_t sid) noexcept nogil:
     """A far observation outside the regions the item was delivered to: diversion."""
     cdef int32_t reg = region_of(c, x.lat, x.lon)
-    if reg >= 0 and n_del > 0 and delivered_to(delivered, n_del, reg):
+    if reg >= 0 and n_del > 0 and contains(delivered, n_del, reg):
         return
     distinct_push(dv.out_set, &dv.n_out_set, sid, 64)
     mark_out(c, x, dv, s, X_OUT_SCAN)
