@@ -4,6 +4,7 @@ calibration, and the pipeline end to end at a tiny size."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -202,9 +203,10 @@ def test_pipeline_end_to_end(tmp_path) -> None:
 
     s = run(tmp_path, scale=0.02, seed=0, progress=False, perf_sizes=[2_000])
     figs = {p.name for p in (tmp_path / "figures").iterdir()}
-    for stem in ("per_attack", "pr_curves", "reliability", "sweep_missed_read",
-                 "sweep_phone_skew_h", "sweep_gps_km", "sweep_clone_share", "scaling_time",
-                 "scaling_memory"):
+    from antifake.research.pipeline import SWEEPS
+
+    for stem in ("per_attack", "pr_curves", "reliability", "scaling_time", "scaling_memory",
+                 *(f"sweep_{p}" for p in SWEEPS)):
         assert f"{stem}.png" in figs and f"{stem}.svg" in figs
         assert (tmp_path / "figures" / f"{stem}.png").stat().st_size > 5_000
     for stem in ("headline", "per_attack", "pr_curves", "sweeps", "reliability", "scaling",
@@ -221,6 +223,12 @@ def test_pipeline_end_to_end(tmp_path) -> None:
     sweeps = pq.read_table(tmp_path / "data" / "sweeps.parquet").to_pylist()
     assert {r["value"] for r in sweeps if r["parameter"] == "missed_read"} == \
         {0.0, 0.1, 0.2, 0.3, 0.4}
+    # the handover sweep hands items over: none at 0, and the share of them flagged is known
+    hand = {r["value"]: r for r in sweeps
+            if r["parameter"] == "handover" and r["detector"] == "antifake"}
+    assert set(hand) == {0.0, 0.02, 0.05, 0.1}
+    assert math.isnan(hand[0.0]["handovers_flagged"])
+    assert all(0.0 <= hand[v]["handovers_flagged"] <= 1.0 for v in (0.02, 0.05, 0.1))
 
 
 def test_cli_research_run(tmp_path) -> None:

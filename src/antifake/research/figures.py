@@ -86,6 +86,8 @@ def _sweep(plt: Any, rows: list[dict[str, Any]], param: str, label: str, kinds: 
                 label="precision (all codes)")
         ax.plot(xs, [_nan(r["travellers_flagged"]) for r in rs], color="k", lw=1.2, ls=":",
                 label="honest travellers flagged")
+        ax.plot(xs, [_nan(r.get("handovers_flagged")) for r in rs], color="k", lw=1.2,
+                ls="-.", label="items handed over flagged")
         ax.plot(xs, [_nan(r.get("recall")) for r in rs], color="0.35", lw=1.6, marker="^",
                 ms=3, label="recall (all attacks)")
         ax.plot(xs, [_nan(r.get("recall_bound")) for r in rs], color="0.35", lw=1.2,

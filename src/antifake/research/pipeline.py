@@ -50,6 +50,14 @@ SWEEPS: dict[str, tuple[list[float], str]] = {
     "gps_km": ([0.0, 1.0, 3.0, 10.0, 30.0], "GPS error (km, per axis)"),
     "clone_share": ([0.5, 1.0, 2.0, 4.0], "copied codes, times the default share"),
     "borrowed_phone": ([0.0, 0.01, 0.05, 0.1], "owners' scans from someone else's phone nearby"),
+    "handover": ([0.0, 0.02, 0.05, 0.1], "items handed over to a new owner and phone"),
+}
+#: The sweeps that set one field of `FieldNoise`: the field, and what one unit of the swept
+#: value is in that field's unit.
+_NOISE_FIELDS: dict[str, tuple[str, float]] = {
+    "missed_read": ("missed_read", 1.0), "phone_skew_h": ("phone_skew_s", 3600.0),
+    "gps_km": ("gps_km", 1.0), "borrowed_phone": ("borrowed_phone", 1.0),
+    "handover": ("handover", 1.0),
 }
 
 
@@ -64,14 +72,9 @@ def research_chain(n_items: int, seed: int) -> SupplyChain:
 
 def _noise_for(param: str, value: float) -> tuple[FieldNoise, AttackMix, dict[str, float]]:
     noise, mix, copies = FieldNoise(), AttackMix(), dict(DEFAULT_COPIES)
-    if param == "missed_read":
-        noise = replace(noise, missed_read=value)
-    elif param == "phone_skew_h":
-        noise = replace(noise, phone_skew_s=value * 3600.0)
-    elif param == "gps_km":
-        noise = replace(noise, gps_km=value)
-    elif param == "borrowed_phone":
-        noise = replace(noise, borrowed_phone=value)
+    if param in _NOISE_FIELDS:
+        field, unit = _NOISE_FIELDS[param]
+        noise = replace(noise, **{field: value * unit})
     elif param == "clone_share":
         mix = replace(mix, clone_fraction=mix.clone_fraction * value)
         copies = {k: v * value for k, v in copies.items()}
