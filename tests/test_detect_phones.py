@@ -160,16 +160,30 @@ def test_a_copy_past_a_chain_gap_near_the_owners_scan() -> None:
     assert act(check_exact(h.data())) == []
 
 
-def test_a_shop_that_unpacked_it_is_its_home() -> None:
-    # shipments and receipts lost: custody stops at the maker in Hanoi, but the Saigon shop
-    # unpacked its case. A phone living in Da Nang scans it there before the owner's phone
-    # (living in Saigon) scans it at home: the owner had it, the far phone scanned a copy
-    c = Chain()
-    for it in ("i0", "i1"):
+def packed_at_the_maker(c: Chain, pallet: bool = False) -> None:
+    """i0 and i1 commissioned and packed into c0 by the maker in Hanoi (c0 onto c1, a
+    pallet)."""
+    for it in ("i0", "i1", "c0") + (("c1",) if pallet else ()):
         c.ev(f"com-{it}", 0, K.COMMISSION, [it], by="MFR", at=HN)
-    c.ev("com-c0", 0, K.COMMISSION, ["c0"], by="MFR", at=HN)
     c.ev("pack-c0", 1, K.AGGREGATE, ["i0", "i1"], by="MFR", parent="c0", at=HN)
-    c.ev("open-c0", 50, K.DISAGGREGATE, ["i0", "i1"], by="RET-SG", parent="c0")
+    if pallet:
+        c.ev("pack-c1", 2, K.AGGREGATE, ["c0"], by="MFR", parent="c1", at=HN)
+
+
+@pytest.mark.parametrize("unpack", ["the items", "the case (every item)", "the pallet"])
+def test_a_shop_that_unpacked_it_is_its_home(unpack: str) -> None:
+    # shipments and receipts lost: custody stops at the maker in Hanoi, but the Saigon shop
+    # unpacked its case (naming the items, or not: every item), or the pallet the case was
+    # on. A phone living in Da Nang scans it there before the owner's phone (living in
+    # Saigon) scans it at home: the owner had it, the far phone scanned a copy
+    c = Chain()
+    packed_at_the_maker(c, pallet=unpack == "the pallet")
+    if unpack == "the items":
+        c.ev("open", 50, K.DISAGGREGATE, ["i0", "i1"], by="RET-SG", parent="c0")
+    elif unpack == "the case (every item)":
+        c.ev("open", 50, K.DISAGGREGATE, [], by="RET-SG", parent="c0")
+    else:
+        c.ev("open", 50, K.DISAGGREGATE, [], by="RET-SG", parent="c1")
     owner_lives_in_saigon(c)
     c.ev("dn-home", 10, K.SCAN, ["i2"], by="app:danang", at=DN)
     c.ev("copy", 200, K.SCAN, ["i0"], by="app:danang", at=DN)
@@ -179,7 +193,7 @@ def test_a_shop_that_unpacked_it_is_its_home() -> None:
     assert {"copy", "owner"} <= set(over[0].evidence)
     # without the shop's record the home is where consumers scan it, no sure home: the far
     # phone before the owner's could be the owner before a handover
-    c.events = [e for e in c.events if e["name"] != "open-c0"]
+    c.events = [e for e in c.events if e["name"] != "open"]
     assert act(check_exact(c.data())) == []
 
 
@@ -188,10 +202,8 @@ def test_a_sale_by_another_shop_than_the_one_that_unpacked_it() -> None:
     # case: a sale in Da Nang is a shop selling what another shop had (a copy); the Saigon
     # shop's own sale is a gap in the records only (weak)
     c = Chain()
-    c.ev("com-i0", 0, K.COMMISSION, ["i0"], by="MFR", at=HN)
-    c.ev("com-c0", 0, K.COMMISSION, ["c0"], by="MFR", at=HN)
-    c.ev("pack-c0", 1, K.AGGREGATE, ["i0"], by="MFR", parent="c0", at=HN)
-    c.ev("open-c0", 50, K.DISAGGREGATE, ["i0"], by="RET-SG", parent="c0")
+    packed_at_the_maker(c)
+    c.ev("open-c0", 50, K.DISAGGREGATE, [], by="RET-SG", parent="c0")
     c.ev("sell", 80, K.SELL, ["i0"], by="RET-DN", at=DN)
     sale = act(check_exact(c.data()), "unauthorized_seller")
     assert codes(sale) == ["i0"] and sale[0].score == pytest.approx(0.6)

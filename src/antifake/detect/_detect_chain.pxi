@@ -188,18 +188,24 @@ cdef inline int distinct_push(int32_t* arr, int* n, int32_t v, int cap) noexcept
     return 1
 
 
-cdef void ship_regions(const Ctx* c, Py_ssize_t n, int32_t* regions, int* n_reg,
-                       int cap) noexcept nogil:
-    """Add the regions of the destinations of every SHIP naming the node, or a container
-    while it was in it, to ``regions`` (goods are delivered where they are shipped to, the
-    receipt perhaps never recorded)."""
+cdef void container_trail(const Ctx* c, Py_ssize_t n, int32_t* regions, int* n_reg, int cap,
+                          int32_t* shop) noexcept nogil:
+    """Walk node ``n``'s own events and, for each container it was inside (every level), that
+    container's events during the stay. ``regions`` (NULL: not wanted): add the region of the
+    destination of every SHIP (goods are delivered where they are shipped to, the receipt
+    perhaps never recorded). ``shop`` (NULL: not wanted): the located shop whose unpacking
+    (of it, or of a container while it was inside) comes last, -1 none: that shop had it."""
     cdef int32_t st_node[MAX_STACK]
     cdef int32_t st_lo[MAX_STACK]
     cdef int32_t st_hi[MAX_STACK]
     cdef int sp = 1
-    cdef int32_t x, lo, hi, r, a, b, rg
+    cdef int32_t x, lo, hi, r, a, b, rg, p
+    cdef int32_t shop_rank = -1
     cdef Py_ssize_t j, s
     cdef int64_t e
+    cdef uint8_t k
+    if shop != NULL:
+        shop[0] = -1
     st_node[0] = <int32_t>n
     st_lo[0] = 0
     st_hi[0] = 2147483647
@@ -215,10 +221,16 @@ cdef void ship_regions(const Ctx* c, Py_ssize_t n, int32_t* regions, int* n_reg,
             if r >= hi:
                 break
             e = c.order[r]
-            if ev_kind(c, e) == K_SHIP and c.ev_dst[e] >= 0:
+            k = ev_kind(c, e)
+            if k == K_SHIP and regions != NULL and c.ev_dst[e] >= 0:
                 rg = c.p_region[c.ev_dst[e]]
                 if rg >= 0:
                     distinct_push(regions, n_reg, rg, cap)
+            elif k == K_DISAGGREGATE and shop != NULL and r > shop_rank:
+                p = c.ev_by[e]
+                if p >= 0 and c.p_business[p] == 3 and valid_ll(c.p_lat[p], c.p_lon[p]):
+                    shop[0] = p
+                    shop_rank = r
         for s in range(c.lk_ptr[x], c.lk_ptr[x + 1]):
             a = c.lk_start[s] if c.lk_start[s] > lo else lo
             b = c.lk_end[s] if c.lk_end[s] < hi else hi

@@ -54,19 +54,18 @@ cdef void node_home(const Ctx* c, Py_ssize_t n, const Ev* E, Py_ssize_t m, NodeI
             break
     h.lat = h.lat0 = ni.lat
     h.lon = h.lon0 = ni.lon
-    if ni.last >= 0 and c.p_business[ni.last] == 2:
-        for i in range(m - 1, -1, -1):
-            p = E[i].by
-            if E[i].kind == K_DISAGGREGATE and p >= 0 and c.p_business[p] == 3 and \
-                    valid_ll(c.p_lat[p], c.p_lon[p]):
-                h.shop_party = p
-                break
-        if h.shop_party >= 0 and not h.sold:
-            h.lat = h.lat0 = c.p_lat[h.shop_party]
-            h.lon = h.lon0 = c.p_lon[h.shop_party]
-            h.has = h.shop = True
-    if h.has and not h.sold and not h.shop and ni.last >= 0 and \
-            c.p_business[ni.last] == 2:
+    # one walk of it and its containers: where it was shipped to (its delivered regions,
+    # below) and, its recorded custody stopping at a maker or wholesaler (the records of its
+    # way out of their hands lost), the shop that unpacked it or a container with it inside
+    cdef bint upstream = ni.last >= 0 and c.p_business[ni.last] == 2
+    if c.have_regions or upstream:
+        container_trail(c, n, <int32_t*>h.delivered if c.have_regions else <int32_t*>NULL,
+                        &h.n_del, 32, &h.shop_party if upstream else <int32_t*>NULL)
+    if upstream and h.shop_party >= 0 and not h.sold:
+        h.lat = h.lat0 = c.p_lat[h.shop_party]
+        h.lon = h.lon0 = c.p_lon[h.shop_party]
+        h.has = h.shop = True
+    if h.has and not h.sold and not h.shop and upstream:
         # where most of its consumer observations are (the first 64): a traveller's or a
         # copy's scan that happens to come first does not move the home. On a tie, where the
         # phone that acted on it most often scanned it: an owner keeps their phone.
@@ -107,7 +106,6 @@ cdef void node_home(const Ctx* c, Py_ssize_t n, const Ev* E, Py_ssize_t m, NodeI
     if c.have_regions:
         # where it was shipped to (the receipt perhaps never recorded): delivered there, and
         # once shipped it has left its maker, whose region no longer counts
-        ship_regions(c, n, h.delivered, &h.n_del, 32)
         h.shipped_away = h.n_del > 0
         for sg in range(c.seg_ptr[n], c.seg_ptr[n + 1]):
             p = c.seg_party[sg]

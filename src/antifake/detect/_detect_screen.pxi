@@ -59,7 +59,7 @@ cdef bint shipped_elsewhere(const Ctx* c, Py_ssize_t n, int32_t holder) noexcept
     cdef int n_reg = 0, i
     if not c.have_regions or c.p_region[holder] < 0:
         return False
-    ship_regions(c, n, regs, &n_reg, 8)
+    container_trail(c, n, regs, &n_reg, 8, NULL)
     for i in range(n_reg):
         if regs[i] != c.p_region[holder]:
             return True
