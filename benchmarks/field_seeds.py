@@ -41,8 +41,8 @@ def main() -> None:
         amb = b["ambiguous"]
         look = len(honest_lookalikes(fs))
         per = {k: round(v["recall"], 2) for k, v in tab["per_attack"].items()}
-        print(f"seed {seed}: P {tab['precision']:.3f} R {tab['recall']:.3f} "
-              f"bound {b['recall_bound']:.3f} (ambiguous {amb}, honest lookalikes {look}) "
+        print(f"seed {seed}: P {tab['precision']:.3f} R {tab['recall']:.4f} "
+              f"bound {b['recall_bound']:.4f} (ambiguous {amb}, honest lookalikes {look}) "
               f"travellers {100 * tab['travellers_flagged']:.2f} % "
               f"handovers {100 * tab['handovers_flagged']:.2f} % fp {tab['false_positives']} "
               f"detect {t_det:.2f} s {per}", flush=True)
