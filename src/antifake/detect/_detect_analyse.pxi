@@ -45,9 +45,6 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     dv.t_out = -1
     dv.t_out_last = -1
     dv.n_out_set = 0
-    cdef double hlat = h.lat, hlon = h.lon, h0lat = h.lat0, h0lon = h.lon0
-    cdef bint has_home = h.has, sold_home = h.sold, shop_home = h.shop
-    cdef bint moved_home = h.moved, had_home = h.had, shipped_away = h.shipped_away
 
     # -------- impossible travel: consecutive located events
     cdef int pairs = 0, dpairs = 0
@@ -88,14 +85,12 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # holding it), the other a copy. Weighed below a located pair.
     cdef int upairs = 0
     cdef int64_t t_upair = -1
-    cdef bint home_sure = has_home and (sold_home or shop_home or (ni.last >= 0 and
-                                                      c.p_business[ni.last] == 3))
-    if home_sure and not dpairs and m <= 512:
+    if h.sure and not dpairs and m <= 512:
         for i in range(m):
             x = &E[i]
             if not x.located or not (x.kind == K_SCAN or x.kind == K_CLAIM):
                 continue
-            d = haversine(h0lat, h0lon, x.lat, x.lon) - 2.0 * c.location_km
+            d = haversine(h.lat0, h.lon0, x.lat, x.lon) - 2.0 * c.location_km
             if d <= c.travel_km:
                 continue
             need_h = c.travel_overhead_h + d / c.travel_kmh
@@ -119,18 +114,19 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
     # trip plus what the far phone's clock may be off by: the owner's phone was at home, the
     # far one scanned a copy. The owner's own phone far away is a traveller, never counted.
     cdef uint8_t phf[512]
-    cdef bint use_phones = c.p_home != NULL and has_home and m <= 512
+    cdef bint use_phones = c.p_home != NULL and h.has and m <= 512
     cdef int ppairs = 0
     cdef int64_t t_ppair = -1
     cdef double win_h
     if use_phones:
-        # (a home moved to where most consumers scan it is no sure home: no owner is known)
-        phone_flags(c, E, m, hlat, hlon, phf)
+        # (a home moved to where most consumers scan it is no sure home: a far phone counts
+        # there only close to, or between, scans of phones living at it)
+        phone_flags(c, E, m, h.lat, h.lon, phf)
         for i in range(m):
             if phf[i] != PH_FAR:
                 continue
             x = &E[i]
-            d = haversine(hlat, hlon, x.lat, x.lon)
+            d = haversine(h.lat, h.lon, x.lat, x.lon)
             win_h = c.travel_overhead_h + (d - 2.0 * c.location_km) / c.travel_kmh + \
                 c.phone_clock_h
             for j in range(m):
@@ -195,14 +191,14 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if n_all == c.max_scanners:
                 t_many = x.t
         t_all_last = x.t
-        if not has_home:
+        if not h.has:
             continue
-        d = haversine(hlat, hlon, x.lat, x.lon)
+        d = haversine(h.lat, h.lon, x.lat, x.lon)
         far = d > c.far_km
         if not far:
             away = False
-            if not (shipped_away and not sold_home) and \
-                    (not moved_home or haversine(h0lat, h0lon, x.lat, x.lon) <= c.far_km):
+            if not (h.shipped_away and not h.sold) and \
+                    (not h.moved or haversine(h.lat0, h.lon0, x.lat, x.lon) <= c.far_km):
                 continue
             # far from its last holder only, or near the maker that shipped it away:
             # diversion may apply, not over_scanned
@@ -289,7 +285,7 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if ja >= 0 and jb >= 0:
                 add_ev(c, s, A_OVER, E[jb].r)
                 add_ev(c, s, A_OVER, E[ja].r)
-            elif jl >= 0 and not moved_home:
+            elif jl >= 0 and not h.moved:
                 n_after += 1
                 add_ev(c, s, A_OVER, E[jl].r)
             else:
@@ -344,8 +340,8 @@ cdef int analyse_node(const Ctx* c, Py_ssize_t n, Scratch* s, Out* o, int64_t* k
             if distinct_push(phones_seen, &n_phones, x.by, 64) and \
                     n_phones == c.phone_scanners:
                 t_phones = x.t
-            if x.located and (not had_home or
-                              haversine(h0lat, h0lon, x.lat, x.lon) > c.far_km):
+            if x.located and (not h.had or
+                              haversine(h.lat0, h.lon0, x.lat, x.lon) > c.far_km):
                 far0 = True
         if n_phones >= c.phone_scanners and far0:
             sc = 0.6 + 0.05 * (n_phones - c.phone_scanners)

@@ -11,6 +11,7 @@ cdef struct Home:
     bint sold               # where it was first sold
     bint shop               # the shop that unpacked it (the recorded custody stops upstream)
     bint moved              # where most consumer observations are (no sure home)
+    bint sure               # where it was sold, or the shop holding or unpacking it
     bint shipped_away       # shipped by its maker, no later holder on record
     int32_t shop_party      # the shop that unpacked it, -1 none
     int32_t delivered[32]   # the regions it was delivered to
@@ -92,6 +93,7 @@ cdef void node_home(const Ctx* c, Py_ssize_t n, const Ev* E, Py_ssize_t m, NodeI
                 h.lon = E[i].lon
                 h.moved = True
     h.had = h.has  # (before falling back on the first observation)
+    h.sure = h.has and (h.sold or h.shop or (ni.last >= 0 and c.p_business[ni.last] == 3))
     if not h.has:
         for i in range(m):
             if E[i].located:

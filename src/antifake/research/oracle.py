@@ -85,7 +85,8 @@ def _homes(d: AttackedSimulation, items: np.ndarray) -> tuple[np.ndarray, np.nda
 def _honest_patterns(d: AttackedSimulation, nodes: np.ndarray, far_km: float, overhead_h: float,
                      speed_kmh: float, household: int) -> tuple[np.ndarray, np.ndarray]:
     """Of ``nodes`` (sorted, unique), those whose recorded events are a handover to another
-    city and those that are a household's (see the module documentation)."""
+    city and those that are a household's of at most ``household`` phones (0: not looked
+    for; see the module documentation)."""
     none = np.zeros(0, np.int64)
     if not len(nodes):
         return none, none
@@ -122,7 +123,7 @@ def _honest_patterns(d: AttackedSimulation, nodes: np.ndarray, far_km: float, ov
         if not len(f):
             # nothing recorded places it far from home: a household's scans (the owner, a
             # family member, a borrowed phone) look the same, unless too many phones
-            if len(np.unique(by[lo:hi])) <= household:
+            if household > 0 and len(np.unique(by[lo:hi])) <= household:
                 household_.append(n)
             continue
         if len(np.unique(by[f])) != 1:
